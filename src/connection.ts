@@ -1,0 +1,62 @@
+/**
+ * The guard's state for one connection: who it is, where from, and its counters. Adapters keep it
+ * in the peer's context; the app reads it, the guard writes it.
+ *
+ * @module
+ */
+import type { Principal } from './principal.ts';
+
+/** A live connection as the guard sees it. */
+export interface GuardConnection {
+  /** Random id, unique per connection. */
+  readonly id: string;
+  /** Client IP (after trusted-proxy resolution by the adapter). */
+  readonly ip: string;
+  /** `Origin` header, or `null` when absent. */
+  readonly origin: string | null;
+  /** `User-Agent` header, truncated to 256 characters. */
+  readonly userAgent: string | undefined;
+  /** Path and query of the handshake, secrets masked. */
+  readonly url: string;
+  /** The subprotocol to echo, if the client offered one that is not a credential. */
+  readonly protocol: string | undefined;
+  /** When the socket was accepted (ms since epoch). */
+  readonly connectedAt: number;
+  /** The principal; `undefined` while first-message authentication is pending. */
+  readonly principal: Principal | undefined;
+  /** When the connection must end (the credential's expiry), ms since epoch. */
+  readonly expiresAt: number | undefined;
+  /** For first-message auth: the deadline for the credential message (ms since epoch). */
+  readonly authDeadline: number | undefined;
+  /** Last inbound message (ms since epoch). */
+  readonly lastActivity: number;
+  /** Whether the guard has released this connection. */
+  readonly closed: boolean;
+}
+
+/**
+ * How the guard closes a connection it does not hold the socket of (eviction by single-session
+ * mode, shutdown). Adapters set it when the socket opens.
+ */
+export type Terminate = (code: number, reason: string) => void;
+
+/** The guard's mutable view; not exported from the package. */
+export interface ConnectionState extends GuardConnection {
+  principal: Principal | undefined;
+  expiresAt: number | undefined;
+  authDeadline: number | undefined;
+  lastActivity: number;
+  closed: boolean;
+  /** Per-connection limiter state (GCRA theoretical arrival time). */
+  rate: { tat: number };
+  /** Rate-limit refusals in a row. */
+  rateHits: number;
+  /** Invalid messages so far. */
+  invalid: number;
+  /** Leases held: [set key, lease id]. */
+  leases: [string, string][];
+  /** Set by the adapter once the socket is open. */
+  terminate: Terminate | undefined;
+  /** A first-message authentication is in flight: later frames are refused until it ends. */
+  authenticating: boolean;
+}

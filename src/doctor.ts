@@ -1,0 +1,140 @@
+/**
+ * The start-up doctor: refuses unsafe or malformed option combinations with an error that says
+ * how to fix each one, so that a misconfiguration fails at boot, not in production traffic.
+ *
+ * @module
+ */
+import { validateJwtOptions } from './jwt.ts';
+import type { GuardOptions } from './options.ts';
+import { validateOrigins } from './origin.ts';
+import type { RateRule } from './rate-limit.ts';
+import { validateTicketOptions } from './tickets.ts';
+
+function positive(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+function checkRule(name: string, rule: RateRule | false | undefined, problems: string[]): void {
+  if (rule === undefined || rule === false) return;
+  if (
+    !positive(rule.limit) ||
+    !positive(rule.windowMs) ||
+    (rule.burst !== undefined && !positive(rule.burst))
+  ) {
+    problems.push(
+      `limits.${name}: limit, windowMs and burst must be positive finite numbers (or set false to turn it off)`,
+    );
+  }
+}
+
+/** Every problem with `options`, each with its fix; empty when the options are safe. */
+export function diagnose(options: GuardOptions): string[] {
+  const problems: string[] = [];
+  const o = options as GuardOptions & Record<string, unknown>;
+
+  // Origins: required, valid, and '*' only by name.
+  if (!o.dangerouslyAllowAnyOrigin) {
+    if (o.origins === undefined) {
+      problems.push(
+        "origins: missing; list the origins your pages are served from, e.g. origins: ['https://app.example.com'] (without it any site could open sockets as your users)",
+      );
+    } else if (!Array.isArray(o.origins)) {
+      problems.push('origins: must be an array of origin strings');
+    } else if (o.origins.length === 0) {
+      problems.push('origins: the allowlist is empty; an empty list is never taken as "allow all"');
+    } else {
+      problems.push(...validateOrigins(o.origins));
+    }
+  }
+
+  // Authentication.
+  const tickets = o.tickets;
+  if (!o.jwt && !tickets && !o.allowAnonymous) {
+    problems.push(
+      'authentication: configure jwt and/or tickets, or set allowAnonymous: true for a public socket',
+    );
+  }
+  if (o.jwt) problems.push(...validateJwtOptions(o.jwt));
+  if (tickets && typeof tickets === 'object') problems.push(...validateTicketOptions(tickets));
+
+  const creds = o.credentials ?? {};
+  if (creds.cookie) {
+    if (o.dangerouslyAllowAnyOrigin) {
+      problems.push(
+        'credentials.cookie: cookie auth with every origin allowed is cross-site WebSocket hijacking by design; list your origins',
+      );
+    }
+    if (!creds.cookie.csrf && !creds.cookie.dangerouslyWithoutCsrf) {
+      problems.push(
+        'credentials.cookie: add csrf: { verify } so the page proves it is yours (a cookie alone is sent by any site), or set dangerouslyWithoutCsrf: true',
+      );
+    }
+    if (!o.jwt)
+      problems.push('credentials.cookie: the cookie holds a JWT; configure jwt to verify it');
+  }
+  if ((creds.header || creds.query || creds.subprotocol) && !o.jwt) {
+    problems.push(
+      'credentials: token sources (header, query, subprotocol) need jwt to verify them',
+    );
+  }
+  if (
+    creds.firstMessage &&
+    typeof creds.firstMessage === 'object' &&
+    creds.firstMessage.timeoutMs !== undefined
+  ) {
+    const t = creds.firstMessage.timeoutMs;
+    if (!positive(t) || t > 60_000) {
+      problems.push(
+        'credentials.firstMessage.timeoutMs: set a timeout of at most 60000 ms; an unauthenticated socket must not stay open',
+      );
+    }
+  }
+
+  // Messages.
+  const m = o.messages ?? {};
+  for (const key of ['maxBytes', 'maxDepth', 'maxEntries', 'maxIssues', 'maxInvalid'] as const) {
+    const v = m[key];
+    if (v !== undefined && (!positive(v) || !Number.isInteger(v))) {
+      problems.push(
+        `messages.${key}: ${String(v)} is not a positive integer; unbounded messages let one client exhaust memory or stack`,
+      );
+    }
+  }
+
+  // Limits.
+  const l = o.limits ?? {};
+  checkRule('connectRate', l.connectRate, problems);
+  checkRule('messageRate', l.messageRate, problems);
+  checkRule('userMessageRate', l.userMessageRate, problems);
+  for (const key of [
+    'maxConnectionsPerIp',
+    'maxConnectionsPerUser',
+    'leaseTtlMs',
+    'closeAfterRateHits',
+  ] as const) {
+    const v = l[key];
+    if (v !== undefined && v !== false && (!positive(v) || !Number.isInteger(v))) {
+      problems.push(
+        `limits.${key}: ${String(v)} is not a positive integer (or false to turn it off)`,
+      );
+    }
+  }
+
+  if (
+    o.pathBinding !== undefined &&
+    (typeof o.pathBinding !== 'string' || !o.pathBinding.includes('/:'))
+  ) {
+    problems.push("pathBinding: write a route with one parameter, e.g. '/ws/:sub'");
+  }
+  if (o.requireSharedStore && o.store && !o.store.shared) {
+    problems.push(
+      `store: "${o.store.name}" is not shared between processes, so tickets, caps and limits would hold per instance only; use the Redis store`,
+    );
+  }
+  if (o.requireSharedStore && !o.store) {
+    problems.push(
+      'store: several instances need a shared store (the Redis store); the default memory store is per process',
+    );
+  }
+  return problems;
+}

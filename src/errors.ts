@@ -1,0 +1,77 @@
+/**
+ * Errors thrown by wsguard. Modelled on jose: one base class with a stable `code`, generic
+ * messages (details on properties, never secrets), and a brand check that works when two copies
+ * of the package (npm and JSR) coexist in one process.
+ *
+ * @module
+ */
+
+/** Stable error codes; switch on these, not on messages. */
+export type GuardErrorCode =
+  | 'ERR_WSGUARD_CONFIG'
+  | 'ERR_WSGUARD_STORE'
+  | 'ERR_WSGUARD_CREDENTIALS'
+  | 'ERR_WSGUARD_EXPIRED'
+  | 'ERR_WSGUARD_TICKET';
+
+const BRAND = Symbol.for('wsguard.error');
+
+/** Base class of every error wsguard throws on purpose. */
+export class GuardError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: GuardErrorCode;
+  constructor(code: GuardErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GuardError';
+    this.code = code;
+    // A global-symbol brand, so errors from another copy of wsguard (npm and JSR) are recognised.
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+}
+
+/**
+ * Thrown by `createGuard` when the options are unsafe or malformed. `problems` lists every issue
+ * found, each with how to fix it, so one start-up shows all of them at once.
+ */
+export class GuardConfigError extends GuardError {
+  /** Every problem found, each phrased as what is wrong and how to fix it. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(
+      'ERR_WSGUARD_CONFIG',
+      `wsguard refused unsafe or invalid options:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    this.name = 'GuardConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Thrown (or reported) when the store cannot answer; the guard fails closed on it. */
+export class StoreUnavailableError extends GuardError {
+  constructor(message = 'store unavailable', options?: { cause?: unknown }) {
+    super('ERR_WSGUARD_STORE', message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** A credential was missing, malformed, forged or expired. `expired` tells which. */
+export class CredentialError extends GuardError {
+  /** True when the credential was genuine but past its lifetime (close 4002, not 4001). */
+  readonly expired: boolean;
+
+  constructor(message: string, expired = false, options?: { cause?: unknown }) {
+    super(expired ? 'ERR_WSGUARD_EXPIRED' : 'ERR_WSGUARD_CREDENTIALS', message, options);
+    this.name = 'CredentialError';
+    this.expired = expired;
+  }
+}
+
+/** True for any error created by any copy of wsguard (brand check, not `instanceof`). */
+export function isGuardError(value: unknown): value is GuardError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[BRAND] === true
+  );
+}

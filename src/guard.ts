@@ -1,0 +1,1024 @@
+/**
+ * `createGuard`: composes origins, credentials, JWT, tickets, limits, caps, penalties, message
+ * checks, permissions, audit and stats into three calls an adapter makes:
+ *
+ * - `upgrade(info)` → {@link Accept} or {@link Reject}, once per handshake;
+ * - `message(connection, frame)` → {@link MessageDecision}, for every inbound frame;
+ * - `close(connection)`, once when the socket ends.
+ *
+ * The guard never throws into the runtime: a failure becomes a rejection (503 when the store is
+ * down, 500 otherwise) and a call to `onError`.
+ *
+ * @module
+ */
+import { type AuditEmitter, createAuditEmitter } from './audit.ts';
+import {
+  CloseCode,
+  MESSAGE_CLOSE_CODES,
+  type MessageRejectReason,
+  REJECTIONS,
+  type RejectMode,
+  type RejectReason,
+} from './codes.ts';
+import type { ConnectionState, GuardConnection, Terminate } from './connection.ts';
+import { type Credential, createCredentialExtractor, isUsableCredential } from './credentials.ts';
+import { diagnose } from './doctor.ts';
+import { randomId } from './encoding.ts';
+import {
+  CredentialError,
+  GuardConfigError,
+  isGuardError,
+  StoreUnavailableError,
+} from './errors.ts';
+import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
+import { parseFrame, type ReportedIssue, validate } from './messages.ts';
+import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
+import { createOriginMatcher } from './origin.ts';
+import { createPenalties, type Penalties, type Subject, type Violation } from './penalties.ts';
+import { createPermissions, type Permissions } from './permissions.ts';
+import type { Principal } from './principal.ts';
+import { LocalLimiter, type RateRule, stepInPlace } from './rate-limit.ts';
+import { redactUrl } from './redact.ts';
+import { Stats, type StatsSnapshot } from './stats.ts';
+import { createMemoryStore } from './store/memory.ts';
+import type { Store } from './store/types.ts';
+import {
+  createTickets,
+  type IssuedTicket,
+  type IssueTicketOptions,
+  type Tickets,
+} from './tickets.ts';
+
+/** What an adapter knows about a handshake. */
+export interface UpgradeInfo {
+  /** The upgrade request. */
+  readonly request: Request;
+  /** Client IP, resolved by the adapter (trusted proxies only). */
+  readonly ip: string;
+  /** Whether the client used TLS (directly, or as a trusted proxy reports). */
+  readonly secure?: boolean;
+}
+
+/** The handshake may proceed. */
+export interface Accept {
+  /** Discriminant. */
+  readonly ok: true;
+  /** The connection's state; keep it in the peer context and pass it to `message` and `close`. */
+  readonly connection: GuardConnection;
+  /** Subprotocol to echo in the handshake response, if any. */
+  readonly protocol: string | undefined;
+}
+
+/** The handshake is refused. */
+export interface Reject {
+  /** Discriminant. */
+  readonly ok: false;
+  /** Why. */
+  readonly reason: RejectReason;
+  /** HTTP status, when refused at the upgrade. */
+  readonly status: number;
+  /** Close code, when accepted then closed. */
+  readonly closeCode: number;
+  /** Short fixed text for the body or close reason; for bans it carries the ban's end. */
+  readonly message: string;
+  /** `'http'`: answer the upgrade with `status`. `'close'`: accept, then close with `closeCode`. */
+  readonly mode: RejectMode;
+  /** Seconds until a retry may succeed (rate limits, caps, bans, 503). */
+  readonly retryAfter: number | undefined;
+  /** Subprotocol to echo if the socket is accepted to be closed. */
+  readonly protocol: string | undefined;
+}
+
+/** A message's fate. */
+export type MessageDecision =
+  | {
+      /** Hand the message to the app. */
+      readonly action: 'deliver';
+      /** Parsed JSON (or the raw frame when `messages.json` is false). */
+      readonly value: unknown;
+      /** True for the first message that authenticated a pending connection. */
+      readonly authenticated?: boolean;
+    }
+  | {
+      /** Drop the message and send `reply` to the client; the connection stays open. */
+      readonly action: 'reply';
+      /** Why. */
+      readonly reason: MessageRejectReason;
+      /** The error frame to send. */
+      readonly reply: ErrorReply;
+    }
+  | {
+      /** Close the connection with `code`. */
+      readonly action: 'close';
+      /** Why. */
+      readonly reason: MessageRejectReason;
+      /** Close code from the contract. */
+      readonly code: number;
+      /** Short close reason, never secret. */
+      readonly message: string;
+    };
+
+/** The error frame sent back for a refused message. */
+export interface ErrorReply {
+  /** The error. */
+  readonly error: {
+    /** Stable code: BAD_REQUEST, FORBIDDEN, TOO_MANY_REQUESTS. */
+    readonly code: 'BAD_REQUEST' | 'FORBIDDEN' | 'TOO_MANY_REQUESTS';
+    /** Short message. */
+    readonly message: string;
+    /** Validation issues, capped. */
+    readonly issues?: readonly ReportedIssue[];
+    /** Milliseconds to wait, for rate limits. */
+    readonly retryAfterMs?: number;
+  };
+}
+
+/** The guard. */
+export interface Guard {
+  /** Decide a handshake. Never throws. */
+  upgrade(info: UpgradeInfo): Promise<Accept | Reject>;
+  /** Decide an inbound frame. Synchronous on the hot path; a promise only when work is async. */
+  message(
+    connection: GuardConnection,
+    frame: string | ArrayBuffer | ArrayBufferView,
+  ): MessageDecision | Promise<MessageDecision>;
+  /** Release a connection (caps, counters). Idempotent; never throws. */
+  close(connection: GuardConnection, code?: number): Promise<void>;
+  /** Let the guard close this connection itself (eviction, shutdown): adapters call it on open. */
+  attach(connection: GuardConnection, terminate: Terminate): void;
+  /** Re-authenticate in band with a new token for the same subject; returns the new principal. */
+  refresh(connection: GuardConnection, token: string): Promise<Principal>;
+  /** Verify a bearer token (for HTTP endpoints such as the ticket endpoint). */
+  verifyToken(token: string): Promise<Principal>;
+  /** Issue a one-time ticket (requires `tickets`). */
+  issueTicket(principal: Principal, options?: IssueTicketOptions): Promise<IssuedTicket>;
+  /** Whether `principal` holds `permission`. */
+  can(principal: Principal, permission: string): boolean;
+  /** Whether `principal` may access `resource` (the `canAccess` hook). */
+  canAccess(principal: Principal, resource: string): Promise<boolean>;
+  /** Ban an IP or user now (admin action); open connections of a banned user are closed (4030). */
+  ban(subject: Subject, id: string, ms?: number): Promise<number>;
+  /** Lift a ban. */
+  unban(subject: Subject, id: string): Promise<void>;
+  /** Open connections on this instance. */
+  connections(): IterableIterator<GuardConnection>;
+  /** Counters and gauges. */
+  stats(): StatsSnapshot;
+  /** Prometheus text. */
+  metrics(): string;
+  /** Resolves once keys are imported; rejects with the import error. */
+  ready(): Promise<void>;
+  /** Close every connection with 1001 and release all leases; for graceful shutdown. */
+  shutdown(reason?: string): Promise<void>;
+  /** The effective message size limit, for adapters to configure the runtime (`maxPayload`). */
+  readonly maxBytes: number;
+  /** The store in use. */
+  readonly store: Store;
+}
+
+const REPLIES: Record<string, ErrorReply['error']['code']> = {
+  message_rate: 'TOO_MANY_REQUESTS',
+  user_message_rate: 'TOO_MANY_REQUESTS',
+  permission: 'FORBIDDEN',
+};
+
+function ruleOf(value: RateRule | false | undefined, fallback: RateRule): RateRule | undefined {
+  return value === false ? undefined : (value ?? fallback);
+}
+
+function capOf(value: number | false | undefined, fallback: number): number | undefined {
+  return value === false ? undefined : (value ?? fallback);
+}
+
+/** Wrap a store so any failure surfaces as {@link StoreUnavailableError}. */
+function failClosed(store: Store): Store {
+  const wrap =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        throw isGuardError(error)
+          ? error
+          : new StoreUnavailableError(`store "${store.name}" failed`, { cause: error });
+      }
+    };
+  return {
+    name: store.name,
+    shared: store.shared,
+    set: wrap(store.set.bind(store)),
+    get: wrap(store.get.bind(store)),
+    delete: wrap(store.delete.bind(store)),
+    take: wrap(store.take.bind(store)),
+    limit: wrap(store.limit.bind(store)),
+    acquireLease: wrap(store.acquireLease.bind(store)),
+    renewLeases: wrap(store.renewLeases.bind(store)),
+    releaseLease: wrap(store.releaseLease.bind(store)),
+    countLeases: wrap(store.countLeases.bind(store)),
+    addScore: wrap(store.addScore.bind(store)),
+  };
+}
+
+/** Match `/ws/:sub`-style routes; returns the parameter value or `undefined`. */
+function pathParam(pattern: string, path: string): string | undefined {
+  const p = pattern.split('/');
+  const s = path.split('/');
+  if (p.length !== s.length) return undefined;
+  let value: string | undefined;
+  for (let i = 0; i < p.length; i++) {
+    const seg = p[i]!;
+    if (seg.startsWith(':')) {
+      try {
+        value = decodeURIComponent(s[i]!);
+      } catch {
+        return undefined;
+      }
+    } else if (seg !== s[i]) return undefined;
+  }
+  return value;
+}
+
+/**
+ * Create a guard. Throws {@link GuardConfigError} listing every unsafe or malformed option.
+ *
+ * @example
+ * ```ts
+ * const guard = createGuard({
+ *   origins: ['https://app.example.com'],
+ *   jwt: { algorithms: ['HS256'], secret: process.env.JWT_SECRET! },
+ *   tickets: true,
+ * });
+ * ```
+ */
+export function createGuard(options: GuardOptions): Guard {
+  const problems = diagnose(options);
+  if (problems.length > 0) throw new GuardConfigError(problems);
+
+  const now = options.now ?? Date.now;
+  const onError =
+    options.onError ??
+    ((error: unknown, context: { stage: ErrorStage }) => {
+      console.error(`[wsguard] ${context.stage}:`, error);
+    });
+  const report = (stage: ErrorStage) => (error: unknown) => {
+    try {
+      onError(error, { stage });
+    } catch {
+      // An error handler that throws must not take the server down.
+    }
+  };
+  const rawStore = options.store ?? createMemoryStore({ now });
+  const store = failClosed(rawStore);
+  const dryRun = options.dryRun ?? false;
+  const origins = createOriginMatcher({
+    allow: options.origins ?? [],
+    ...(options.missingOrigin ? { missing: options.missingOrigin } : {}),
+    ...(options.nullOrigin ? { null: options.nullOrigin } : {}),
+    ...(options.dangerouslyAllowAnyOrigin ? { dangerouslyAllowAnyOrigin: true } : {}),
+  });
+  const ticketsEnabled = Boolean(options.tickets);
+  const tickets: Tickets | undefined = ticketsEnabled
+    ? createTickets(store, typeof options.tickets === 'object' ? options.tickets : {}, now)
+    : undefined;
+  const jwt: JwtVerifier | undefined = options.jwt ? createJwtVerifier(options.jwt) : undefined;
+  const extractor = createCredentialExtractor(
+    options.credentials ?? { header: Boolean(options.jwt) },
+    ticketsEnabled,
+  );
+  const cookieOptions = options.credentials?.cookie;
+  const permissions: Permissions = createPermissions(options.permissions);
+  const penalties: Penalties | undefined =
+    options.penalties === false ? undefined : createPenalties(store, options.penalties ?? {}, now);
+  const stats = new Stats();
+  const secretParams = [
+    typeof options.credentials?.ticket === 'object' ? options.credentials.ticket.param : undefined,
+    typeof options.credentials?.query === 'object' ? options.credentials.query.param : undefined,
+    cookieOptions?.csrf?.param,
+  ]
+    .filter((p): p is string => typeof p === 'string')
+    .map((p) => p.toLowerCase());
+  const audit: AuditEmitter = createAuditEmitter(
+    options.audit ?? 'console',
+    secretParams,
+    report('audit'),
+  );
+
+  const limits = options.limits ?? {};
+  const connectRate = ruleOf(limits.connectRate, DEFAULTS.connectRate);
+  const messageRate = ruleOf(limits.messageRate, DEFAULTS.messageRate);
+  const userRate = ruleOf(limits.userMessageRate, DEFAULTS.userMessageRate);
+  const userLimiter = userRate ? new LocalLimiter(userRate) : undefined;
+  const ipCap = capOf(limits.maxConnectionsPerIp, DEFAULTS.maxConnectionsPerIp);
+  const userCap = capOf(limits.maxConnectionsPerUser, DEFAULTS.maxConnectionsPerUser);
+  const leaseTtl = limits.leaseTtlMs ?? DEFAULTS.leaseTtlMs;
+  const closeAfterRateHits = limits.closeAfterRateHits ?? DEFAULTS.closeAfterRateHits;
+  const m = options.messages ?? {};
+  const maxBytes = m.maxBytes ?? DEFAULTS.maxBytes;
+  const maxDepth = m.maxDepth ?? DEFAULTS.maxDepth;
+  const maxEntries = m.maxEntries ?? DEFAULTS.maxEntries;
+  const maxIssues = m.maxIssues ?? DEFAULTS.maxIssues;
+  const maxInvalid = m.maxInvalid ?? DEFAULTS.maxInvalid;
+  const json = m.json ?? true;
+  const retryUnavailable = options.retryAfterUnavailableSec ?? 5;
+
+  const live = new Map<string, ConnectionState>();
+  const userConnections = new Map<string, number>();
+  let renewTimer: ReturnType<typeof setInterval> | undefined;
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  const penalize = (
+    subject: Subject,
+    id: string | undefined,
+    violation: Violation,
+    context: Partial<ConnectionState>,
+  ) => {
+    if (!penalties || id === undefined) return;
+    penalties.record(subject, id, violation, dryRun).then((r) => {
+      if (r.bannedUntil === undefined) return;
+      stats.banned();
+      audit({
+        type: 'ban.started',
+        ...(subject === 'ip' ? { ip: id } : { userId: id, ip: context.ip }),
+        reason: violation,
+        dryRun,
+        detail: {
+          subject,
+          until: new Date(r.bannedUntil).toISOString(),
+          score: Math.round(r.score * 100) / 100,
+        },
+      });
+      if (!dryRun && subject === 'user')
+        closeUser(id, CloseCode.Banned, `banned until ${new Date(r.bannedUntil).toISOString()}`);
+    }, report('store'));
+  };
+
+  const closeUser = (userId: string, code: number, reason: string) => {
+    for (const c of live.values()) if (c.principal?.sub === userId) c.terminate?.(code, reason);
+  };
+
+  const startRenewal = () => {
+    if (renewTimer !== undefined) return;
+    renewTimer = setInterval(
+      () => {
+        const byKey = new Map<string, string[]>();
+        for (const c of live.values()) {
+          for (const [key, id] of c.leases) {
+            const ids = byKey.get(key) ?? [];
+            ids.push(id);
+            byKey.set(key, ids);
+          }
+        }
+        for (const [key, ids] of byKey)
+          store.renewLeases(key, ids, leaseTtl).catch(report('lease-renewal'));
+      },
+      Math.max(1000, Math.floor(leaseTtl / 3)),
+    );
+    // Never keep a process alive just to renew leases.
+    (renewTimer as { unref?: () => void }).unref?.();
+  };
+
+  const stopRenewalIfIdle = () => {
+    if (live.size === 0 && renewTimer !== undefined) {
+      clearInterval(renewTimer);
+      renewTimer = undefined;
+    }
+  };
+
+  const reject = (
+    reason: RejectReason,
+    base: {
+      ip: string;
+      origin: string | null;
+      userAgent: string | undefined;
+      url: string;
+      protocol: string | undefined;
+    },
+    extra: { retryAfter?: number; message?: string; userId?: string; violation?: Violation } = {},
+  ): Reject => {
+    const row = REJECTIONS[reason];
+    const mode = options.rejectModes?.[reason] ?? row.mode;
+    stats.rejected(reason);
+    audit({
+      type: 'connection.rejected',
+      ip: base.ip,
+      origin: base.origin,
+      ...(base.userAgent !== undefined ? { userAgent: base.userAgent } : {}),
+      url: base.url,
+      ...(extra.userId !== undefined ? { userId: extra.userId } : {}),
+      reason,
+      status: row.status,
+      closeCode: row.closeCode,
+    });
+    if (extra.violation) penalize('ip', base.ip, extra.violation, base);
+    return {
+      ok: false,
+      reason,
+      status: row.status,
+      closeCode: row.closeCode,
+      message: extra.message ?? row.message,
+      mode,
+      retryAfter: extra.retryAfter,
+      protocol: base.protocol,
+    };
+  };
+
+  const verifyCredential = async (
+    credential: Credential,
+    ip: string,
+    origin: string | null,
+  ): Promise<Principal> => {
+    if (!isUsableCredential(credential.value))
+      throw new CredentialError('credential too long or empty');
+    let principal: Principal;
+    if (credential.kind === 'ticket') {
+      if (!tickets) throw new CredentialError('tickets are not enabled');
+      principal = await tickets.redeem(credential.value, { ip, origin });
+    } else {
+      if (!jwt) throw new CredentialError('tokens are not enabled');
+      principal = await jwt.verify(credential.value);
+    }
+    if (options.principal) principal = await options.principal(principal);
+    return {
+      ...principal,
+      permissions: permissions.expand(principal.roles, principal.permissions),
+    };
+  };
+
+  /** Caps: IP lease then user lease; on any refusal, release what was taken. */
+  const acquireCaps = async (
+    c: ConnectionState,
+    userId: string | undefined,
+    takeIp: boolean,
+  ): Promise<'ip_cap' | 'user_cap' | undefined> => {
+    if (takeIp && ipCap !== undefined) {
+      const key = `lease:ip:${c.ip}`;
+      const r = await store.acquireLease(key, c.id, ipCap, leaseTtl);
+      if (!r.ok && !dryRun) return 'ip_cap';
+      if (r.ok) c.leases.push([key, c.id]);
+      else
+        audit({ type: 'limit.exceeded', ip: c.ip, reason: 'ip_cap', dryRun, connectionId: c.id });
+    }
+    if (userId !== undefined && userCap !== undefined) {
+      const key = `lease:user:${userId}`;
+      const r = await store.acquireLease(key, c.id, userCap, leaseTtl, {
+        evictOldest: limits.singleSession ?? false,
+      });
+      if (!r.ok && !dryRun) {
+        await releaseLeases(c);
+        return 'user_cap';
+      }
+      if (r.ok) c.leases.push([key, c.id]);
+      else
+        audit({
+          type: 'limit.exceeded',
+          ip: c.ip,
+          userId,
+          reason: 'user_cap',
+          dryRun,
+          connectionId: c.id,
+        });
+      if (r.evicted !== undefined) {
+        const old = live.get(r.evicted);
+        audit({
+          type: 'connection.evicted',
+          connectionId: r.evicted,
+          userId,
+          reason: 'single_session',
+        });
+        old?.terminate?.(CloseCode.TooManyConnections, 'replaced by a newer session');
+      }
+    }
+    return undefined;
+  };
+
+  const releaseLeases = async (c: ConnectionState): Promise<void> => {
+    const leases = c.leases;
+    c.leases = [];
+    await Promise.all(
+      leases.map(([key, id]) => store.releaseLease(key, id).catch(report('close'))),
+    );
+  };
+
+  const registerUser = (userId: string) => {
+    userConnections.set(userId, (userConnections.get(userId) ?? 0) + 1);
+  };
+
+  // ---- upgrade -------------------------------------------------------------------------------
+
+  const upgrade = async (info: UpgradeInfo): Promise<Accept | Reject> => {
+    const { request, ip } = info;
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      url = new URL('http://invalid/');
+    }
+    const origin = request.headers.get('origin');
+    const ua = request.headers.get('user-agent');
+    const base = {
+      ip,
+      origin,
+      userAgent: ua === null ? undefined : ua.slice(0, 256),
+      url: redactUrl(`${url.pathname}${url.search}`.slice(0, 2048), secretParams),
+      protocol: undefined as string | undefined,
+    };
+    try {
+      base.protocol = extractor.selectProtocol(request);
+
+      // 1. bans
+      const ipBan = penalties ? await penalties.bannedUntil('ip', ip) : undefined;
+      if (ipBan !== undefined && !dryRun) {
+        return reject('banned', base, {
+          retryAfter: Math.ceil((ipBan - now()) / 1000),
+          message: `banned until ${new Date(ipBan).toISOString()}`,
+        });
+      }
+      // 2. connection rate
+      if (connectRate) {
+        const r = await store.limit(`rate:connect:${ip}`, connectRate);
+        if (!r.allowed) {
+          if (!dryRun)
+            return reject('connect_rate', base, {
+              retryAfter: Math.ceil(r.retryAfterMs / 1000),
+              violation: 'connect_rate',
+            });
+          audit({ type: 'limit.exceeded', ip, reason: 'connect_rate', dryRun });
+        }
+      }
+      // 3. transport and origin
+      if (options.requireSecure && !info.secure) return reject('insecure_transport', base);
+      if (!origins.check(origin)) return reject('origin', base, { violation: 'origin' });
+
+      // 4. credentials
+      const credential = extractor.fromRequest(request, url);
+      const c: ConnectionState = {
+        id: randomId(),
+        ip,
+        origin,
+        userAgent: base.userAgent,
+        url: base.url,
+        protocol: base.protocol,
+        connectedAt: now(),
+        principal: undefined,
+        expiresAt: undefined,
+        authDeadline: undefined,
+        lastActivity: now(),
+        closed: false,
+        rate: { tat: 0 },
+        rateHits: 0,
+        invalid: 0,
+        leases: [],
+        terminate: undefined,
+        authenticating: false,
+      };
+
+      if (!credential) {
+        if (extractor.firstMessage) {
+          c.authDeadline = now() + extractor.firstMessageTimeoutMs;
+          const capped = await acquireCaps(c, undefined, true);
+          if (capped) return reject(capped, base, { retryAfter: 5 });
+          return accept(c);
+        }
+        if (options.allowAnonymous) {
+          const capped = await acquireCaps(c, undefined, true);
+          if (capped) return reject(capped, base, { retryAfter: 5 });
+          return accept(c);
+        }
+        return reject('credentials_missing', base, { violation: 'credentials_missing' });
+      }
+      if (credential.source === 'cookie' && cookieOptions?.csrf) {
+        const token = extractor.csrfToken(request, url);
+        if (token === undefined || !(await cookieOptions.csrf.verify(token, credential.value))) {
+          return reject('csrf', base, { violation: 'csrf' });
+        }
+      }
+
+      // 5. verify
+      let principal: Principal;
+      try {
+        principal = await verifyCredential(credential, ip, origin);
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) throw error;
+        if (error instanceof CredentialError && error.expired) return reject('expired', base);
+        if (!(error instanceof CredentialError)) report('upgrade')(error);
+        return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
+      }
+      if (penalties) {
+        const userBan = await penalties.bannedUntil('user', principal.sub);
+        if (userBan !== undefined && !dryRun) {
+          return reject('banned', base, {
+            userId: principal.sub,
+            retryAfter: Math.ceil((userBan - now()) / 1000),
+            message: `banned until ${new Date(userBan).toISOString()}`,
+          });
+        }
+      }
+      if (
+        options.pathBinding !== undefined &&
+        pathParam(options.pathBinding, url.pathname) !== principal.sub
+      ) {
+        return reject('path_mismatch', base, { userId: principal.sub, violation: 'path_mismatch' });
+      }
+
+      // 6. caps
+      c.principal = principal;
+      c.expiresAt = principal.expiresAt;
+      const capped = await acquireCaps(c, principal.sub, true);
+      if (capped) return reject(capped, base, { userId: principal.sub, retryAfter: 5 });
+      return accept(c);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        report('store')(error);
+        audit({ type: 'store.error', ip, reason: 'store_unavailable' });
+        return reject('store_unavailable', base, { retryAfter: retryUnavailable });
+      }
+      report('upgrade')(error);
+      return reject('internal', base);
+    }
+  };
+
+  const accept = (c: ConnectionState): Accept => {
+    live.set(c.id, c);
+    startRenewal();
+    stats.opened(c.principal?.sub);
+    if (c.principal) registerUser(c.principal.sub);
+    audit({
+      type: 'connection.accepted',
+      connectionId: c.id,
+      ip: c.ip,
+      origin: c.origin,
+      ...(c.userAgent !== undefined ? { userAgent: c.userAgent } : {}),
+      url: c.url,
+      ...(c.principal ? { userId: c.principal.sub } : {}),
+      ...(c.authDeadline !== undefined ? { detail: { pendingAuth: true } } : {}),
+    });
+    return { ok: true, connection: c, protocol: c.protocol };
+  };
+
+  // ---- message -------------------------------------------------------------------------------
+
+  const closeWith = (
+    c: ConnectionState,
+    reason: MessageRejectReason,
+    message?: string,
+  ): MessageDecision => {
+    const code = MESSAGE_CLOSE_CODES[reason];
+    stats.messageRejected(reason);
+    audit({
+      type: 'message.rejected',
+      connectionId: c.id,
+      ip: c.ip,
+      ...(c.principal ? { userId: c.principal.sub } : {}),
+      reason,
+      closeCode: code,
+    });
+    return { action: 'close', reason, code, message: message ?? reason.replace(/_/g, ' ') };
+  };
+
+  const replyWith = (
+    c: ConnectionState,
+    reason: MessageRejectReason,
+    error: ErrorReply['error'],
+  ): MessageDecision => {
+    stats.messageRejected(reason);
+    audit({
+      type: 'message.rejected',
+      connectionId: c.id,
+      ip: c.ip,
+      ...(c.principal ? { userId: c.principal.sub } : {}),
+      reason,
+    });
+    return { action: 'reply', reason, reply: { error } };
+  };
+
+  /** An invalid message: reply, or close with 1008 once they repeat. */
+  const invalid = (
+    c: ConnectionState,
+    reason: MessageRejectReason,
+    issues?: readonly ReportedIssue[],
+  ): MessageDecision => {
+    penalize('ip', c.ip, 'malformed', c);
+    if (++c.invalid >= maxInvalid) return closeWith(c, 'repeated_invalid');
+    return replyWith(c, reason, {
+      code: 'BAD_REQUEST',
+      message:
+        reason === 'schema'
+          ? 'message does not match the schema'
+          : `message refused: ${reason.replace(/_/g, ' ')}`,
+      ...(issues ? { issues } : {}),
+    });
+  };
+
+  const rateLimited = (
+    c: ConnectionState,
+    reason: 'message_rate' | 'user_message_rate',
+    retryAfterMs: number,
+  ): MessageDecision | undefined => {
+    if (dryRun) {
+      audit({ type: 'limit.exceeded', connectionId: c.id, ip: c.ip, reason, dryRun });
+      return undefined;
+    }
+    penalize('ip', c.ip, 'message_rate', c);
+    if (++c.rateHits >= closeAfterRateHits) return closeWith(c, reason);
+    return replyWith(c, reason, {
+      code: REPLIES[reason]!,
+      message: 'rate limit exceeded',
+      retryAfterMs,
+    });
+  };
+
+  const authorize = (
+    c: ConnectionState,
+    value: unknown,
+  ): MessageDecision | Promise<MessageDecision> => {
+    const principal = c.principal!;
+    if (m.permission) {
+      const required = m.permission(value);
+      if (required !== undefined && !permissions.has(principal, required)) {
+        audit({
+          type: 'permission.denied',
+          connectionId: c.id,
+          ip: c.ip,
+          userId: principal.sub,
+          detail: { permission: required },
+        });
+        penalize('user', principal.sub, 'permission', c);
+        return replyWith(c, 'permission', {
+          code: 'FORBIDDEN',
+          message: `permission required: ${required}`,
+        });
+      }
+    }
+    if (m.resource) {
+      const resource = m.resource(value);
+      if (resource !== undefined) {
+        const finish = (ok: boolean): MessageDecision => {
+          if (ok) return deliver(value);
+          audit({
+            type: 'permission.denied',
+            connectionId: c.id,
+            ip: c.ip,
+            userId: principal.sub,
+            detail: { resource },
+          });
+          return replyWith(c, 'permission', { code: 'FORBIDDEN', message: 'access denied' });
+        };
+        const r = permissions.canAccess(principal, resource);
+        return r instanceof Promise ? r.then(finish) : finish(r);
+      }
+    }
+    return deliver(value);
+  };
+
+  const deliver = (value: unknown): MessageDecision => {
+    stats.delivered();
+    return { action: 'deliver', value };
+  };
+
+  const checkSchema = (
+    c: ConnectionState,
+    value: unknown,
+  ): MessageDecision | Promise<MessageDecision> => {
+    if (!m.schema) return authorize(c, value);
+    const finish = (
+      r: Awaited<ReturnType<typeof validate>>,
+    ): MessageDecision | Promise<MessageDecision> =>
+      r.ok ? authorize(c, r.value) : invalid(c, 'schema', r.issues);
+    const r = validate(m.schema, value, maxIssues);
+    return r instanceof Promise ? r.then(finish) : finish(r);
+  };
+
+  const authenticate = async (c: ConnectionState, value: unknown): Promise<MessageDecision> => {
+    const credential = extractor.fromMessage(value);
+    if (!credential) return closeWith(c, 'credentials_missing', 'credentials required');
+    c.authenticating = true;
+    try {
+      const principal = await verifyCredential(credential, c.ip, c.origin);
+      if (c.closed) return closeWith(c, 'internal', 'closed');
+      if (penalties && !dryRun) {
+        const ban = await penalties.bannedUntil('user', principal.sub);
+        if (ban !== undefined)
+          return {
+            action: 'close',
+            reason: 'credentials_invalid',
+            code: CloseCode.Banned,
+            message: `banned until ${new Date(ban).toISOString()}`,
+          };
+      }
+      const capped = await acquireCaps(c, principal.sub, false);
+      if (capped) {
+        stats.messageRejected(capped);
+        audit({
+          type: 'connection.rejected',
+          connectionId: c.id,
+          ip: c.ip,
+          userId: principal.sub,
+          reason: capped,
+          closeCode: CloseCode.TooManyConnections,
+        });
+        return {
+          action: 'close',
+          reason: 'credentials_invalid',
+          code: CloseCode.TooManyConnections,
+          message: REJECTIONS[capped].message,
+        };
+      }
+      c.principal = principal;
+      c.expiresAt = principal.expiresAt;
+      c.authDeadline = undefined;
+      stats.userJoined(principal.sub);
+      registerUser(principal.sub);
+      audit({
+        type: 'connection.authenticated',
+        connectionId: c.id,
+        ip: c.ip,
+        userId: principal.sub,
+      });
+      stats.delivered();
+      return { action: 'deliver', value, authenticated: true };
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        report('store')(error);
+        return closeWith(c, 'store_unavailable', 'service unavailable');
+      }
+      if (error instanceof CredentialError && error.expired)
+        return closeWith(c, 'expired', 'credentials expired');
+      if (!(error instanceof CredentialError)) report('message')(error);
+      penalize('ip', c.ip, 'credentials_invalid', c);
+      return closeWith(c, 'credentials_invalid', 'invalid credentials');
+    } finally {
+      c.authenticating = false;
+    }
+  };
+
+  const message = (
+    connection: GuardConnection,
+    frame: string | ArrayBuffer | ArrayBufferView,
+  ): MessageDecision | Promise<MessageDecision> => {
+    const c = connection as ConnectionState;
+    try {
+      const t = now();
+      c.lastActivity = t;
+      if (c.closed) return closeWith(c, 'internal', 'closed');
+      if (c.expiresAt !== undefined && t >= c.expiresAt)
+        return closeWith(c, 'expired', 'credentials expired');
+      const pending = c.principal === undefined && c.authDeadline !== undefined;
+      if (pending && t >= c.authDeadline!)
+        return closeWith(c, 'auth_timeout', 'authentication timeout');
+      // Frames arriving while the credential message is verified are refused: they would run
+      // before the connection's identity and caps exist.
+      if (c.authenticating)
+        return closeWith(c, 'credentials_missing', 'authentication in progress');
+
+      const size = typeof frame === 'string' ? frame.length : frame.byteLength;
+      if (size > maxBytes) {
+        penalize('ip', c.ip, 'too_big', c);
+        return closeWith(c, 'too_big', 'message too big');
+      }
+      if (messageRate) {
+        const r = stepInPlace(c.rate, t, messageRate);
+        if (!r.allowed) {
+          const d = rateLimited(c, 'message_rate', r.retryAfterMs);
+          if (d) return d;
+        } else c.rateHits = 0;
+      }
+      if (userLimiter && c.principal) {
+        const r = userLimiter.take(c.principal.sub, t);
+        if (!r.allowed) {
+          const d = rateLimited(c, 'user_message_rate', r.retryAfterMs);
+          if (d) return d;
+        }
+      }
+      if (!json) {
+        if (pending) return closeWith(c, 'credentials_missing', 'credentials required');
+        return deliver(frame);
+      }
+      const parsed = parseFrame(frame, maxBytes, maxDepth, maxEntries);
+      if (!parsed.ok) {
+        if (parsed.problem === 'too_big') return closeWith(c, 'too_big', 'message too big');
+        if (pending) return closeWith(c, 'credentials_missing', 'credentials required');
+        return invalid(c, parsed.problem);
+      }
+      if (pending) return authenticate(c, parsed.value);
+      if (!c.principal) return deliver(parsed.value); // anonymous
+      return checkSchema(c, parsed.value);
+    } catch (error) {
+      report('message')(error);
+      return closeWith(c, 'internal', 'internal error');
+    }
+  };
+
+  // ---- close ---------------------------------------------------------------------------------
+
+  const close = async (connection: GuardConnection, code?: number): Promise<void> => {
+    const c = connection as ConnectionState;
+    if (c.closed) return;
+    c.closed = true;
+    live.delete(c.id);
+    stopRenewalIfIdle();
+    const sub = c.principal?.sub;
+    stats.closed(sub);
+    if (code !== undefined) stats.closedWith(code);
+    if (sub !== undefined) {
+      const n = (userConnections.get(sub) ?? 1) - 1;
+      if (n <= 0) {
+        userConnections.delete(sub);
+        userLimiter?.delete(sub);
+      } else userConnections.set(sub, n);
+    }
+    try {
+      await releaseLeases(c);
+    } catch (error) {
+      report('close')(error);
+    }
+    audit({
+      type: 'connection.closed',
+      connectionId: c.id,
+      ip: c.ip,
+      ...(sub !== undefined ? { userId: sub } : {}),
+      ...(code !== undefined ? { closeCode: code } : {}),
+      detail: { durationMs: now() - c.connectedAt },
+    });
+  };
+
+  return {
+    upgrade,
+    message,
+    close,
+    maxBytes,
+    store: rawStore,
+    attach(connection: GuardConnection, terminate: Terminate): void {
+      (connection as ConnectionState).terminate = terminate;
+    },
+    async refresh(connection: GuardConnection, token: string): Promise<Principal> {
+      const c = connection as ConnectionState;
+      if (!jwt) throw new CredentialError('tokens are not enabled');
+      const principal = await verifyCredential(
+        { kind: 'token', source: 'first-message', value: token },
+        c.ip,
+        c.origin,
+      );
+      if (c.principal && principal.sub !== c.principal.sub)
+        throw new CredentialError('token is for another subject');
+      c.principal = principal;
+      c.expiresAt = principal.expiresAt;
+      audit({ type: 'token.refreshed', connectionId: c.id, ip: c.ip, userId: principal.sub });
+      return principal;
+    },
+    async verifyToken(token: string): Promise<Principal> {
+      if (!jwt) throw new CredentialError('tokens are not enabled');
+      if (!isUsableCredential(token)) throw new CredentialError('credential too long or empty');
+      const principal = await jwt.verify(token);
+      const mapped = options.principal ? await options.principal(principal) : principal;
+      return { ...mapped, permissions: permissions.expand(mapped.roles, mapped.permissions) };
+    },
+    async issueTicket(principal: Principal, opts?: IssueTicketOptions): Promise<IssuedTicket> {
+      if (!tickets)
+        throw new GuardConfigError([
+          'tickets: enable tickets in createGuard options to issue them',
+        ]);
+      const issued = await tickets.issue(principal, opts);
+      audit({
+        type: 'ticket.issued',
+        userId: principal.sub,
+        ...(opts?.ip ? { ip: opts.ip } : {}),
+        ...(opts?.origin !== undefined ? { origin: opts.origin } : {}),
+      });
+      return issued;
+    },
+    can: (principal, permission) => permissions.has(principal, permission),
+    canAccess: async (principal, resource) => permissions.canAccess(principal, resource),
+    async ban(subject: Subject, id: string, ms?: number): Promise<number> {
+      const p = penalties ?? createPenalties(store, {}, now);
+      const until = await p.ban(subject, id, ms);
+      stats.banned();
+      audit({
+        type: 'ban.started',
+        ...(subject === 'ip' ? { ip: id } : { userId: id }),
+        reason: 'admin',
+        detail: { subject, until: new Date(until).toISOString() },
+      });
+      const reason = `banned until ${new Date(until).toISOString()}`;
+      if (subject === 'user') closeUser(id, CloseCode.Banned, reason);
+      else for (const c of live.values()) if (c.ip === id) c.terminate?.(CloseCode.Banned, reason);
+      return until;
+    },
+    async unban(subject: Subject, id: string): Promise<void> {
+      await (penalties ?? createPenalties(store, {}, now)).unban(subject, id);
+    },
+    connections: () => live.values(),
+    stats: () => stats.snapshot(),
+    metrics: () => stats.prometheus(),
+    ready: async () => {
+      await jwt?.ready();
+    },
+    async shutdown(reason = 'server shutting down'): Promise<void> {
+      const all = [...live.values()];
+      for (const c of all) c.terminate?.(CloseCode.GoingAway, reason);
+      await Promise.all(all.map((c) => close(c, CloseCode.GoingAway)));
+      if (renewTimer !== undefined) clearInterval(renewTimer);
+      renewTimer = undefined;
+    },
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * JWT verification with jose: algorithms pinned, `exp` required, `iss`/`aud`/`typ` checked when
+ * configured, keys imported once at start-up. The classic confusions are refused at construction:
+ * an HMAC secret under 32 bytes, a PEM or public key used as an HMAC secret, HMAC and public-key
+ * algorithms mixed in one verifier, and `none` in any casing.
+ *
+ * @module
+ */
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  importJWK,
+  importSPKI,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose';
+import { CredentialError } from './errors.ts';
+import { type Principal, principalFromClaims } from './principal.ts';
+
+/** Algorithms wsguard accepts for JWTs. */
+export type JwtAlgorithm =
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA'
+  | 'Ed25519';
+
+/** JWT verification options. Exactly one of `secret`, `publicKey` or `jwks`. */
+export interface JwtOptions {
+  /** The algorithms accepted; anything else (including `none`) is refused. Required. */
+  readonly algorithms: readonly JwtAlgorithm[];
+  /** HMAC secret (HS*), at least 32 bytes. */
+  readonly secret?: string | Uint8Array;
+  /** Public key for RS/PS/ES/EdDSA: PEM (SPKI), a JWK, or a `CryptoKey`. */
+  readonly publicKey?: string | JWK | CryptoKey;
+  /** A key set: a local JWKS object, or the URL of a remote one (fetched, cached, rate-limited by jose). */
+  readonly jwks?: JSONWebKeySet | URL | string;
+  /** Required `iss`. */
+  readonly issuer?: string | readonly string[];
+  /** Required `aud`. */
+  readonly audience?: string | readonly string[];
+  /** Required `typ` header (e.g. `at+jwt`). */
+  readonly typ?: string;
+  /**
+   * Allowed clock skew in seconds for `exp`/`nbf`.
+   * @default 5
+   */
+  readonly clockToleranceSec?: number;
+  /** Map verified claims to a principal. @default principalFromClaims */
+  readonly principal?: (claims: JWTPayload) => Principal | undefined;
+}
+
+/** A configured verifier. */
+export interface JwtVerifier {
+  /** Verify a token and map it to a principal; throws {@link CredentialError}. */
+  verify(token: string): Promise<Principal>;
+  /** Resolves once keys are imported; rejects if a key cannot be imported. */
+  ready(): Promise<void>;
+}
+
+const HMAC = new Set(['HS256', 'HS384', 'HS512']);
+const MIN_SECRET_BYTES = 32;
+
+type KeyInput =
+  | CryptoKey
+  | Uint8Array
+  | ((header: { alg?: string }) => Promise<CryptoKey | Uint8Array>);
+
+/** Check JWT options; returns one problem per unsafe or malformed setting. */
+export function validateJwtOptions(options: JwtOptions): string[] {
+  const problems: string[] = [];
+  const algs = options.algorithms as readonly string[] | undefined;
+  if (!Array.isArray(algs) || algs.length === 0) {
+    problems.push("jwt.algorithms: pin the algorithms you issue, e.g. ['HS256'] or ['ES256']");
+    return problems;
+  }
+  if (algs.some((a) => typeof a === 'string' && a.toLowerCase() === 'none')) {
+    problems.push("jwt.algorithms: 'none' means unsigned tokens; remove it");
+  }
+  const hmac = algs.filter((a) => HMAC.has(a));
+  if (hmac.length > 0 && hmac.length < algs.length) {
+    problems.push(
+      'jwt.algorithms: HMAC (HS*) and public-key algorithms in one verifier enable key confusion; use one family',
+    );
+  }
+  const sources = [options.secret, options.publicKey, options.jwks].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (sources !== 1) problems.push('jwt: give exactly one of secret, publicKey or jwks');
+  if (options.secret !== undefined) {
+    if (hmac.length === 0)
+      problems.push('jwt.secret: a secret only verifies HS* algorithms; pin HS256/384/512');
+    const bytes =
+      typeof options.secret === 'string'
+        ? new TextEncoder().encode(options.secret)
+        : options.secret;
+    const text = typeof options.secret === 'string' ? options.secret : '';
+    if (text.includes('-----BEGIN') || text.trimStart().startsWith('{')) {
+      problems.push(
+        'jwt.secret: this looks like a PEM or JWK key; a public key must never be used as an HMAC secret (use publicKey)',
+      );
+    } else if (bytes.byteLength < MIN_SECRET_BYTES) {
+      problems.push(
+        `jwt.secret: ${bytes.byteLength} bytes is guessable; use at least ${MIN_SECRET_BYTES} random bytes`,
+      );
+    }
+  }
+  if ((options.publicKey !== undefined || options.jwks !== undefined) && hmac.length > 0) {
+    problems.push(
+      'jwt: a public key or JWKS verifies asymmetric algorithms only; remove HS* from algorithms',
+    );
+  }
+  return problems;
+}
+
+function isUrlLike(value: unknown): value is URL | string {
+  return value instanceof URL || typeof value === 'string';
+}
+
+/**
+ * Build a verifier. Keys are imported once here, not per verification.
+ *
+ * @example
+ * ```ts
+ * const jwt = createJwtVerifier({ algorithms: ['HS256'], secret: process.env.JWT_SECRET!, issuer: 'https://auth.example.com' });
+ * const principal = await jwt.verify(token);
+ * ```
+ */
+export function createJwtVerifier(options: JwtOptions): JwtVerifier {
+  const problems = validateJwtOptions(options);
+  if (problems.length > 0) throw new TypeError(problems.join('; '));
+  const algorithms = [...options.algorithms];
+  const toPrincipal = options.principal ?? principalFromClaims;
+
+  let keyPromise: Promise<KeyInput>;
+  if (options.secret !== undefined) {
+    const bytes =
+      typeof options.secret === 'string'
+        ? new TextEncoder().encode(options.secret)
+        : options.secret;
+    keyPromise = Promise.resolve(bytes);
+  } else if (options.jwks !== undefined) {
+    const jwks = options.jwks;
+    const getKey = isUrlLike(jwks)
+      ? createRemoteJWKSet(new URL(jwks), { timeoutDuration: 2000, cooldownDuration: 30_000 })
+      : createLocalJWKSet(jwks);
+    keyPromise = Promise.resolve(getKey as unknown as KeyInput);
+  } else {
+    const pk = options.publicKey!;
+    // One imported key per algorithm, because WebCrypto keys are bound to their algorithm.
+    keyPromise = Promise.all(
+      algorithms.map(async (alg): Promise<[string, CryptoKey]> => {
+        if (typeof pk === 'string') return [alg, (await importSPKI(pk, alg)) as CryptoKey];
+        if ('type' in pk && 'algorithm' in pk) return [alg, pk as CryptoKey];
+        return [alg, (await importJWK(pk as JWK, alg)) as CryptoKey];
+      }),
+    ).then((pairs) => {
+      const byAlg = new Map(pairs);
+      return (header: { alg?: string }) => {
+        const key = header.alg === undefined ? undefined : byAlg.get(header.alg);
+        return key
+          ? Promise.resolve(key)
+          : Promise.reject(new errors.JOSEAlgNotAllowed('alg not allowed'));
+      };
+    });
+  }
+  // A failed import must not become an unhandled rejection before anyone awaits it.
+  keyPromise.catch(() => {});
+
+  const verifyOptions = {
+    algorithms,
+    requiredClaims: ['exp'],
+    clockTolerance: options.clockToleranceSec ?? 5,
+    ...(options.issuer !== undefined ? { issuer: options.issuer as string | string[] } : {}),
+    ...(options.audience !== undefined ? { audience: options.audience as string | string[] } : {}),
+    ...(options.typ !== undefined ? { typ: options.typ } : {}),
+  };
+
+  return {
+    ready: async () => {
+      await keyPromise;
+    },
+    async verify(token: string): Promise<Principal> {
+      const key = await keyPromise;
+      let payload: JWTPayload;
+      try {
+        // biome-ignore lint/suspicious/noExplicitAny: jose overloads differ only by key type
+        ({ payload } = await jwtVerify(token, key as any, verifyOptions));
+      } catch (error) {
+        if (error instanceof errors.JWTExpired) throw new CredentialError('token expired', true);
+        throw new CredentialError('invalid token', false, { cause: error });
+      }
+      const principal = toPrincipal(payload);
+      if (!principal) throw new CredentialError('token has no usable subject');
+      return principal;
+    },
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Message checks, in order of cost: byte size, UTF-8 validity, a single linear scan that bounds
+ * JSON depth and the number of keys and items (before any recursive walk: zod's `z.lazy` throws
+ * at depth ~5,000 and `JSON.stringify` at ~10,000), `JSON.parse`, a refusal of `__proto__`,
+ * `constructor` and `prototype` keys, then schema validation through any Standard Schema (zod 4
+ * included) with the number of reported issues capped.
+ *
+ * @module
+ */
+import type { StandardSchemaV1 } from './standard-schema.ts';
+
+/** Message limits. */
+export interface MessageLimits {
+  /**
+   * Largest message in bytes (OWASP's advice; seed 004).
+   * @default 65536
+   */
+  readonly maxBytes?: number;
+  /**
+   * Deepest nesting of objects and arrays.
+   * @default 32
+   */
+  readonly maxDepth?: number;
+  /**
+   * Most object keys plus array items in one message, in total.
+   * @default 1000
+   */
+  readonly maxEntries?: number;
+  /**
+   * Most validation issues reported back to the client.
+   * @default 10
+   */
+  readonly maxIssues?: number;
+}
+
+/** Why a frame failed the structural checks. */
+export type FrameProblem =
+  | 'too_big'
+  | 'invalid_utf8'
+  | 'malformed'
+  | 'too_deep'
+  | 'too_many_keys'
+  | 'forbidden_key';
+
+/** A parsed frame or the reason it was refused. */
+export type ParseResult =
+  | { readonly ok: true; readonly value: unknown; readonly text: string }
+  | { readonly ok: false; readonly problem: FrameProblem };
+
+/** A validation issue as reported to clients: a path and a message, nothing else. */
+export interface ReportedIssue {
+  /** Where in the message. */
+  readonly path: readonly (string | number)[];
+  /** What is wrong. */
+  readonly message: string;
+}
+
+/** Schema validation outcome. */
+export type ValidationResult =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly issues: readonly ReportedIssue[]; readonly total: number };
+
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Scan JSON text once, tracking only string state and nesting depth; stops at the first excess.
+ * It does not validate the JSON (JSON.parse does that); it only bounds what parsing and the later
+ * walks can cost.
+ */
+export function scanJson(
+  text: string,
+  maxDepth: number,
+  maxEntries: number,
+): 'ok' | 'too_deep' | 'too_many_keys' {
+  let depth = 0;
+  let entries = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > maxDepth) return 'too_deep';
+    } else if (c === 125 || c === 93) depth--;
+    else if (c === 58 || c === 44) {
+      // Every key has a colon, every further item a comma: an upper bound on entries.
+      if (++entries > maxEntries) return 'too_many_keys';
+    }
+  }
+  return 'ok';
+}
+
+/**
+ * Whether a parsed value holds a forbidden key anywhere. Iterative (depth is already bounded, but
+ * an explicit stack keeps this safe for any input).
+ */
+export function hasForbiddenKey(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const item of v) if (typeof item === 'object' && item !== null) stack.push(item);
+      continue;
+    }
+    for (const key of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(key)) return true;
+      const child = (v as Record<string, unknown>)[key];
+      if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  return false;
+}
+
+/**
+ * Decode and parse one frame under the limits. Text frames arrive as strings (the runtime has
+ * decoded them); binary frames are decoded strictly as UTF-8.
+ */
+export function parseFrame(
+  frame: string | ArrayBuffer | ArrayBufferView,
+  maxBytes: number,
+  maxDepth: number,
+  maxEntries: number,
+): ParseResult {
+  let text: string;
+  if (typeof frame === 'string') {
+    // UTF-16 length ≤ UTF-8 length ≤ 3 × UTF-16 length; encode only in the ambiguous band.
+    if (frame.length > maxBytes) return { ok: false, problem: 'too_big' };
+    if (frame.length * 3 > maxBytes && new TextEncoder().encode(frame).byteLength > maxBytes) {
+      return { ok: false, problem: 'too_big' };
+    }
+    text = frame;
+  } else {
+    if (frame.byteLength > maxBytes) return { ok: false, problem: 'too_big' };
+    try {
+      text = decoder.decode(frame);
+    } catch {
+      return { ok: false, problem: 'invalid_utf8' };
+    }
+  }
+  const scan = scanJson(text, maxDepth, maxEntries);
+  if (scan !== 'ok') return { ok: false, problem: scan };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: 'malformed' };
+  }
+  // Fast path: a forbidden key must appear literally, or hide behind a \u escape.
+  if (
+    (text.includes('__proto__') ||
+      text.includes('constructor') ||
+      text.includes('prototype') ||
+      text.includes('\\u')) &&
+    hasForbiddenKey(value)
+  ) {
+    return { ok: false, problem: 'forbidden_key' };
+  }
+  return { ok: true, value, text };
+}
+
+function issuePath(path: StandardSchemaV1.Issue['path']): (string | number)[] {
+  if (!path) return [];
+  return path.map((seg) => {
+    const key = typeof seg === 'object' && seg !== null ? seg.key : seg;
+    return typeof key === 'number' ? key : String(key).slice(0, 64);
+  });
+}
+
+function report(issues: readonly StandardSchemaV1.Issue[], maxIssues: number): ValidationResult {
+  const shown: ReportedIssue[] = [];
+  for (let i = 0; i < issues.length && i < maxIssues; i++) {
+    const issue = issues[i]!;
+    shown.push({ path: issuePath(issue.path), message: String(issue.message).slice(0, 200) });
+  }
+  return { ok: false, issues: shown, total: issues.length };
+}
+
+/**
+ * Validate with a Standard Schema (zod 4, valibot, arktype…), capping reported issues.
+ * Synchronous schemas answer synchronously; async ones return a promise.
+ */
+export function validate(
+  schema: StandardSchemaV1,
+  value: unknown,
+  maxIssues: number,
+): ValidationResult | Promise<ValidationResult> {
+  const result = schema['~standard'].validate(value);
+  const finish = (r: StandardSchemaV1.Result<unknown>): ValidationResult =>
+    r.issues ? report(r.issues, maxIssues) : { ok: true, value: r.value };
+  return result instanceof Promise ? result.then(finish) : finish(result);
+}

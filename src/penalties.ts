@@ -1,0 +1,132 @@
+/**
+ * Penalties: each violation adds points to a score per IP and per user that halves over time;
+ * past a threshold the IP or user is banned for a while. Scores and bans live in the store, so
+ * they hold across instances on a shared store.
+ *
+ * @module
+ */
+import type { Store } from './store/types.ts';
+
+/** What earns points. */
+export type Violation =
+  | 'origin'
+  | 'credentials_invalid'
+  | 'credentials_missing'
+  | 'csrf'
+  | 'path_mismatch'
+  | 'connect_rate'
+  | 'message_rate'
+  | 'malformed'
+  | 'too_big'
+  | 'permission';
+
+/** Penalty settings. */
+export interface PenaltyOptions {
+  /**
+   * Score at which a ban starts.
+   * @default 20
+   */
+  readonly threshold?: number;
+  /**
+   * Half-life of a score in ms: an honest client's occasional mistake fades.
+   * @default 60000
+   */
+  readonly halfLifeMs?: number;
+  /**
+   * Ban length in ms.
+   * @default 300000
+   */
+  readonly banMs?: number;
+  /** Points per violation; merged over the defaults. */
+  readonly points?: Partial<Record<Violation, number>>;
+}
+
+/** Who is penalised. */
+export type Subject = 'ip' | 'user';
+
+/** Default points: forgery and hijacking attempts weigh most; an expired session weighs nothing. */
+export const DEFAULT_POINTS: Readonly<Record<Violation, number>> = {
+  origin: 5,
+  credentials_invalid: 4,
+  credentials_missing: 1,
+  csrf: 5,
+  path_mismatch: 4,
+  connect_rate: 2,
+  message_rate: 2,
+  malformed: 1,
+  too_big: 5,
+  permission: 1,
+};
+
+/** Outcome of recording a violation. */
+export interface PenaltyResult {
+  /** Score after the violation. */
+  readonly score: number;
+  /** When this violation started a ban: its end (ms since epoch). */
+  readonly bannedUntil?: number;
+}
+
+/** The penalty service. */
+export interface Penalties {
+  /** The ban's end (ms since epoch) if `id` is banned, else `undefined`. */
+  bannedUntil(subject: Subject, id: string): Promise<number | undefined>;
+  /** Record a violation; bans when the score crosses the threshold (unless `dryRun`). */
+  record(
+    subject: Subject,
+    id: string,
+    violation: Violation,
+    dryRun?: boolean,
+  ): Promise<PenaltyResult>;
+  /** Ban directly (an admin action). */
+  ban(subject: Subject, id: string, ms?: number): Promise<number>;
+  /** Lift a ban. */
+  unban(subject: Subject, id: string): Promise<void>;
+}
+
+/** Create the penalty service. */
+export function createPenalties(
+  store: Store,
+  options: PenaltyOptions = {},
+  now: () => number = Date.now,
+): Penalties {
+  const threshold = options.threshold ?? 20;
+  const halfLife = options.halfLifeMs ?? 60_000;
+  const banMs = options.banMs ?? 300_000;
+  const points = { ...DEFAULT_POINTS, ...options.points };
+  const banKey = (s: Subject, id: string): string => `ban:${s}:${id}`;
+
+  const ban = async (subject: Subject, id: string, ms = banMs): Promise<number> => {
+    const until = now() + ms;
+    await store.set(banKey(subject, id), String(until), ms);
+    return until;
+  };
+
+  return {
+    async bannedUntil(subject: Subject, id: string): Promise<number | undefined> {
+      const v = await store.get(banKey(subject, id));
+      if (v === undefined) return undefined;
+      const until = Number(v);
+      return Number.isFinite(until) && until > now() ? until : undefined;
+    },
+    async record(
+      subject: Subject,
+      id: string,
+      violation: Violation,
+      dryRun = false,
+    ): Promise<PenaltyResult> {
+      const p = points[violation];
+      if (!(p > 0)) return { score: 0 };
+      const score = await store.addScore(`score:${subject}:${id}`, p, halfLife);
+      // Ban once, at the crossing; later violations while banned are refused before scoring.
+      if (score >= threshold && score - p < threshold) {
+        if (dryRun) return { score, bannedUntil: now() + banMs };
+        return { score, bannedUntil: await ban(subject, id) };
+      }
+      return { score };
+    },
+    ban,
+    async unban(subject: Subject, id: string): Promise<void> {
+      await store.delete(banKey(subject, id));
+    },
+  };
+}

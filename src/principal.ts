@@ -1,0 +1,49 @@
+/**
+ * The principal: who a connection acts for, as established at the handshake. It is built from a
+ * verified token or a redeemed ticket only, never from anything the client sends afterwards.
+ *
+ * @module
+ */
+
+/** An authenticated identity. */
+export interface Principal {
+  /** Subject: the user id. */
+  readonly sub: string;
+  /** Role names, as granted by the token. */
+  readonly roles: readonly string[];
+  /** Permissions: explicit ones from the token plus those the roles grant (wildcards allowed). */
+  readonly permissions: readonly string[];
+  /** When the credential behind this principal expires (ms since epoch); the connection ends then. */
+  readonly expiresAt?: number;
+  /** Other verified claims the app may need; never secrets. */
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+function stringArray(value: unknown): string[] {
+  if (typeof value === 'string') return value.split(' ').filter(Boolean);
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  return [];
+}
+
+/**
+ * The default mapping from verified JWT claims to a principal: `sub`; roles from `roles` (array)
+ * or `role` (string); permissions from `permissions` (array) or `scope` (space-separated).
+ * Returns `undefined` when `sub` is missing, so such a token is refused.
+ */
+export function principalFromClaims(
+  claims: Readonly<Record<string, unknown>>,
+): Principal | undefined {
+  const sub = claims['sub'];
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) return undefined;
+  const roles = stringArray(Object.hasOwn(claims, 'roles') ? claims['roles'] : claims['role']);
+  const permissions = stringArray(
+    Object.hasOwn(claims, 'permissions') ? claims['permissions'] : claims['scope'],
+  );
+  const exp = claims['exp'];
+  return {
+    sub,
+    roles,
+    permissions,
+    ...(typeof exp === 'number' ? { expiresAt: exp * 1000 } : {}),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Rate limiting by GCRA (the generic cell rate algorithm): one number of state per key (the
+ * "theoretical arrival time"), exact, with no window-boundary bursts. The step function is pure
+ * so that every store runs the same arithmetic: the memory store in one synchronous step, Redis in
+ * one Lua script.
+ *
+ * @module
+ */
+
+/** A rate: `limit` events per `windowMs`, with up to `burst` at once. */
+export interface RateRule {
+  /** Events allowed per window, sustained. */
+  readonly limit: number;
+  /** Window length in milliseconds. */
+  readonly windowMs: number;
+  /**
+   * Events allowed at once from idle.
+   * @default limit
+   */
+  readonly burst?: number;
+}
+
+/** The outcome of one limiter step. */
+export interface LimitResult {
+  /** Whether the event fits the budget (and was counted). */
+  readonly allowed: boolean;
+  /** Events still allowed right now. */
+  readonly remaining: number;
+  /** When refused: milliseconds until one event would be allowed; 0 when allowed. */
+  readonly retryAfterMs: number;
+}
+
+/** The new limiter state and the result of one step. */
+export interface GcraStep {
+  /** New theoretical arrival time (ms); unchanged when refused. */
+  readonly tat: number;
+  /** The decision. */
+  readonly result: LimitResult;
+}
+
+/**
+ * One GCRA step. In any window of length W the number of allowed events never exceeds
+ * `burst + W / (windowMs / limit)`.
+ *
+ * @param tat previous theoretical arrival time in ms (0 or less for a new key)
+ * @param now current time in ms
+ */
+export function gcraStep(tat: number, now: number, rule: RateRule, cost = 1): GcraStep {
+  const interval = rule.windowMs / rule.limit;
+  const burst = rule.burst ?? rule.limit;
+  const base = Math.max(tat, now);
+  const newTat = base + cost * interval;
+  const allowAt = newTat - burst * interval;
+  if (allowAt > now) {
+    return {
+      tat,
+      result: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(allowAt - now) },
+    };
+  }
+  return {
+    tat: newTat,
+    result: { allowed: true, remaining: Math.floor((now - allowAt) / interval), retryAfterMs: 0 },
+  };
+}
+
+/** How long a limiter key must be kept: past this, its state equals a fresh key's. */
+export function gcraTtlMs(tat: number, now: number): number {
+  return Math.max(0, Math.ceil(tat - now));
+}
+
+/**
+ * A process-local limiter for per-connection and per-user message rates: these run on every
+ * frame, so they never wait on a store round trip. Keys are dropped once idle.
+ */
+export class LocalLimiter {
+  readonly #rule: RateRule;
+  readonly #state = new Map<string, number>();
+  #ops = 0;
+
+  constructor(rule: RateRule) {
+    this.#rule = rule;
+  }
+
+  /** Count one event for `key` at `now`. */
+  take(key: string, now: number, cost = 1): LimitResult {
+    const step = gcraStep(this.#state.get(key) ?? 0, now, this.#rule, cost);
+    this.#state.set(key, step.tat);
+    // Amortised sweep: a key whose TAT is in the past carries no information.
+    if (++this.#ops >= 1024) this.#sweep(now);
+    return step.result;
+  }
+
+  /** Forget a key (its owner left). */
+  delete(key: string): void {
+    this.#state.delete(key);
+  }
+
+  /** Number of keys held; for tests and stats. */
+  get size(): number {
+    return this.#state.size;
+  }
+
+  #sweep(now: number): void {
+    this.#ops = 0;
+    for (const [key, tat] of this.#state) if (tat <= now) this.#state.delete(key);
+  }
+}
+
+/**
+ * A single-connection limiter state: the cheapest form, one number held on the connection itself.
+ */
+export function stepInPlace(holder: { tat: number }, now: number, rule: RateRule): LimitResult {
+  const step = gcraStep(holder.tat, now, rule);
+  holder.tat = step.tat;
+  return step.result;
+}
