@@ -164,7 +164,7 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
       algorithms.map(async (alg): Promise<[string, CryptoKey]> => {
         if (typeof pk === 'string') return [alg, (await importSPKI(pk, alg)) as CryptoKey];
         if ('type' in pk && 'algorithm' in pk) return [alg, pk as CryptoKey];
-        return [alg, (await importJWK(pk as JWK, alg)) as CryptoKey];
+        return [alg, (await importJWK(pk as JWK, alg)) as unknown as CryptoKey];
       }),
     ).then((pairs) => {
       const byAlg = new Map(pairs);

@@ -17,6 +17,9 @@ afterEach(async () => {
   await new Promise((resolve) => setTimeout(resolve, 0));
   if (escaped.length > 0) {
     const errors = escaped.splice(0);
-    throw new AggregateError(errors, `crash detector: ${errors.length} unhandled error(s) escaped this test`);
+    throw new AggregateError(
+      errors,
+      `crash detector: ${errors.length} unhandled error(s) escaped this test`,
+    );
   }
 });
