@@ -31,13 +31,19 @@ import {
   StoreUnavailableError,
 } from './errors.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
-import { parseFrame, type ReportedIssue, validate } from './messages.ts';
+import { frameBytes, parseFrame, type ReportedIssue, validate } from './messages.ts';
 import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
 import { createOriginMatcher } from './origin.ts';
 import { createPenalties, type Penalties, type Subject, type Violation } from './penalties.ts';
 import { createPermissions, type Permissions } from './permissions.ts';
 import type { Principal } from './principal.ts';
-import { LocalLimiter, type RateRule, stepInPlace } from './rate-limit.ts';
+import {
+  gcraStep,
+  type LimitResult,
+  LocalLimiter,
+  type RateRule,
+  stepInPlace,
+} from './rate-limit.ts';
 import { redactUrl } from './redact.ts';
 import { Stats, type StatsSnapshot } from './stats.ts';
 import { createMemoryStore } from './store/memory.ts';
@@ -142,6 +148,12 @@ export interface Guard {
     connection: GuardConnection,
     frame: string | ArrayBuffer | ArrayBufferView,
   ): MessageDecision | Promise<MessageDecision>;
+  /**
+   * Charge `cost` more events to the connection's and user's message limits, for protocols where
+   * one frame carries many requests (a tRPC batch of N calls costs N). Returns the refusal, or
+   * `undefined` when within budget.
+   */
+  consume(connection: GuardConnection, cost: number): LimitResult | undefined;
   /** Release a connection (caps, counters). Idempotent; never throws. */
   close(connection: GuardConnection, code?: number): Promise<void>;
   /** Let the guard close this connection itself (eviction, shutdown): adapters call it on open. */
@@ -319,6 +331,7 @@ export function createGuard(options: GuardOptions): Guard {
   const maxIssues = m.maxIssues ?? DEFAULTS.maxIssues;
   const maxInvalid = m.maxInvalid ?? DEFAULTS.maxInvalid;
   const json = m.json ?? true;
+  const passthrough = new Set(m.passthrough ?? []);
   const retryUnavailable = options.retryAfterUnavailableSec ?? 5;
 
   const live = new Map<string, ConnectionState>();
@@ -680,15 +693,18 @@ export function createGuard(options: GuardOptions): Guard {
     c: ConnectionState,
     reason: MessageRejectReason,
     error: ErrorReply['error'],
+    /** The caller already emitted this decision's event (permission.denied): one per decision. */
+    audited = false,
   ): MessageDecision => {
     stats.messageRejected(reason);
-    audit({
-      type: 'message.rejected',
-      connectionId: c.id,
-      ip: c.ip,
-      ...(c.principal ? { userId: c.principal.sub } : {}),
-      reason,
-    });
+    if (!audited)
+      audit({
+        type: 'message.rejected',
+        connectionId: c.id,
+        ip: c.ip,
+        ...(c.principal ? { userId: c.principal.sub } : {}),
+        reason,
+      });
     return { action: 'reply', reason, reply: { error } };
   };
 
@@ -744,10 +760,12 @@ export function createGuard(options: GuardOptions): Guard {
           detail: { permission: required },
         });
         penalize('user', principal.sub, 'permission', c);
-        return replyWith(c, 'permission', {
-          code: 'FORBIDDEN',
-          message: `permission required: ${required}`,
-        });
+        return replyWith(
+          c,
+          'permission',
+          { code: 'FORBIDDEN', message: `permission required: ${required}` },
+          true,
+        );
       }
     }
     if (m.resource) {
@@ -762,7 +780,7 @@ export function createGuard(options: GuardOptions): Guard {
             userId: principal.sub,
             detail: { resource },
           });
-          return replyWith(c, 'permission', { code: 'FORBIDDEN', message: 'access denied' });
+          return replyWith(c, 'permission', { code: 'FORBIDDEN', message: 'access denied' }, true);
         };
         const r = permissions.canAccess(principal, resource);
         return r instanceof Promise ? r.then(finish) : finish(r);
@@ -871,8 +889,7 @@ export function createGuard(options: GuardOptions): Guard {
       if (c.authenticating)
         return closeWith(c, 'credentials_missing', 'authentication in progress');
 
-      const size = typeof frame === 'string' ? frame.length : frame.byteLength;
-      if (size > maxBytes) {
+      if (frameBytes(frame, maxBytes) > maxBytes) {
         penalize('ip', c.ip, 'too_big', c);
         return closeWith(c, 'too_big', 'message too big');
       }
@@ -881,7 +898,7 @@ export function createGuard(options: GuardOptions): Guard {
         if (!r.allowed) {
           const d = rateLimited(c, 'message_rate', r.retryAfterMs);
           if (d) return d;
-        } else c.rateHits = 0;
+        }
       }
       if (userLimiter && c.principal) {
         const r = userLimiter.take(c.principal.sub, t);
@@ -890,6 +907,10 @@ export function createGuard(options: GuardOptions): Guard {
           if (d) return d;
         }
       }
+      // Only a frame that passed both limiters ends a run of refusals: resetting on the
+      // per-connection limit alone would let per-user refusals go on without ever closing.
+      c.rateHits = 0;
+      if (typeof frame === 'string' && passthrough.has(frame)) return deliver(frame);
       if (!json) {
         if (pending) return closeWith(c, 'credentials_missing', 'credentials required');
         return deliver(frame);
@@ -900,14 +921,26 @@ export function createGuard(options: GuardOptions): Guard {
         if (pending) return closeWith(c, 'credentials_missing', 'credentials required');
         return invalid(c, parsed.problem);
       }
-      if (pending) return authenticate(c, parsed.value);
+      if (pending) return settle(c, authenticate(c, parsed.value));
       if (!c.principal) return deliver(parsed.value); // anonymous
-      return checkSchema(c, parsed.value);
+      return settle(c, checkSchema(c, parsed.value));
     } catch (error) {
       report('message')(error);
       return closeWith(c, 'internal', 'internal error');
     }
   };
+
+  /** An async decision whose hook (schema, canAccess) rejects closes with 1011, never rejects. */
+  const settle = (
+    c: ConnectionState,
+    d: MessageDecision | Promise<MessageDecision>,
+  ): MessageDecision | Promise<MessageDecision> =>
+    d instanceof Promise
+      ? d.catch((error: unknown) => {
+          report('message')(error);
+          return closeWith(c, 'internal', 'internal error');
+        })
+      : d;
 
   // ---- close ---------------------------------------------------------------------------------
 
@@ -942,9 +975,26 @@ export function createGuard(options: GuardOptions): Guard {
     });
   };
 
+  const consume = (connection: GuardConnection, cost: number): LimitResult | undefined => {
+    const c = connection as ConnectionState;
+    if (!(cost > 0) || dryRun) return undefined;
+    const t = now();
+    if (messageRate) {
+      const step = gcraStep(c.rate.tat, t, messageRate, cost);
+      if (!step.result.allowed) return step.result;
+      c.rate.tat = step.tat;
+    }
+    if (userLimiter && c.principal) {
+      const r = userLimiter.take(c.principal.sub, t, cost);
+      if (!r.allowed) return r;
+    }
+    return undefined;
+  };
+
   return {
     upgrade,
     message,
+    consume,
     close,
     maxBytes,
     store: rawStore,

@@ -73,6 +73,12 @@ export interface MessageOptions extends MessageLimits {
    * @default true
    */
   readonly json?: boolean;
+  /**
+   * Exact text frames delivered as they are, before JSON parsing (still size- and rate-limited),
+   * e.g. tRPC's keep-alive `['PING', 'PONG']`.
+   * @default []
+   */
+  readonly passthrough?: readonly string[];
   /** Schema every message must satisfy (zod 4 or any Standard Schema). */
   readonly schema?: StandardSchemaV1;
   /** The permission a message needs, if any (e.g. `chat.send` for `{type: 'chat.send'}`). */

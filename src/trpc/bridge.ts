@@ -1,0 +1,633 @@
+/**
+ * tRPC v11's WebSocket protocol served over a guarded socket. It speaks exactly the wire protocol
+ * of `@trpc/server/adapters/ws` (queries, mutations, subscriptions, batches, `tracked()` events
+ * with `lastEventId`, `connectionParams`, `PING`/`PONG`, the reconnect notification), built on
+ * tRPC's own `callProcedure`, `parseTRPCMessage` and `getErrorShape`, so the unmodified
+ * `@trpc/client` `wsLink` talks to it.
+ *
+ * It is written here rather than driving `getWSConnectionHandler` through a shim because the
+ * guarantees live in the loop that sends events: tRPC's loop sends a subscription's events in
+ * microtasks without yielding (one fast burst starves every other client) and without looking at
+ * the socket's buffer; it counts frames, not calls; and it cannot stop a subscription whose
+ * principal lost the right to it.
+ *
+ * @module
+ */
+import type { AnyRouter } from '@trpc/server';
+import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
+import {
+  callProcedure,
+  getErrorShape,
+  getTRPCErrorFromUnknown,
+  isTrackedEnvelope,
+  parseConnectionParamsFromUnknown,
+  parseTRPCMessage,
+  TRPCError,
+  transformTRPCResponse,
+} from '@trpc/server/unstable-core-do-not-import';
+import { CloseCode } from '../codes.ts';
+import type { GuardConnection } from '../connection.ts';
+import { isGuardError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import type { Principal } from '../principal.ts';
+import type { GuardedContext, GuardedMeta } from './context.ts';
+
+/** The socket the bridge writes to; crossws peers fit it. */
+export interface TRPCSocket {
+  /** Send a text frame. */
+  send(data: string): unknown;
+  /** Close the socket. */
+  close(code?: number, reason?: string): void;
+  /** Bytes queued but not yet sent (0 where the runtime cannot tell). */
+  readonly bufferedAmount?: number;
+}
+
+/** Options for {@link createTRPCBridge}. */
+export interface TRPCBridgeOptions<TRouter extends AnyRouter> {
+  /** The router to serve. */
+  readonly router: TRouter;
+  /** The guard whose connections carry the principals. */
+  readonly guard: Guard;
+  /**
+   * Add app fields to the context. The guarded fields (`principal`, `connection`, `can`,
+   * `canAccess`, `refresh`) always win over what this returns.
+   */
+  readonly createContext?: (opts: {
+    readonly principal: Principal;
+    readonly connection: GuardConnection;
+    readonly connectionParams: Record<string, string> | null;
+  }) => object | Promise<object>;
+  /**
+   * Live subscriptions per connection.
+   * @default 100
+   */
+  readonly maxSubscriptions?: number;
+  /**
+   * Calls in one batch frame; each call is also charged to the guard's message rate limit.
+   * @default 100
+   */
+  readonly maxBatchSize?: number;
+  /**
+   * Bytes buffered for a client before its subscriptions pause until it reads.
+   * @default 262144
+   */
+  readonly highWaterMark?: number;
+  /**
+   * How long a paused subscription waits for the client to read before the connection is closed
+   * with 1013 (so a subscriber that does not read is not buffered without bound).
+   * @default 10000
+   */
+  readonly drainTimeoutMs?: number;
+  /**
+   * Longest run of event sending, in ms, before yielding to the event loop, so one fast
+   * subscription cannot starve other connections.
+   * @default 4
+   */
+  readonly sliceMs?: number;
+  /**
+   * Extra re-authorization of a live subscription after a refresh or role change (the
+   * procedure's `meta.permission` is always re-checked). Return false to stop it with FORBIDDEN.
+   */
+  readonly reauthorize?: (
+    ctx: GuardedContext,
+    subscription: { path: string; input: unknown },
+  ) => boolean | Promise<boolean>;
+  /** Errors thrown by procedures and by the bridge. @default console.error for INTERNAL_SERVER_ERROR */
+  readonly onError?: (
+    error: TRPCError,
+    info: { path: string | undefined; type: string; connectionId: string },
+  ) => void;
+}
+
+/** One connection served by the bridge. */
+export interface TRPCSession {
+  /** The guard's connection. */
+  readonly connection: GuardConnection;
+  /** Live subscription count. */
+  readonly subscriptions: number;
+}
+
+/** The bridge. */
+export interface TRPCBridge {
+  /** Start serving a socket the guard accepted. */
+  open(socket: TRPCSocket, connection: GuardConnection, request?: Request): TRPCSession;
+  /** Handle a frame the guard delivered (parsed JSON, or the `PING`/`PONG` text). */
+  message(session: TRPCSession, value: unknown): void;
+  /** The socket closed: stop everything it ran. */
+  close(session: TRPCSession): void;
+  /** Re-check every live subscription (e.g. after a role change); returns how many were stopped. */
+  reauthorize(filter?: (connection: GuardConnection) => boolean): Promise<number>;
+  /** Tell every client to reconnect (before a graceful shutdown). */
+  broadcastReconnect(): void;
+  /** Open sessions. */
+  readonly size: number;
+}
+
+interface Subscription {
+  readonly id: string | number;
+  readonly jsonrpc: '2.0' | undefined;
+  readonly path: string;
+  readonly input: unknown;
+  readonly controller: AbortController;
+  forbidden: boolean;
+}
+
+interface Session extends TRPCSession {
+  readonly socket: TRPCSocket;
+  readonly subs: Map<string | number, Subscription>;
+  readonly abort: AbortController;
+  open: boolean;
+  waitingForParams: boolean;
+  connectionParams: Record<string, string> | null;
+  ctx: Promise<GuardedContext> | undefined;
+  ctxValue: GuardedContext | undefined;
+}
+
+const ABORTED = Symbol('aborted');
+
+/**
+ * Fairness: a run of sends that has lasted `sliceMs` since the last macrotask yields to the event
+ * loop. A marker timer resets the slice whenever the loop turns, so sparse events never wait.
+ */
+function createSlicer(sliceMs: number): () => boolean {
+  let start: number | undefined;
+  return () => {
+    const t = performance.now();
+    if (start === undefined) {
+      start = t;
+      setTimeout(() => {
+        start = undefined;
+      }, 0);
+      return false;
+    }
+    return t - start >= sliceMs;
+  };
+}
+
+const macrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Serve a tRPC router over guarded sockets.
+ *
+ * @example
+ * ```ts
+ * const bridge = createTRPCBridge({ router: appRouter, guard });
+ * // with wsguard's crossws hooks: see `trpcHooks` in wsguard/trpc
+ * ```
+ */
+export function createTRPCBridge<TRouter extends AnyRouter>(
+  options: TRPCBridgeOptions<TRouter>,
+): TRPCBridge {
+  const { router, guard } = options;
+  const config = router._def._config;
+  const transformer = config.transformer;
+  const maxSubscriptions = options.maxSubscriptions ?? 100;
+  const maxBatchSize = options.maxBatchSize ?? 100;
+  const highWaterMark = options.highWaterMark ?? 256 * 1024;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const shouldYield = createSlicer(options.sliceMs ?? 4);
+  const sessions = new Set<Session>();
+  const procedures = router._def.procedures as Record<
+    string,
+    { _def?: { meta?: GuardedMeta } } | undefined
+  >;
+
+  const reportError = (
+    error: TRPCError,
+    path: string | undefined,
+    type: string,
+    s: Session,
+  ): void => {
+    try {
+      if (options.onError) options.onError(error, { path, type, connectionId: s.connection.id });
+      else if (error.code === 'INTERNAL_SERVER_ERROR') console.error('[wsguard/trpc]', error);
+    } catch {
+      // A failing error handler must not take the connection down.
+    }
+  };
+
+  const send = (s: Session, message: unknown): void => {
+    if (!s.open) return;
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: tRPC's response union is wider than we build
+      s.socket.send(JSON.stringify(transformTRPCResponse(config, message as any)));
+    } catch (cause) {
+      reportError(getTRPCErrorFromUnknown(cause), undefined, 'unknown', s);
+    }
+  };
+
+  const errorShape = (
+    s: Session,
+    error: TRPCError,
+    type: string,
+    path: string | undefined,
+    input: unknown,
+  ): unknown => {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: the type is one of tRPC's procedure types or 'unknown'
+      return getErrorShape({ config, error, type: type as any, path, input, ctx: s.ctxValue });
+    } catch {
+      return {
+        code: -32603,
+        message: 'Internal server error',
+        data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
+      };
+    }
+  };
+
+  const sendError = (
+    s: Session,
+    id: string | number | null,
+    jsonrpc: '2.0' | undefined,
+    cause: unknown,
+    type = 'unknown',
+    path?: string,
+    input?: unknown,
+  ): void => {
+    const error = getTRPCErrorFromUnknown(cause);
+    reportError(error, path, type, s);
+    send(s, { id, jsonrpc, error: errorShape(s, error, type, path, input) });
+  };
+
+  const buildContext = (s: Session): Promise<GuardedContext> => {
+    const c = s.connection;
+    const base: GuardedContext = {
+      get principal(): Principal {
+        // Read through to the guard's state: an in-band refresh replaces the principal.
+        return c.principal as Principal;
+      },
+      connection: { id: c.id, ip: c.ip, origin: c.origin, userAgent: c.userAgent },
+      can: (permission) => c.principal !== undefined && guard.can(c.principal, permission),
+      canAccess: (resource) =>
+        c.principal ? guard.canAccess(c.principal, resource) : Promise.resolve(false),
+      refresh: async (token) => {
+        let principal: Principal;
+        try {
+          principal = await guard.refresh(c, token);
+        } catch (cause) {
+          // A refused credential is the caller's problem, not a server fault.
+          throw isGuardError(cause)
+            ? new TRPCError({ code: 'UNAUTHORIZED', message: 'invalid token', cause })
+            : cause;
+        }
+        await reauthorizeSession(s);
+        return principal;
+      },
+    };
+    if (!options.createContext) return Promise.resolve(base);
+    return Promise.resolve(
+      options.createContext({
+        principal: c.principal as Principal,
+        connection: c,
+        connectionParams: s.connectionParams,
+      }),
+    ).then((extra) => {
+      const ctx = Object.create(null) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(extra)) ctx[k] = v;
+      return Object.defineProperties(
+        ctx,
+        Object.getOwnPropertyDescriptors(base),
+      ) as unknown as GuardedContext;
+    });
+  };
+
+  const context = (s: Session): Promise<GuardedContext> => {
+    if (!s.ctx) {
+      s.ctx = buildContext(s).then((ctx) => {
+        s.ctxValue = ctx;
+        return ctx;
+      });
+      s.ctx.catch(() => {});
+    }
+    return s.ctx;
+  };
+
+  const allowed = async (
+    ctx: GuardedContext,
+    path: string,
+    input: unknown,
+    live: boolean,
+  ): Promise<boolean> => {
+    const permission = procedures[path]?._def?.meta?.permission;
+    if (permission !== undefined && !ctx.can(permission)) return false;
+    if (live && options.reauthorize) return await options.reauthorize(ctx, { path, input });
+    return true;
+  };
+
+  /** Wait until the client has read enough; false when it did not in time (then close 1013). */
+  const drain = async (s: Session, signal: AbortSignal): Promise<boolean> => {
+    const deadline = Date.now() + drainTimeoutMs;
+    while ((s.socket.bufferedAmount ?? 0) > highWaterMark) {
+      if (signal.aborted || !s.open) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  };
+
+  const runSubscription = async (s: Session, sub: Subscription, result: unknown): Promise<void> => {
+    const { id, jsonrpc, controller } = sub;
+    const signal = controller.signal;
+    const iterable = isObservable(result)
+      ? observableToAsyncIterable(result, signal)
+      : (result as AsyncIterable<unknown>);
+    const iterator = iterable[Symbol.asyncIterator]();
+    let wake: ((value: typeof ABORTED) => void) | undefined;
+    const onAbort = (): void => wake?.(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    send(s, { id, jsonrpc, result: { type: 'started' } });
+    try {
+      while (!signal.aborted) {
+        // One fresh promise per event; the abort wakes it without piling reactions on a shared promise.
+        const next = await new Promise<IteratorResult<unknown> | typeof ABORTED>(
+          (resolve, reject) => {
+            wake = resolve;
+            iterator.next().then(resolve, reject);
+          },
+        );
+        if (next === ABORTED || next.done) break;
+        const value = next.value;
+        if (isTrackedEnvelope(value)) {
+          const [eventId, data] = value;
+          send(s, {
+            id,
+            jsonrpc,
+            result: { type: 'data', id: eventId, data: { id: eventId, data } },
+          });
+        } else {
+          send(s, { id, jsonrpc, result: { type: 'data', data: value } });
+        }
+        if ((s.socket.bufferedAmount ?? 0) > highWaterMark) {
+          if (!(await drain(s, signal))) {
+            s.socket.close(CloseCode.TryAgainLater, 'client too slow');
+            break;
+          }
+        } else if (shouldYield()) {
+          await macrotask();
+        }
+      }
+    } catch (cause) {
+      if (!signal.aborted) sendError(s, id, jsonrpc, cause, 'subscription', sub.path, sub.input);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      controller.abort();
+      s.subs.delete(id);
+      try {
+        await iterator.return?.();
+      } catch (cause) {
+        reportError(getTRPCErrorFromUnknown(cause), sub.path, 'subscription', s);
+      }
+    }
+    if (!sub.forbidden) send(s, { id, jsonrpc, result: { type: 'stopped' } });
+  };
+
+  const handleCall = async (s: Session, raw: unknown, batchIndex: number): Promise<void> => {
+    let msg: ReturnType<typeof parseTRPCMessage>;
+    try {
+      msg = parseTRPCMessage(raw, transformer);
+    } catch (cause) {
+      sendError(
+        s,
+        null,
+        undefined,
+        new TRPCError({ code: 'PARSE_ERROR', message: 'malformed message', cause }),
+      );
+      return;
+    }
+    const { id, jsonrpc } = msg;
+    if (id === null) {
+      sendError(
+        s,
+        null,
+        jsonrpc,
+        new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' }),
+      );
+      return;
+    }
+    if (msg.method === 'subscription.stop') {
+      // Only this connection's own subscriptions can be stopped: ids are looked up per session.
+      s.subs.get(id)?.controller.abort();
+      return;
+    }
+    const { path, lastEventId } = msg.params;
+    const type = msg.method;
+    let input = msg.params.input;
+    if (lastEventId !== undefined) {
+      input =
+        typeof input === 'object' && input !== null
+          ? { ...input, lastEventId }
+          : (input ?? { lastEventId });
+    }
+    if (type === 'subscription') {
+      if (s.subs.has(id)) {
+        sendError(
+          s,
+          id,
+          jsonrpc,
+          new TRPCError({ code: 'BAD_REQUEST', message: `duplicate id ${id}` }),
+          type,
+          path,
+        );
+        return;
+      }
+      if (s.subs.size >= maxSubscriptions) {
+        sendError(
+          s,
+          id,
+          jsonrpc,
+          new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'too many subscriptions' }),
+          type,
+          path,
+        );
+        return;
+      }
+    }
+    const sub: Subscription | undefined =
+      type === 'subscription'
+        ? { id, jsonrpc, path, input, controller: new AbortController(), forbidden: false }
+        : undefined;
+    if (sub) s.subs.set(id, sub);
+    try {
+      const ctx = await context(s);
+      if (!s.open || sub?.controller.signal.aborted) {
+        if (sub) s.subs.delete(id);
+        return;
+      }
+      if (!(await allowed(ctx, path, input, false))) {
+        throw new TRPCError({ code: 'FORBIDDEN', message: 'permission denied' });
+      }
+      const result = await callProcedure({
+        router,
+        path,
+        getRawInput: async () => input,
+        ctx,
+        type,
+        signal: sub?.controller.signal ?? s.abort.signal,
+        batchIndex,
+      });
+      if (!sub) {
+        send(s, { id, jsonrpc, result: { type: 'data', data: result } });
+        return;
+      }
+      if (
+        !isObservable(result) &&
+        !(typeof result === 'object' && result !== null && Symbol.asyncIterator in result)
+      ) {
+        throw new TRPCError({
+          code: 'INTERNAL_SERVER_ERROR',
+          message: `subscription ${path} did not return an async iterable`,
+        });
+      }
+      await runSubscription(s, sub, result);
+    } catch (cause) {
+      if (sub) s.subs.delete(id);
+      if (sub?.controller.signal.aborted) return;
+      sendError(s, id, jsonrpc, cause, type, path, input);
+    }
+  };
+
+  const reauthorizeSession = async (s: Session): Promise<number> => {
+    if (!s.ctxValue || s.subs.size === 0) return 0;
+    const ctx = s.ctxValue;
+    let stopped = 0;
+    for (const sub of [...s.subs.values()]) {
+      let ok: boolean;
+      try {
+        ok = await allowed(ctx, sub.path, sub.input, true);
+      } catch {
+        ok = false;
+      }
+      if (ok) continue;
+      stopped++;
+      sub.forbidden = true;
+      sub.controller.abort();
+      s.subs.delete(sub.id);
+      sendError(
+        s,
+        sub.id,
+        sub.jsonrpc,
+        new TRPCError({ code: 'FORBIDDEN', message: 'subscription no longer permitted' }),
+        'subscription',
+        sub.path,
+        sub.input,
+      );
+    }
+    return stopped;
+  };
+
+  return {
+    get size(): number {
+      return sessions.size;
+    },
+
+    open(socket: TRPCSocket, connection: GuardConnection, request?: Request): TRPCSession {
+      let waitingForParams = false;
+      if (request) {
+        try {
+          waitingForParams = new URL(request.url).searchParams.get('connectionParams') === '1';
+        } catch {
+          waitingForParams = false;
+        }
+      }
+      const s: Session = {
+        socket,
+        connection,
+        subs: new Map(),
+        abort: new AbortController(),
+        open: true,
+        waitingForParams,
+        connectionParams: null,
+        ctx: undefined,
+        ctxValue: undefined,
+        get subscriptions(): number {
+          return this.subs.size;
+        },
+      };
+      sessions.add(s);
+      return s;
+    },
+
+    message(session: TRPCSession, value: unknown): void {
+      const s = session as Session;
+      if (!s.open) return;
+      if (value === 'PING') {
+        s.socket.send('PONG');
+        return;
+      }
+      if (value === 'PONG') return;
+      if (s.waitingForParams) {
+        s.waitingForParams = false;
+        try {
+          const m = value as { method?: unknown; data?: unknown } | null;
+          if (typeof m !== 'object' || m === null || m.method !== 'connectionParams')
+            throw new Error('expected connectionParams');
+          s.connectionParams = parseConnectionParamsFromUnknown(m.data) as Record<
+            string,
+            string
+          > | null;
+        } catch (cause) {
+          sendError(
+            s,
+            null,
+            undefined,
+            new TRPCError({ code: 'PARSE_ERROR', message: 'malformed connectionParams', cause }),
+          );
+          s.socket.close(CloseCode.PolicyViolation, 'malformed connectionParams');
+        }
+        return;
+      }
+      const calls = Array.isArray(value) ? value : [value];
+      if (calls.length > maxBatchSize) {
+        sendError(
+          s,
+          null,
+          undefined,
+          new TRPCError({ code: 'BAD_REQUEST', message: 'batch too large' }),
+        );
+        return;
+      }
+      // The guard charged the frame once; a batch of N calls costs N.
+      if (calls.length > 1) {
+        const refused = guard.consume(s.connection, calls.length - 1);
+        if (refused) {
+          sendError(
+            s,
+            null,
+            undefined,
+            new TRPCError({
+              code: 'TOO_MANY_REQUESTS',
+              message: `rate limit exceeded; retry in ${refused.retryAfterMs} ms`,
+            }),
+          );
+          return;
+        }
+      }
+      for (let i = 0; i < calls.length; i++) {
+        handleCall(s, calls[i], i).catch((cause) =>
+          reportError(getTRPCErrorFromUnknown(cause), undefined, 'unknown', s),
+        );
+      }
+    },
+
+    close(session: TRPCSession): void {
+      const s = session as Session;
+      if (!s.open) return;
+      s.open = false;
+      sessions.delete(s);
+      for (const sub of s.subs.values()) sub.controller.abort();
+      s.subs.clear();
+      s.abort.abort();
+    },
+
+    async reauthorize(filter?: (connection: GuardConnection) => boolean): Promise<number> {
+      let stopped = 0;
+      for (const s of [...sessions])
+        if (!filter || filter(s.connection)) stopped += await reauthorizeSession(s);
+      return stopped;
+    },
+
+    broadcastReconnect(): void {
+      for (const s of sessions) send(s, { id: null, method: 'reconnect' });
+    },
+  };
+}
