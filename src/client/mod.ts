@@ -1,0 +1,21 @@
+/**
+ * `wsguard/client`: connect to a guarded socket from a browser, Node, Bun or Deno, obeying the
+ * close-code contract. No runtime APIs: only `WebSocket`, `fetch` and timers.
+ *
+ * @module
+ */
+
+export {
+  type BackoffOptions,
+  backoffDelay,
+  type CloseAction,
+  closeAction,
+  retryHintMs,
+  tokenExpiry,
+} from './policy.ts';
+export {
+  type AuthStop,
+  createGuardedWSClient,
+  type GuardedWSClient,
+  type GuardedWSClientOptions,
+} from './ws-client.ts';
