@@ -49,6 +49,17 @@ export {
 } from './errors.ts';
 export type { Accept, ErrorReply, Guard, MessageDecision, Reject, UpgradeInfo } from './guard.ts';
 export { createGuard } from './guard.ts';
+export type { StatsHandlerOptions, TicketHandlerOptions } from './http.ts';
+export {
+  healthHandler,
+  json,
+  metricsHandler,
+  SECURITY_HEADERS,
+  STRICT_CSP,
+  statsHandler,
+  ticketHandler,
+  withSecurityHeaders,
+} from './http.ts';
 export type { JwtAlgorithm, JwtOptions, JwtVerifier } from './jwt.ts';
 export { createJwtVerifier, validateJwtOptions } from './jwt.ts';
 export type {

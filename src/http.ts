@@ -1,0 +1,188 @@
+/**
+ * Fetch-style HTTP handlers (`Request → Response`) around the guard, so any framework (Hono,
+ * srvx, Bun.serve, Deno.serve, Node through an adapter) can mount them: the ticket endpoint,
+ * admin stats, Prometheus metrics and health, each with security headers.
+ *
+ * The ticket endpoint authenticates by `Authorization: Bearer` only, never by cookie: another
+ * site's page cannot make a browser attach that header without a CORS preflight, which this
+ * handler never grants to a foreign origin, and a foreign `Origin` is refused outright.
+ *
+ * @module
+ */
+import type { Guard } from './guard.ts';
+import type { Principal } from './principal.ts';
+
+/** Headers every response carries. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+/** A strict CSP for a page that loads only its own scripts and styles and talks to its own origin. */
+export const STRICT_CSP: string =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/** Add the security headers (and a CSP, for HTML) to a response. */
+export function withSecurityHeaders(response: Response, csp?: string): Response {
+  const headers = new Headers(response.headers);
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
+  if (csp !== undefined) headers.set('content-security-policy', csp);
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+}
+
+/** A JSON response with security headers and `Cache-Control: no-store`. */
+export function json(body: unknown, status = 200, extra: Record<string, string> = {}): Response {
+  return withSecurityHeaders(
+    new Response(JSON.stringify(body), {
+      status,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+        ...extra,
+      },
+    }),
+  );
+}
+
+function bearer(request: Request): string | undefined {
+  const h = request.headers.get('authorization');
+  if (!h || h.length < 8 || h.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const t = h.slice(7).trim();
+  return t.length > 0 && t.length <= 8192 ? t : undefined;
+}
+
+/** Options for {@link ticketHandler}. */
+export interface TicketHandlerOptions {
+  /** Client IP of the request (for IP-bound tickets); adapters know it. */
+  readonly ip?: (request: Request) => string | undefined;
+}
+
+/**
+ * `POST /ws/ticket` with `Authorization: Bearer <jwt>` → `{ ticket, expiresIn }`. Refuses a
+ * foreign `Origin` (403), a missing or bad token (401), an expired one (401), other methods (405);
+ * answers a same-origin preflight only.
+ */
+export function ticketHandler(
+  guard: Guard,
+  options: TicketHandlerOptions = {},
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const origin = request.headers.get('origin');
+    if (!guard.checkOrigin(origin)) return json({ error: 'origin not allowed' }, 403);
+    if (request.method === 'OPTIONS') {
+      // Allowed origins only reach here; foreign ones were refused above, so no CORS grant leaks.
+      return withSecurityHeaders(
+        new Response(null, {
+          status: 204,
+          headers: {
+            ...(origin ? { 'access-control-allow-origin': origin, vary: 'origin' } : {}),
+            'access-control-allow-methods': 'POST',
+            'access-control-allow-headers': 'authorization',
+            'access-control-max-age': '600',
+          },
+        }),
+      );
+    }
+    if (request.method !== 'POST')
+      return json({ error: 'method not allowed' }, 405, { allow: 'POST, OPTIONS' });
+    const token = bearer(request);
+    if (!token)
+      return json({ error: 'bearer token required' }, 401, { 'www-authenticate': 'Bearer' });
+    let principal: Principal;
+    try {
+      principal = await guard.verifyToken(token);
+    } catch {
+      return json({ error: 'invalid token' }, 401, {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
+    }
+    try {
+      const ip = options.ip?.(request);
+      const issued = await guard.issueTicket(principal, {
+        origin,
+        ...(ip !== undefined ? { ip } : {}),
+      });
+      return json(
+        { ticket: issued.ticket, expiresIn: issued.expiresIn },
+        200,
+        origin ? { 'access-control-allow-origin': origin, vary: 'origin' } : {},
+      );
+    } catch {
+      return json({ error: 'service unavailable' }, 503, { 'retry-after': '5' });
+    }
+  };
+}
+
+/** Options for {@link statsHandler}. */
+export interface StatsHandlerOptions {
+  /**
+   * Who may read the stats.
+   * @default principals with the `admin` permission
+   */
+  readonly authorize?: (principal: Principal) => boolean;
+}
+
+/**
+ * `GET /ws/stats` for an authorized bearer: counters, rejections by reason, and per-connection
+ * metadata (IP, user, origin, user agent, connect time, last activity) — never credentials.
+ */
+export function statsHandler(
+  guard: Guard,
+  options: StatsHandlerOptions = {},
+): (request: Request) => Promise<Response> {
+  const authorize = options.authorize ?? ((p: Principal) => guard.can(p, 'admin'));
+  return async (request) => {
+    if (request.method !== 'GET')
+      return json({ error: 'method not allowed' }, 405, { allow: 'GET' });
+    const token = bearer(request);
+    if (!token)
+      return json({ error: 'bearer token required' }, 401, { 'www-authenticate': 'Bearer' });
+    let principal: Principal;
+    try {
+      principal = await guard.verifyToken(token);
+    } catch {
+      return json({ error: 'invalid token' }, 401);
+    }
+    if (!authorize(principal)) return json({ error: 'forbidden' }, 403);
+    const connections = [...guard.connections()].map((c) => ({
+      id: c.id,
+      ip: c.ip,
+      userId: c.principal?.sub ?? null,
+      origin: c.origin,
+      userAgent: c.userAgent ?? null,
+      connectedAt: new Date(c.connectedAt).toISOString(),
+      lastActivity: new Date(c.lastActivity).toISOString(),
+    }));
+    return json({ ...guard.stats(), connectionList: connections });
+  };
+}
+
+/** `GET /metrics`: Prometheus text. */
+export function metricsHandler(guard: Guard): (request: Request) => Response {
+  return () =>
+    withSecurityHeaders(
+      new Response(guard.metrics(), {
+        headers: {
+          'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+          'cache-control': 'no-store',
+        },
+      }),
+    );
+}
+
+/** `GET /healthz`: `200 ok`. */
+export function healthHandler(): (request: Request) => Response {
+  return () =>
+    withSecurityHeaders(
+      new Response('ok', {
+        headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+      }),
+    );
+}
