@@ -166,6 +166,8 @@ export interface Guard {
   issueTicket(principal: Principal, options?: IssueTicketOptions): Promise<IssuedTicket>;
   /** Whether `principal` holds `permission`. */
   can(principal: Principal, permission: string): boolean;
+  /** Whether an `Origin` header value (or `null` when absent) passes the allowlist. */
+  checkOrigin(origin: string | null): boolean;
   /** Whether `principal` may access `resource` (the `canAccess` hook). */
   canAccess(principal: Principal, resource: string): Promise<boolean>;
   /** Ban an IP or user now (admin action); open connections of a banned user are closed (4030). */
@@ -301,6 +303,9 @@ export function createGuard(options: GuardOptions): Guard {
   const permissions: Permissions = createPermissions(options.permissions);
   const penalties: Penalties | undefined =
     options.penalties === false ? undefined : createPenalties(store, options.penalties ?? {}, now);
+  // The ban list is checked even with penalties off: `penalties: false` stops automatic scoring,
+  // but an admin's `guard.ban()` must still hold (one store read per upgrade).
+  const bans: Penalties = penalties ?? createPenalties(store, {}, now);
   const stats = new Stats();
   const secretParams = [
     typeof options.credentials?.ticket === 'object' ? options.credentials.ticket.param : undefined,
@@ -475,7 +480,8 @@ export function createGuard(options: GuardOptions): Guard {
     if (userId !== undefined && userCap !== undefined) {
       const key = `lease:user:${userId}`;
       const r = await store.acquireLease(key, c.id, userCap, leaseTtl, {
-        evictOldest: limits.singleSession ?? false,
+        // Evicting is enforcing: in dry-run the full cap is only audited, like any other cap.
+        evictOldest: (limits.singleSession ?? false) && !dryRun,
       });
       if (!r.ok && !dryRun) {
         await releaseLeases(c);
@@ -540,12 +546,14 @@ export function createGuard(options: GuardOptions): Guard {
       base.protocol = extractor.selectProtocol(request);
 
       // 1. bans
-      const ipBan = penalties ? await penalties.bannedUntil('ip', ip) : undefined;
-      if (ipBan !== undefined && !dryRun) {
-        return reject('banned', base, {
-          retryAfter: Math.ceil((ipBan - now()) / 1000),
-          message: `banned until ${new Date(ipBan).toISOString()}`,
-        });
+      const ipBan = await bans.bannedUntil('ip', ip);
+      if (ipBan !== undefined) {
+        if (!dryRun)
+          return reject('banned', base, {
+            retryAfter: Math.ceil((ipBan - now()) / 1000),
+            message: `banned until ${new Date(ipBan).toISOString()}`,
+          });
+        audit({ type: 'limit.exceeded', ip, reason: 'banned', dryRun });
       }
       // 2. connection rate
       if (connectRate) {
@@ -617,15 +625,15 @@ export function createGuard(options: GuardOptions): Guard {
         if (!(error instanceof CredentialError)) report('upgrade')(error);
         return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
       }
-      if (penalties) {
-        const userBan = await penalties.bannedUntil('user', principal.sub);
-        if (userBan !== undefined && !dryRun) {
+      const userBan = await bans.bannedUntil('user', principal.sub);
+      if (userBan !== undefined) {
+        if (!dryRun)
           return reject('banned', base, {
             userId: principal.sub,
             retryAfter: Math.ceil((userBan - now()) / 1000),
             message: `banned until ${new Date(userBan).toISOString()}`,
           });
-        }
+        audit({ type: 'limit.exceeded', ip, userId: principal.sub, reason: 'banned', dryRun });
       }
       if (
         options.pathBinding !== undefined &&
@@ -814,8 +822,8 @@ export function createGuard(options: GuardOptions): Guard {
     try {
       const principal = await verifyCredential(credential, c.ip, c.origin);
       if (c.closed) return closeWith(c, 'internal', 'closed');
-      if (penalties && !dryRun) {
-        const ban = await penalties.bannedUntil('user', principal.sub);
+      if (!dryRun) {
+        const ban = await bans.bannedUntil('user', principal.sub);
         if (ban !== undefined)
           return {
             action: 'close',
@@ -1038,9 +1046,10 @@ export function createGuard(options: GuardOptions): Guard {
       return issued;
     },
     can: (principal, permission) => permissions.has(principal, permission),
+    checkOrigin: (origin) => origins.check(origin),
     canAccess: async (principal, resource) => permissions.canAccess(principal, resource),
     async ban(subject: Subject, id: string, ms?: number): Promise<number> {
-      const p = penalties ?? createPenalties(store, {}, now);
+      const p = bans;
       const until = await p.ban(subject, id, ms);
       stats.banned();
       audit({
@@ -1055,7 +1064,7 @@ export function createGuard(options: GuardOptions): Guard {
       return until;
     },
     async unban(subject: Subject, id: string): Promise<void> {
-      await (penalties ?? createPenalties(store, {}, now)).unban(subject, id);
+      await bans.unban(subject, id);
     },
     connections: () => live.values(),
     stats: () => stats.snapshot(),
