@@ -174,6 +174,11 @@ export interface Guard {
   ban(subject: Subject, id: string, ms?: number): Promise<number>;
   /** Lift a ban. */
   unban(subject: Subject, id: string): Promise<void>;
+  /**
+   * Close every open connection of `userId` on this instance (default 4003: the client stops);
+   * returns how many were closed.
+   */
+  kick(userId: string, code?: number, reason?: string): number;
   /** Open connections on this instance. */
   connections(): IterableIterator<GuardConnection>;
   /** Counters and gauges. */
@@ -1065,6 +1070,17 @@ export function createGuard(options: GuardOptions): Guard {
     },
     async unban(subject: Subject, id: string): Promise<void> {
       await bans.unban(subject, id);
+    },
+    kick(userId: string, code: number = CloseCode.Forbidden, reason = 'removed by an administrator'): number {
+      let n = 0;
+      for (const c of live.values()) {
+        if (c.principal?.sub === userId && c.terminate) {
+          c.terminate(code, reason);
+          n++;
+        }
+      }
+      if (n > 0) audit({ type: 'connection.evicted', userId, reason: 'kicked', closeCode: code, detail: { connections: n } });
+      return n;
     },
     connections: () => live.values(),
     stats: () => stats.snapshot(),

@@ -1,0 +1,241 @@
+/**
+ * The demo page: log in, join a room, chat over a typed tRPC subscription, and (as admin) watch
+ * the guard's decisions live. Bundled for the browser by `examples/demo/build.ts`. Untrusted text
+ * is rendered with `textContent` only, under a strict CSP.
+ */
+import { createTRPCClient, wsLink } from '@trpc/client';
+import { createGuardedWSClient, type GuardedWSClient } from '../../../src/client/mod.ts';
+import type { DemoRouter } from '../router.ts';
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const banner = $<HTMLParagraphElement>('banner');
+
+interface Session {
+  user: string;
+  token: string;
+  refresh: string;
+}
+
+let session: Session | undefined;
+let ws: GuardedWSClient | undefined;
+let trpc: ReturnType<typeof createTRPCClient<DemoRouter>> | undefined;
+let roomSub: { unsubscribe(): void } | undefined;
+let eventsSub: { unsubscribe(): void } | undefined;
+let statsTimer: ReturnType<typeof setInterval> | undefined;
+
+function say(text: string, kind: 'ok' | 'warn' | 'bad' = 'warn'): void {
+  banner.hidden = false;
+  banner.textContent = text;
+  banner.className = kind;
+}
+
+function setConn(text: string): void {
+  $('conn').textContent = text;
+}
+
+async function post(path: string, body: unknown, token?: string): Promise<Response> {
+  return fetch(path, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+async function refreshToken(): Promise<string> {
+  if (!session) throw new Error('not logged in');
+  const res = await post('/auth/refresh', { refresh: session.refresh });
+  if (!res.ok) throw new Error(`refresh failed: ${res.status}`);
+  const body = (await res.json()) as { token: string; refresh: string };
+  session.token = body.token;
+  session.refresh = body.refresh;
+  say('Token refreshed; the connection carries on.', 'ok');
+  return body.token;
+}
+
+async function getTicket(): Promise<string> {
+  if (!session) throw new Error('not logged in');
+  const res = await fetch('/ws/ticket', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${session.token}` },
+  });
+  if (res.status === 401) {
+    await refreshToken();
+    return getTicket();
+  }
+  if (!res.ok) throw new Error(`ticket refused: ${res.status}`);
+  return ((await res.json()) as { ticket: string }).ticket;
+}
+
+function tokenLifetimeMs(token: string): number {
+  try {
+    const p = JSON.parse(
+      atob((token.split('.')[1] ?? '').replace(/-/g, '+').replace(/_/g, '/')),
+    ) as { exp: number; iat: number };
+    return (p.exp - p.iat) * 1000;
+  } catch {
+    return 900_000;
+  }
+}
+
+function connect(): void {
+  if (!session) return;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  ws = createGuardedWSClient({
+    url,
+    getTicket,
+    refreshToken,
+    refreshInBand: (token) => trpc!.session.refresh.mutate({ token }),
+    // Refresh a quarter of the lifetime before expiry, at most 30 s before.
+    refreshBeforeMs: Math.min(30_000, tokenLifetimeMs(session.token) / 4),
+    onOpen: () => setConn('connected'),
+    onClose: ({ code, action }) => {
+      setConn(`closed ${code}`);
+      if (code === 4002) say('Token expired: refreshing and reconnecting…');
+      else if (code === 4008) say('Too many connections: backing off.');
+      else if (code === 4029) say('Slow down: rate limit hit, backing off.');
+      else if (action === 'backoff') say(`Connection lost (${code}); retrying with backoff.`);
+    },
+    onAuthError: ({ code, reason }) => {
+      setConn('stopped');
+      say(
+        code === 4030
+          ? `Banned: ${reason}`
+          : code === 4003
+            ? `Access refused: ${reason}`
+            : 'Please log in again.',
+        'bad',
+      );
+    },
+  });
+  trpc = createTRPCClient<DemoRouter>({ links: [wsLink({ client: ws.client })] });
+  join(($('join-form') as HTMLFormElement).room.value);
+  if (session.user === 'admin') startAdmin();
+}
+
+function join(room: string): void {
+  if (!trpc) return;
+  roomSub?.unsubscribe();
+  const list = $('messages');
+  list.replaceChildren();
+  $('room-name').textContent = room;
+  roomSub = trpc.chat.onMessage.subscribe(
+    { room },
+    {
+      onData: ({ id, data }) => {
+        const li = document.createElement('li');
+        li.dataset['id'] = id;
+        const who = document.createElement('span');
+        who.className = 'user';
+        who.textContent = data.user;
+        const text = document.createElement('span');
+        text.textContent = data.text;
+        li.append(who, text);
+        list.append(li);
+        li.scrollIntoView({ block: 'nearest' });
+      },
+      onError: (err) => say(`Subscription ended: ${err.message}`, 'bad'),
+    },
+  );
+}
+
+function startAdmin(): void {
+  if (!trpc || !session) return;
+  $('admin').hidden = false;
+  const events = $('events');
+  eventsSub?.unsubscribe();
+  eventsSub = trpc.admin.events.subscribe(undefined, {
+    onData: ({ data }) => {
+      const li = document.createElement('li');
+      li.className = data.type.includes('rejected')
+        ? 'rejected'
+        : data.type.includes('denied')
+          ? 'denied'
+          : data.type.startsWith('ban')
+            ? 'ban'
+            : data.type.includes('accepted')
+              ? 'accepted'
+              : '';
+      li.textContent =
+        `${data.time.slice(11, 19)} ${data.type} ${data.reason ?? ''} ${data.userId ?? ''} ${data.ip ?? ''}`.trim();
+      events.prepend(li);
+      while (events.children.length > 100) events.lastChild?.remove();
+    },
+  });
+  const render = async (): Promise<void> => {
+    if (!session) return;
+    const res = await fetch('/ws/stats', { headers: { authorization: `Bearer ${session.token}` } });
+    if (!res.ok) return;
+    const s = (await res.json()) as Record<string, unknown>;
+    const dl = $('stats');
+    dl.replaceChildren();
+    for (const [k, v] of [
+      ['connections', s['connections']],
+      ['users', s['users']],
+      ['accepted', s['accepted']],
+      ['rejections', JSON.stringify(s['rejections'])],
+      ['messages', s['messages']],
+      ['bans', s['bans']],
+    ] as const) {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = String(v);
+      dd.dataset['stat'] = k;
+      dl.append(dt, dd);
+    }
+  };
+  if (statsTimer !== undefined) clearInterval(statsTimer);
+  statsTimer = setInterval(() => void render(), 2000);
+  void render();
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget as HTMLFormElement;
+  const username = (form.elements.namedItem('username') as HTMLInputElement).value;
+  const password = (form.elements.namedItem('password') as HTMLInputElement).value;
+  const res = await post('/auth/login', { username, password });
+  if (!res.ok) {
+    say(
+      res.status === 429 ? 'Too many attempts; wait a minute.' : 'Wrong user name or password.',
+      'bad',
+    );
+    return;
+  }
+  const body = (await res.json()) as { token: string; refresh: string };
+  session = { user: username, token: body.token, refresh: body.refresh };
+  $('who').textContent = username;
+  $('login').hidden = true;
+  $('chat').hidden = false;
+  say(`Logged in as ${username}.`, 'ok');
+  connect();
+});
+
+$('join-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  join(((e.currentTarget as HTMLFormElement).elements.namedItem('room') as HTMLInputElement).value);
+});
+
+$('send-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const input = (e.currentTarget as HTMLFormElement).elements.namedItem('text') as HTMLInputElement;
+  const room = $('room-name').textContent ?? 'lobby';
+  try {
+    await trpc?.chat.send.mutate({ room, text: input.value });
+    input.value = '';
+  } catch (err) {
+    say(`Not sent: ${(err as Error).message}`, 'bad');
+  }
+});
+
+$('kick-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const userId = (
+    (e.currentTarget as HTMLFormElement).elements.namedItem('userId') as HTMLInputElement
+  ).value;
+  const r = await trpc?.admin.kick.mutate({ userId });
+  say(`Kicked ${userId}: ${r?.closed ?? 0} connection(s) closed.`, 'ok');
+});
