@@ -66,6 +66,9 @@ export type MessageRejectReason =
   | 'repeated_invalid'
   | 'expired'
   | 'auth_timeout'
+  | 'banned'
+  | 'user_cap'
+  | 'ip_cap'
   | 'credentials_invalid'
   | 'credentials_missing'
   | 'store_unavailable'
@@ -183,6 +186,9 @@ export const MESSAGE_CLOSE_CODES: Readonly<Record<MessageRejectReason, CloseCode
   repeated_invalid: CloseCode.PolicyViolation,
   expired: CloseCode.Expired,
   auth_timeout: CloseCode.Unauthorized,
+  banned: CloseCode.Banned,
+  user_cap: CloseCode.TooManyConnections,
+  ip_cap: CloseCode.TooManyConnections,
   credentials_invalid: CloseCode.Unauthorized,
   credentials_missing: CloseCode.Unauthorized,
   store_unavailable: CloseCode.TryAgainLater,

@@ -59,4 +59,6 @@ export interface ConnectionState extends GuardConnection {
   terminate: Terminate | undefined;
   /** A first-message authentication is in flight: later frames are refused until it ends. */
   authenticating: boolean;
+  /** Closes the connection at its credential's expiry (4002) or auth deadline (4001). */
+  timer: ReturnType<typeof setTimeout> | undefined;
 }

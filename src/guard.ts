@@ -597,6 +597,7 @@ export function createGuard(options: GuardOptions): Guard {
         leases: [],
         terminate: undefined,
         authenticating: false,
+        timer: undefined,
       };
 
       if (!credential) {
@@ -625,9 +626,10 @@ export function createGuard(options: GuardOptions): Guard {
       try {
         principal = await verifyCredential(credential, ip, origin);
       } catch (error) {
-        if (error instanceof StoreUnavailableError) throw error;
-        if (error instanceof CredentialError && error.expired) return reject('expired', base);
-        if (!(error instanceof CredentialError)) report('upgrade')(error);
+        // Only a refused credential is the client's fault; anything else (a `principal` hook
+        // whose database is down) is ours: 500 via the outer handler, not "log in again".
+        if (!(error instanceof CredentialError)) throw error;
+        if (error.expired) return reject('expired', base);
         return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
       }
       const userBan = await bans.bannedUntil('user', principal.sub);
@@ -830,34 +832,14 @@ export function createGuard(options: GuardOptions): Guard {
       if (!dryRun) {
         const ban = await bans.bannedUntil('user', principal.sub);
         if (ban !== undefined)
-          return {
-            action: 'close',
-            reason: 'credentials_invalid',
-            code: CloseCode.Banned,
-            message: `banned until ${new Date(ban).toISOString()}`,
-          };
+          return closeWith(c, 'banned', `banned until ${new Date(ban).toISOString()}`);
       }
       const capped = await acquireCaps(c, principal.sub, false);
-      if (capped) {
-        stats.messageRejected(capped);
-        audit({
-          type: 'connection.rejected',
-          connectionId: c.id,
-          ip: c.ip,
-          userId: principal.sub,
-          reason: capped,
-          closeCode: CloseCode.TooManyConnections,
-        });
-        return {
-          action: 'close',
-          reason: 'credentials_invalid',
-          code: CloseCode.TooManyConnections,
-          message: REJECTIONS[capped].message,
-        };
-      }
+      if (capped) return closeWith(c, capped, REJECTIONS[capped].message);
       c.principal = principal;
       c.expiresAt = principal.expiresAt;
       c.authDeadline = undefined;
+      armTimer(c);
       stats.userJoined(principal.sub);
       registerUser(principal.sub);
       audit({
@@ -873,9 +855,11 @@ export function createGuard(options: GuardOptions): Guard {
         report('store')(error);
         return closeWith(c, 'store_unavailable', 'service unavailable');
       }
-      if (error instanceof CredentialError && error.expired)
-        return closeWith(c, 'expired', 'credentials expired');
-      if (!(error instanceof CredentialError)) report('message')(error);
+      if (!(error instanceof CredentialError)) {
+        report('message')(error);
+        return closeWith(c, 'internal', 'internal error');
+      }
+      if (error.expired) return closeWith(c, 'expired', 'credentials expired');
       penalize('ip', c.ip, 'credentials_invalid', c);
       return closeWith(c, 'credentials_invalid', 'invalid credentials');
     } finally {
@@ -957,10 +941,44 @@ export function createGuard(options: GuardOptions): Guard {
 
   // ---- close ---------------------------------------------------------------------------------
 
+  /**
+   * A connection never outlives its credential, and an unauthenticated one never outlives its
+   * auth deadline, even if it stays silent: a timer closes it (4002 / 4001). It re-reads the
+   * deadline when it fires, because an in-band refresh may have moved it.
+   */
+  const armTimer = (c: ConnectionState): void => {
+    if (c.timer !== undefined) clearTimeout(c.timer);
+    c.timer = undefined;
+    if (c.closed || !c.terminate) return;
+    const deadline = c.principal ? c.expiresAt : c.authDeadline;
+    if (deadline === undefined) return;
+    // setTimeout holds at most 2^31-1 ms; longer deadlines re-arm when it fires.
+    const delay = Math.min(Math.max(0, deadline - now()), 2_147_483_647);
+    c.timer = setTimeout(() => {
+      c.timer = undefined;
+      if (c.closed) return;
+      const d = c.principal ? c.expiresAt : c.authDeadline;
+      if (d === undefined) return;
+      if (now() < d) {
+        armTimer(c);
+        return;
+      }
+      const decision = closeWith(
+        c,
+        c.principal ? 'expired' : 'auth_timeout',
+        c.principal ? 'credentials expired' : 'authentication timeout',
+      );
+      if (decision.action === 'close') c.terminate?.(decision.code, decision.message);
+    }, delay);
+    (c.timer as { unref?: () => void }).unref?.();
+  };
+
   const close = async (connection: GuardConnection, code?: number): Promise<void> => {
     const c = connection as ConnectionState;
     if (c.closed) return;
     c.closed = true;
+    if (c.timer !== undefined) clearTimeout(c.timer);
+    c.timer = undefined;
     live.delete(c.id);
     stopRenewalIfIdle();
     const sub = c.principal?.sub;
@@ -1012,7 +1030,9 @@ export function createGuard(options: GuardOptions): Guard {
     maxBytes,
     store: rawStore,
     attach(connection: GuardConnection, terminate: Terminate): void {
-      (connection as ConnectionState).terminate = terminate;
+      const c = connection as ConnectionState;
+      c.terminate = terminate;
+      armTimer(c);
     },
     async refresh(connection: GuardConnection, token: string): Promise<Principal> {
       const c = connection as ConnectionState;
@@ -1026,6 +1046,7 @@ export function createGuard(options: GuardOptions): Guard {
         throw new CredentialError('token is for another subject');
       c.principal = principal;
       c.expiresAt = principal.expiresAt;
+      armTimer(c);
       audit({ type: 'token.refreshed', connectionId: c.id, ip: c.ip, userId: principal.sub });
       return principal;
     },
@@ -1071,7 +1092,11 @@ export function createGuard(options: GuardOptions): Guard {
     async unban(subject: Subject, id: string): Promise<void> {
       await bans.unban(subject, id);
     },
-    kick(userId: string, code: number = CloseCode.Forbidden, reason = 'removed by an administrator'): number {
+    kick(
+      userId: string,
+      code: number = CloseCode.Forbidden,
+      reason = 'removed by an administrator',
+    ): number {
       let n = 0;
       for (const c of live.values()) {
         if (c.principal?.sub === userId && c.terminate) {
@@ -1079,7 +1104,14 @@ export function createGuard(options: GuardOptions): Guard {
           n++;
         }
       }
-      if (n > 0) audit({ type: 'connection.evicted', userId, reason: 'kicked', closeCode: code, detail: { connections: n } });
+      if (n > 0)
+        audit({
+          type: 'connection.evicted',
+          userId,
+          reason: 'kicked',
+          closeCode: code,
+          detail: { connections: n },
+        });
       return n;
     },
     connections: () => live.values(),

@@ -64,7 +64,26 @@ const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor',
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Scan JSON text once, tracking only string state and nesting depth; stops at the first excess.
+ * Index of the quote closing the string that opens at `start`, or -1. Strings are most of a
+ * typical message, so they are skipped with the native `indexOf` rather than a character loop: a
+ * quote closes the string when an even number of backslashes precedes it (each pair is one escaped
+ * backslash; the run cannot extend past the opening quote). Each backslash is counted once, so the
+ * scan stays linear.
+ */
+function stringEnd(text: string, start: number): number {
+  let q = text.indexOf('"', start + 1);
+  while (q !== -1) {
+    let b = q - 1;
+    while (text.charCodeAt(b) === 92) b--;
+    if ((q - 1 - b) % 2 === 0) return q;
+    q = text.indexOf('"', q + 1);
+  }
+  return -1;
+}
+
+/**
+ * Scan JSON text once, tracking string state, nesting depth and the count of object keys plus
+ * array items; stops at the first excess.
  * It does not validate the JSON (JSON.parse does that); it only bounds what parsing and the later
  * walks can cost.
  */
@@ -75,21 +94,28 @@ export function scanJson(
 ): 'ok' | 'too_deep' | 'too_many_keys' {
   let depth = 0;
   let entries = 0;
-  let inString = false;
+  // Whether each open container is an array (bounded by maxDepth: the scan stops past it).
+  const arrays: boolean[] = [];
+  // Just after '[': the next significant character starts the first item, unless it is ']'.
+  let arrayStart = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92)
-        i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-      continue;
+    if (arrayStart && c !== 32 && c !== 9 && c !== 10 && c !== 13) {
+      arrayStart = false;
+      if (c !== 93 && ++entries > maxEntries) return 'too_many_keys';
     }
-    if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
+    if (c === 34) {
+      i = stringEnd(text, i);
+      if (i < 0) return 'ok'; // unterminated: no structure follows (JSON.parse refuses it)
+    } else if (c === 123 || c === 91) {
       if (++depth > maxDepth) return 'too_deep';
-    } else if (c === 125 || c === 93) depth--;
-    else if (c === 58 || c === 44) {
-      // Every key has a colon, every further item a comma: an upper bound on entries.
+      arrays.push(c === 91);
+      arrayStart = c === 91;
+    } else if ((c === 125 || c === 93) && depth > 0) {
+      depth--;
+      arrays.pop();
+    } else if (c === 58 || (c === 44 && arrays[arrays.length - 1] === true)) {
+      // Every key has a colon; every array item after the first follows a comma.
       if (++entries > maxEntries) return 'too_many_keys';
     }
   }
@@ -119,6 +145,17 @@ export function hasForbiddenKey(value: unknown): boolean {
 }
 
 /**
+ * A frame's size in bytes, as the limit counts it: UTF-8 bytes for text. A string's UTF-8 size
+ * lies between its length and three times it, so it is encoded only when that band straddles
+ * `limit`.
+ */
+export function frameBytes(frame: string | ArrayBuffer | ArrayBufferView, limit: number): number {
+  if (typeof frame !== 'string') return frame.byteLength;
+  if (frame.length > limit || frame.length * 3 <= limit) return frame.length;
+  return new TextEncoder().encode(frame).byteLength;
+}
+
+/**
  * Decode and parse one frame under the limits. Text frames arrive as strings (the runtime has
  * decoded them); binary frames are decoded strictly as UTF-8.
  */
@@ -130,11 +167,7 @@ export function parseFrame(
 ): ParseResult {
   let text: string;
   if (typeof frame === 'string') {
-    // UTF-16 length ≤ UTF-8 length ≤ 3 × UTF-16 length; encode only in the ambiguous band.
-    if (frame.length > maxBytes) return { ok: false, problem: 'too_big' };
-    if (frame.length * 3 > maxBytes && new TextEncoder().encode(frame).byteLength > maxBytes) {
-      return { ok: false, problem: 'too_big' };
-    }
+    if (frameBytes(frame, maxBytes) > maxBytes) return { ok: false, problem: 'too_big' };
     text = frame;
   } else {
     if (frame.byteLength > maxBytes) return { ok: false, problem: 'too_big' };

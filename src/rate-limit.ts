@@ -50,16 +50,20 @@ export function gcraStep(tat: number, now: number, rule: RateRule, cost = 1): Gc
   const burst = rule.burst ?? rule.limit;
   const base = Math.max(tat, now);
   const newTat = base + cost * interval;
-  const allowAt = newTat - burst * interval;
+  // Written as base + (cost - burst) × interval rather than newTat - burst × interval: when the
+  // key is idle (base = now) the comparison is then exact, and a retry after `retryAfterMs` is
+  // allowed. The other form rounds (now + i) - i above now, refusing on-rate events.
+  const allowAt = base + (cost - burst) * interval;
   if (allowAt > now) {
     return {
       tat,
       result: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(allowAt - now) },
     };
   }
+  const remaining = Math.floor(burst - cost - (base - now) / interval + 1e-9);
   return {
     tat: newTat,
-    result: { allowed: true, remaining: Math.floor((now - allowAt) / interval), retryAfterMs: 0 },
+    result: { allowed: true, remaining: Math.max(0, remaining), retryAfterMs: 0 },
   };
 }
 
@@ -85,8 +89,9 @@ export class LocalLimiter {
   take(key: string, now: number, cost = 1): LimitResult {
     const step = gcraStep(this.#state.get(key) ?? 0, now, this.#rule, cost);
     this.#state.set(key, step.tat);
-    // Amortised sweep: a key whose TAT is in the past carries no information.
-    if (++this.#ops >= 1024) this.#sweep(now);
+    // Amortised sweep: a key whose TAT is in the past carries no information. A sweep visits every
+    // key, so it waits for at least as many calls as there are keys: O(1) per call at any size.
+    if (++this.#ops >= 1024 && this.#ops >= this.#state.size) this.#sweep(now);
     return step.result;
   }
 
