@@ -95,6 +95,11 @@ export interface CredentialSources {
   readonly firstMessage?: boolean | FirstMessageOptions;
 }
 
+/** Longest subprotocol the server will echo. */
+const MAX_PROTOCOL_LENGTH = 64;
+// RFC 6455 protocol names are HTTP tokens; a plain subset is enough for echoing.
+const PROTOCOL_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
 /** Longest credential accepted; anything longer is refused before any parsing. */
 export const MAX_CREDENTIAL_LENGTH = 8192;
 
@@ -129,9 +134,13 @@ function paramName(
 export function readCookie(header: string, name: string): string | undefined {
   let i = 0;
   const n = header.length;
+  // The next '=' is searched again only once the scan has passed it: searching from every pair
+  // would rescan the rest of the header per pair, quadratic on `a;a;a;…` without any '='.
+  let eq = header.indexOf('=');
   while (i < n) {
     while (i < n && (header.charCodeAt(i) === 32 || header.charCodeAt(i) === 59)) i++;
-    const eq = header.indexOf('=', i);
+    if (eq !== -1 && eq < i) eq = header.indexOf('=', i);
+    if (eq === -1) return undefined; // no '=' left, so no name=value pair left
     let semi = header.indexOf(';', i);
     if (semi === -1) semi = n;
     if (eq !== -1 && eq < semi && header.slice(i, eq).trim() === name) {
@@ -202,9 +211,14 @@ export function createCredentialExtractor(
   const firstOptions: FirstMessageOptions = typeof first === 'object' ? first : {};
   const extract = firstOptions.extract ?? defaultExtract;
 
+  // Never echo what may be a credential (whether or not that source is on) or anything that is not
+  // a short protocol token: the echo is visible to the page and to every proxy in between.
   const isSecretProtocol = (p: string): boolean =>
     (prefix !== undefined && p.startsWith(prefix)) ||
-    (cookie !== undefined && p.startsWith('csrf.'));
+    p.startsWith('bearer.') ||
+    p.startsWith('csrf.') ||
+    p.length > MAX_PROTOCOL_LENGTH ||
+    !PROTOCOL_RE.test(p);
 
   return {
     firstMessage: Boolean(first),

@@ -17,7 +17,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { CredentialError } from './errors.ts';
+import { CredentialError, StoreUnavailableError } from './errors.ts';
 import { type Principal, principalFromClaims } from './principal.ts';
 
 /** Algorithms wsguard accepts for JWTs. */
@@ -106,8 +106,18 @@ export function validateJwtOptions(options: JwtOptions): string[] {
       typeof options.secret === 'string'
         ? new TextEncoder().encode(options.secret)
         : options.secret;
-    const text = typeof options.secret === 'string' ? options.secret : '';
-    if (text.includes('-----BEGIN') || text.trimStart().startsWith('{')) {
+    // Bytes are checked too: `readFileSync('public.pem')` hands over a PEM as a Buffer.
+    const text =
+      typeof options.secret === 'string'
+        ? options.secret
+        : ArrayBuffer.isView(bytes)
+          ? new TextDecoder().decode(bytes)
+          : '';
+    const jsonLike = text.trimStart().startsWith('{');
+    if (
+      text.includes('-----BEGIN') ||
+      (jsonLike && (typeof options.secret === 'string' || text.includes('"kty"')))
+    ) {
       problems.push(
         'jwt.secret: this looks like a PEM or JWK key; a public key must never be used as an HMAC secret (use publicKey)',
       );
@@ -200,6 +210,17 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
         ({ payload } = await jwtVerify(token, key as any, verifyOptions));
       } catch (error) {
         if (error instanceof errors.JWTExpired) throw new CredentialError('token expired', true);
+        // A key set that cannot be fetched is our outage, not the client's bad token: clients
+        // must back off (503), not throw away their credentials (4001).
+        if (
+          error instanceof errors.JWKSTimeout ||
+          error instanceof errors.JWKSInvalid ||
+          !(error instanceof errors.JOSEError) ||
+          // jose reports a failed key-set fetch (non-200, bad body) with its generic base class.
+          error.constructor === errors.JOSEError
+        ) {
+          throw new StoreUnavailableError('key set unavailable', { cause: error });
+        }
         throw new CredentialError('invalid token', false, { cause: error });
       }
       const principal = toPrincipal(payload);

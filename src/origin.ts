@@ -113,6 +113,14 @@ export function validateOrigins(allow: readonly unknown[]): string[] {
       problems.push(
         `origins: ${JSON.stringify(entry)}: a wildcard may only be the first label, as in "https://*.example.com"`,
       );
+    } else if (
+      entry.includes('*') &&
+      !/^[a-z]+:\/\/\*\.(localhost|[^.:*]+\.[^:*]+)(:\d+)?$/i.test(entry)
+    ) {
+      // "*.com" would admit every site under a top-level domain.
+      problems.push(
+        `origins: ${JSON.stringify(entry)}: a wildcard needs a registrable base of at least two labels, as in "https://*.example.com"`,
+      );
     }
   }
   return problems;

@@ -126,7 +126,12 @@ export function createTickets(
       const ticket = base64url(crypto.getRandomValues(new Uint8Array(32)));
       const exp = t + ttl;
       const stored: StoredTicket = { p: principal, exp };
-      if (bindIp && opts.ip !== undefined) stored.ip = opts.ip;
+      if (bindIp) {
+        // A binding that silently does nothing is worse than none: say so.
+        if (opts.ip === undefined)
+          throw new TypeError('tickets.bindIp is on: pass the client ip to issueTicket');
+        stored.ip = opts.ip;
+      }
       if (bindOrigin && opts.origin !== undefined) stored.origin = opts.origin;
       await store.set(await key(ticket), JSON.stringify(stored), ttl + GRACE_MS);
       return { ticket, expiresIn: Math.max(1, Math.floor(ttl / 1000)), expiresAt: exp };
