@@ -115,9 +115,11 @@ class MemoryStore implements Store {
   }
 
   renewLeases(key: string, leaseIds: readonly string[], ttlMs: number): Promise<void> {
-    const set = this.#leases.get(key);
+    const now = this.#now();
+    // Prune first: a renewal must not revive an expired lease whose slot another may now hold.
+    const set = this.#leases.has(key) ? this.#liveLeases(key, now) : undefined;
     if (set) {
-      const expiresAt = this.#now() + ttlMs;
+      const expiresAt = now + ttlMs;
       for (const id of leaseIds) if (set.has(id)) set.set(id, expiresAt);
     }
     return Promise.resolve();
