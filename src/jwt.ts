@@ -78,6 +78,19 @@ type KeyInput =
   | Uint8Array
   | ((header: { alg?: string }) => Promise<CryptoKey | Uint8Array>);
 
+/** A key lookup by the token's `alg` header, over keys imported once per pinned algorithm. */
+function byAlgorithm(
+  pairs: [string, CryptoKey][],
+): (header: { alg?: string }) => Promise<CryptoKey> {
+  const byAlg = new Map(pairs);
+  return (header) => {
+    const key = header.alg === undefined ? undefined : byAlg.get(header.alg);
+    return key
+      ? Promise.resolve(key)
+      : Promise.reject(new errors.JOSEAlgNotAllowed('alg not allowed'));
+  };
+}
+
 /** Check JWT options; returns one problem per unsafe or malformed setting. */
 export function validateJwtOptions(options: JwtOptions): string[] {
   const problems: string[] = [];
@@ -160,7 +173,22 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
       typeof options.secret === 'string'
         ? new TextEncoder().encode(options.secret)
         : options.secret;
-    keyPromise = Promise.resolve(bytes);
+    // Import the HMAC key once per algorithm: handing jose raw bytes re-imports it on every verify.
+    const hashes: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
+    keyPromise = Promise.all(
+      algorithms.map(
+        async (alg): Promise<[string, CryptoKey]> => [
+          alg,
+          await crypto.subtle.importKey(
+            'raw',
+            bytes as Uint8Array<ArrayBuffer>,
+            { name: 'HMAC', hash: hashes[alg]! },
+            false,
+            ['verify'],
+          ),
+        ],
+      ),
+    ).then(byAlgorithm);
   } else if (options.jwks !== undefined) {
     const jwks = options.jwks;
     const getKey = isUrlLike(jwks)
@@ -176,15 +204,7 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
         if ('type' in pk && 'algorithm' in pk) return [alg, pk as CryptoKey];
         return [alg, (await importJWK(pk as JWK, alg)) as unknown as CryptoKey];
       }),
-    ).then((pairs) => {
-      const byAlg = new Map(pairs);
-      return (header: { alg?: string }) => {
-        const key = header.alg === undefined ? undefined : byAlg.get(header.alg);
-        return key
-          ? Promise.resolve(key)
-          : Promise.reject(new errors.JOSEAlgNotAllowed('alg not allowed'));
-      };
-    });
+    ).then(byAlgorithm);
   }
   // A failed import must not become an unhandled rejection before anyone awaits it.
   keyPromise.catch(() => {});

@@ -174,9 +174,16 @@ class MemoryStore implements Store {
     return set;
   }
 
-  /** Amortised expiry: a full sweep every 4,096 writes keeps memory bounded without timers. */
+  /**
+   * Amortised expiry without timers: a full sweep once the writes since the last one reach the
+   * number of entries held (at least 4,096), so each write pays O(1) on average at any size.
+   */
   #tick(): void {
-    if (++this.#writes < 4096) return;
+    if (
+      ++this.#writes <
+      Math.max(4096, this.#kv.size + this.#tat.size + this.#scores.size + this.#leases.size)
+    )
+      return;
     this.#writes = 0;
     const now = this.#now();
     for (const [k, e] of this.#kv) if (e.expiresAt <= now) this.#kv.delete(k);
