@@ -40,9 +40,13 @@ export async function startHarness(guard: Guard, bridge: TRPCBridge): Promise<Ha
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         if (!d.ok) {
+          ws.on('error', () => {});
           ws.close(d.closeCode, d.message);
           return;
         }
+        // ws reports protocol errors (oversized frame: 1009) as 'error' then closes; without a
+        // listener that error would be an uncaught exception.
+        ws.on('error', () => {});
         const conn: GuardConnection = d.connection;
         const session = bridge.open(
           {
