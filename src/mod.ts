@@ -88,19 +88,6 @@ export type { StatsSnapshot } from './stats.ts';
 export { Stats } from './stats.ts';
 export type { MemoryStoreOptions } from './store/memory.ts';
 export { createMemoryStore } from './store/memory.ts';
-export type {
-  RedisClientLike,
-  RedisClientOptions,
-  RedisStoreOptions,
-  UnstorageDriverLike,
-  UnstorageLike,
-  UnstorageRedisStoreOptions,
-} from './store/redis.ts';
-export {
-  createRedisStore,
-  REDIS_CLIENT_OPTIONS,
-  redisStoreFromUnstorage,
-} from './store/redis.ts';
 export type { AcquireLeaseOptions, LeaseResult, Store } from './store/types.ts';
 export type {
   IssuedTicket,

@@ -19,7 +19,7 @@ import {
   ticketHandler,
   withSecurityHeaders,
 } from '../../src/mod.ts';
-import { createTRPCBridge, type TRPCBridge } from '../../src/trpc/mod.ts';
+import { createTRPCBridge, type TRPCBridge } from '../../src/trpc.ts';
 import { Feed } from './feed.ts';
 import { type ChatMessage, createDemoRouter } from './router.ts';
 

@@ -12,7 +12,7 @@ import {
   type GuardedMeta,
   rateLimit,
   requirePermission,
-} from '../../src/trpc/mod.ts';
+} from '../../src/trpc.ts';
 import type { Feed } from './feed.ts';
 
 const t = initTRPC.context<GuardedContext>().meta<GuardedMeta>().create();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { audit } from '../../cli/audit.ts';
 import { createGuard } from '../../src/mod.ts';
-import { createTRPCBridge } from '../../src/trpc/mod.ts';
+import { createTRPCBridge } from '../../src/trpc.ts';
 import { makeRouter, Rooms } from '../trpc/fixture-router.ts';
 import { type Harness, startHarness } from '../trpc/harness.ts';
 

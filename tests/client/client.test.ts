@@ -10,9 +10,9 @@ import {
   createGuardedWSClient,
   retryHintMs,
   tokenExpiry,
-} from '../../src/client/mod.ts';
+} from '../../src/client.ts';
 import { createGuard } from '../../src/mod.ts';
-import { createTRPCBridge } from '../../src/trpc/mod.ts';
+import { createTRPCBridge } from '../../src/trpc.ts';
 import { type AppRouter, makeRouter, Rooms } from '../trpc/fixture-router.ts';
 import { startHarness } from '../trpc/harness.ts';
 

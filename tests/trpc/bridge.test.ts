@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createGuard, type Guard } from '../../src/mod.ts';
-import { createTRPCBridge, type TRPCBridge } from '../../src/trpc/mod.ts';
+import { createTRPCBridge, type TRPCBridge } from '../../src/trpc.ts';
 import { type AppRouter, makeRouter, Rooms } from './fixture-router.ts';
 import { type Harness, startHarness } from './harness.ts';
 

@@ -7,7 +7,7 @@ import {
   type GuardedMeta,
   rateLimit,
   requirePermission,
-} from '../../src/trpc/mod.ts';
+} from '../../src/trpc.ts';
 
 const t = initTRPC.context<GuardedContext>().meta<GuardedMeta>().create();
 

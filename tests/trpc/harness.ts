@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Guard, GuardConnection } from '../../src/mod.ts';
-import type { TRPCBridge } from '../../src/trpc/mod.ts';
+import type { TRPCBridge } from '../../src/trpc.ts';
 
 export interface Harness {
   url: string;

@@ -4,7 +4,7 @@
  * is rendered with `textContent` only, under a strict CSP.
  */
 import { createTRPCClient, wsLink } from '@trpc/client';
-import { createGuardedWSClient, type GuardedWSClient } from '../../../src/client/mod.ts';
+import { createGuardedWSClient, type GuardedWSClient } from '../../../src/client.ts';
 import type { DemoRouter } from '../router.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;

@@ -12,10 +12,10 @@ export {
   closeAction,
   retryHintMs,
   tokenExpiry,
-} from './policy.ts';
+} from './client/policy.ts';
 export {
   type AuthStop,
   createGuardedWSClient,
   type GuardedWSClient,
   type GuardedWSClientOptions,
-} from './ws-client.ts';
+} from './client/ws-client.ts';

@@ -17,8 +17,8 @@
  * @module
  */
 
-export type { TRPCBridge, TRPCBridgeOptions, TRPCSession, TRPCSocket } from './bridge.ts';
-export { createTRPCBridge } from './bridge.ts';
-export type { ConnectionInfo, GuardedContext, GuardedMeta } from './context.ts';
-export type { GuardMiddleware, MiddlewareArgs } from './middleware.ts';
-export { eventOutput, rateLimit, requireAccess, requirePermission } from './middleware.ts';
+export type { TRPCBridge, TRPCBridgeOptions, TRPCSession, TRPCSocket } from './trpc/bridge.ts';
+export { createTRPCBridge } from './trpc/bridge.ts';
+export type { ConnectionInfo, GuardedContext, GuardedMeta } from './trpc/context.ts';
+export type { GuardMiddleware, MiddlewareArgs } from './trpc/middleware.ts';
+export { eventOutput, rateLimit, requireAccess, requirePermission } from './trpc/middleware.ts';

@@ -1,0 +1,26 @@
+/**
+ * `wsguard/redis`: the store for several instances. Tickets, rate limits, connection caps,
+ * penalties and bans held in Redis with atomic operations (GETDEL, Lua by SHA), commands bounded
+ * by a timeout so the guard fails closed fast when Redis is down. The Redis client (ioredis, or the
+ * one inside unstorage's Redis driver) is yours; wsguard does not import one.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { createRedisStore, REDIS_CLIENT_OPTIONS } from 'wsguard/redis';
+ *
+ * const store = createRedisStore({ client: new Redis(process.env.REDIS_URL!, REDIS_CLIENT_OPTIONS) });
+ * const guard = createGuard({ store, requireSharedStore: true, ... });
+ * ```
+ *
+ * @module
+ */
+export type {
+  RedisClientLike,
+  RedisClientOptions,
+  RedisStoreOptions,
+  UnstorageDriverLike,
+  UnstorageLike,
+  UnstorageRedisStoreOptions,
+} from './store/redis.ts';
+export { createRedisStore, REDIS_CLIENT_OPTIONS, redisStoreFromUnstorage } from './store/redis.ts';
