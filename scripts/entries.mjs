@@ -8,6 +8,9 @@ export const ENTRIES = {
   './trpc': 'src/trpc.ts',
   './client': 'src/client.ts',
   './redis': 'src/redis.ts',
+  './adapters/node': 'adapters/node.ts',
+  './adapters/bun': 'adapters/bun.ts',
+  './adapters/deno': 'adapters/deno.ts',
 };
 
 /** The CLI, npm only (it runs on Node). */

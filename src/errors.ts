@@ -12,7 +12,8 @@ export type GuardErrorCode =
   | 'ERR_WSGUARD_STORE'
   | 'ERR_WSGUARD_CREDENTIALS'
   | 'ERR_WSGUARD_EXPIRED'
-  | 'ERR_WSGUARD_TICKET';
+  | 'ERR_WSGUARD_TICKET'
+  | 'ERR_WSGUARD_FEED';
 
 const BRAND = Symbol.for('wsguard.error');
 

@@ -30,6 +30,7 @@ import {
   isGuardError,
   StoreUnavailableError,
 } from './errors.ts';
+import { type GuardedHooks, type GuardHooks, type GuardHooksOptions, guardHooks } from './hooks.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
 import { frameBytes, parseFrame, type ReportedIssue, validate } from './messages.ts';
 import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
@@ -189,6 +190,11 @@ export interface Guard {
   ready(): Promise<void>;
   /** Close every connection with 1001 and release all leases; for graceful shutdown. */
   shutdown(reason?: string): Promise<void>;
+  /**
+   * crossws hooks with this guard in front of `app` (the same as `guardHooks(guard, app)`); the
+   * adapters in `wsguard/adapters/*` call it for you.
+   */
+  hooks(app?: GuardedHooks, options?: GuardHooksOptions): GuardHooks;
   /** The effective message size limit, for adapters to configure the runtime (`maxPayload`). */
   readonly maxBytes: number;
   /** The store in use. */
@@ -380,6 +386,23 @@ export function createGuard(options: GuardOptions): Guard {
     for (const c of live.values()) if (c.principal?.sub === userId) c.terminate?.(code, reason);
   };
 
+  // Lease sets whose last renewal failed. Their leases may have expired meanwhile (an outage
+  // longer than leaseTtlMs, or a Redis restart that lost them), and a renewal never revives an
+  // expired lease, so the caps would under-count these connections until they close. Once the
+  // store answers again, the leases are taken again instead, where the cap has room.
+  const renewalFailed = new Set<string>();
+  const reacquire = (key: string, ids: readonly string[]): Promise<unknown> => {
+    const max = key.startsWith('lease:ip:') ? ipCap : userCap;
+    if (max === undefined) return Promise.resolve();
+    return Promise.all(
+      ids.map(async (id) => {
+        await store.acquireLease(key, id, max, leaseTtl);
+        // Closed while this was in flight: its release may have run first; release again.
+        if (!live.has(id)) await store.releaseLease(key, id);
+      }),
+    );
+  };
+
   const startRenewal = () => {
     if (renewTimer !== undefined) return;
     renewTimer = setInterval(
@@ -392,8 +415,16 @@ export function createGuard(options: GuardOptions): Guard {
             byKey.set(key, ids);
           }
         }
-        for (const [key, ids] of byKey)
-          store.renewLeases(key, ids, leaseTtl).catch(report('lease-renewal'));
+        for (const key of renewalFailed) if (!byKey.has(key)) renewalFailed.delete(key);
+        for (const [key, ids] of byKey) {
+          const failed = (error: unknown) => {
+            renewalFailed.add(key);
+            report('lease-renewal')(error);
+          };
+          if (renewalFailed.has(key))
+            reacquire(key, ids).then(() => renewalFailed.delete(key), failed);
+          else store.renewLeases(key, ids, leaseTtl).catch(failed);
+        }
       },
       Math.max(1000, Math.floor(leaseTtl / 3)),
     );
@@ -1022,11 +1053,12 @@ export function createGuard(options: GuardOptions): Guard {
     return undefined;
   };
 
-  return {
+  const self: Guard = {
     upgrade,
     message,
     consume,
     close,
+    hooks: (app, hookOptions) => guardHooks(self, app, hookOptions),
     maxBytes,
     store: rawStore,
     attach(connection: GuardConnection, terminate: Terminate): void {
@@ -1128,4 +1160,5 @@ export function createGuard(options: GuardOptions): Guard {
       renewTimer = undefined;
     },
   };
+  return self;
 }

@@ -49,6 +49,15 @@ export {
 } from './errors.ts';
 export type { Accept, ErrorReply, Guard, MessageDecision, Reject, UpgradeInfo } from './guard.ts';
 export { createGuard } from './guard.ts';
+export { checkHandshake, isWebSocketRequest } from './handshake.ts';
+export type {
+  ClientInfo,
+  GuardedHooks,
+  GuardedMessage,
+  GuardHooks,
+  GuardHooksOptions,
+} from './hooks.ts';
+export { connectionOf, guardHooks, setClient } from './hooks.ts';
 export type { StatsHandlerOptions, TicketHandlerOptions } from './http.ts';
 export {
   healthHandler,
@@ -83,6 +92,7 @@ export { principalFromClaims } from './principal.ts';
 export type { GcraStep, LimitResult, RateRule } from './rate-limit.ts';
 export { gcraStep, LocalLimiter } from './rate-limit.ts';
 export { redactString, redactUrl, SECRET_PARAMS } from './redact.ts';
+export type { GuardedServer, GuardedSocketOptions, ServeOptions, TlsOptions } from './serve.ts';
 export type { StandardSchemaV1 } from './standard-schema.ts';
 export type { StatsSnapshot } from './stats.ts';
 export { Stats } from './stats.ts';
@@ -97,3 +107,10 @@ export type {
   Tickets,
 } from './tickets.ts';
 export { createTickets, DEFAULT_TICKET_TTL_MS, MAX_TICKET_TTL_MS } from './tickets.ts';
+export type {
+  ClientAddress,
+  ForwardedHeader,
+  ProxyTrust,
+  ProxyTrustOptions,
+} from './trusted-proxy.ts';
+export { canonicalIp, createProxyTrust } from './trusted-proxy.ts';

@@ -1,0 +1,155 @@
+/**
+ * wsguard on Node: `serve()` for a whole server, or `upgradeHandler()` for an `http.Server` you
+ * already have. WebSockets are crossws's Node adapter (`ws` inside) with `maxPayload` set to the
+ * guard's `maxBytes`, so an oversized frame is refused (1009) from its header, before its payload
+ * is buffered, and an inflated frame is bounded the same way after decompression.
+ *
+ * @example
+ * ```ts
+ * import { serve } from 'wsguard/adapters/node';
+ * const server = await serve({ guard, hooks, port: 8787, trustProxy: ['10.0.0.0/8'] });
+ * ```
+ *
+ * @module
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import nodeAdapter from 'crossws/adapters/node';
+import { NodeRequest, sendNodeResponse } from 'srvx/node';
+import { setClient } from '../src/hooks.ts';
+import {
+  closeSockets,
+  type GuardedServer,
+  type GuardedSocketOptions,
+  hooksFor,
+  hostPort,
+  httpHandler,
+  type ServeOptions,
+} from '../src/serve.ts';
+import { createProxyTrust } from '../src/trusted-proxy.ts';
+
+export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/serve.ts';
+
+/** An `upgrade` listener for `http.Server`/`https.Server`, with a graceful `close`. */
+export interface NodeUpgradeHandler {
+  /** Pass to `server.on('upgrade', handler)`. */
+  (req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Refuse new handshakes, close every socket with 1001, release leases; resolves when done. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The guarded WebSocket side as an `upgrade` listener, for an existing Node server.
+ *
+ * @example
+ * ```ts
+ * const upgrade = upgradeHandler({ guard, hooks });
+ * httpServer.on('upgrade', upgrade);
+ * ```
+ */
+export function upgradeHandler(options: GuardedSocketOptions): NodeUpgradeHandler {
+  const hooks = hooksFor(options);
+  const trust = createProxyTrust(options);
+  const ws = nodeAdapter({
+    hooks,
+    ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
+    serverOptions: {
+      maxPayload: options.guard.maxBytes,
+      perMessageDeflate: options.compression === true,
+    },
+  });
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const peerIp = (socket as { remoteAddress?: string }).remoteAddress;
+    if (peerIp === undefined) {
+      socket.destroy(); // reset before we even looked
+      return;
+    }
+    const request = new NodeRequest({ req });
+    const secure = (socket as { encrypted?: boolean }).encrypted === true;
+    setClient(request, {
+      ...trust.resolve(peerIp, secure, request.headers),
+      alive: () => !socket.destroyed && socket.readable && socket.writable,
+    });
+    try {
+      await ws.handleUpgrade(req, socket, head, request);
+    } finally {
+      // ws refuses some handshakes after the hook accepted them (a socket that died meanwhile,
+      // a server closing): whatever the guard took for this one is given back.
+      await hooks.abandon(request);
+    }
+  };
+
+  const onSocketError = function (this: Duplex): void {
+    this.destroy();
+  };
+  const handler = ((req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node removes its own error handling from a socket once it emits 'upgrade'. Without this, a
+    // client resetting the connection while the async check runs crashes the process (ECONNRESET).
+    socket.on('error', onSocketError);
+    upgrade(req, socket, head).catch((error: unknown) => {
+      socket.destroy();
+      options.onError?.(error, { stage: 'upgrade' });
+    });
+  }) as NodeUpgradeHandler;
+  handler.close = async (timeoutMs?: number): Promise<void> => {
+    await closeSockets(hooks, options.guard, timeoutMs);
+    await ws.close();
+  };
+  return handler;
+}
+
+/**
+ * Serve the guarded WebSocket and `fetch` on Node. Resolves once listening.
+ *
+ * @example
+ * ```ts
+ * const server = await serve({ guard, hooks, fetch: app.fetch, port: 8787 });
+ * process.on('SIGTERM', () => server.close());
+ * ```
+ */
+export async function serve(options: ServeOptions): Promise<GuardedServer> {
+  const upgrade = upgradeHandler(options);
+  const trust = createProxyTrust(options);
+  const http = httpHandler(options);
+  const secure = options.tls !== undefined;
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const request = new NodeRequest({ req, res });
+    const client = trust.resolve(req.socket.remoteAddress ?? '', secure, request.headers);
+    http(request, client)
+      .then((response) => sendNodeResponse(res, response))
+      .catch(() => res.destroy()); // the client went away mid-response
+  };
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler)
+    : createHttpServer(handler);
+  server.on('upgrade', upgrade);
+  const hostname = options.hostname ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, hostname, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${secure ? 'https' : 'http'}://${hostPort(hostname, port)}`,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        await upgrade.close(options.shutdownTimeoutMs);
+        server.closeAllConnections();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The server side of `bench/runtimes.bench.ts`, started under Node (tsx), Bun or Deno. It serves
+ * two echo servers on port 0 and prints their URLs as one JSON line:
+ *
+ * - `guarded`: wsguard's adapter for the runtime, full checks (origin, JWT or ticket, bans,
+ *   connection rate, IP and user caps, message size, both message rate limiters, JSON parse and
+ *   structural scan, forbidden keys),
+ *   with budgets high enough that nothing is refused, so every check runs and none short-cuts;
+ * - `bare`: crossws's own adapter for the runtime with the same echo hook and no checks.
+ *
+ * HTTP: `POST /tickets?n=N` (guarded) issues N tickets for the bench user; `GET /mem` (both)
+ * answers the process's memory after a full GC (Node with --expose-gc) and the open sockets.
+ */
+import type { Message, Peer } from 'crossws';
+import { createGuard, json } from '../src/mod.ts';
+import type { GuardedServer, ServeOptions } from '../src/serve.ts';
+
+/** Shared with the driver. */
+const SECRET = 'bench-runtime-secret-0123456789-abcdefghijklmnop';
+const HIGH = { limit: 1e9, windowMs: 1000, burst: 1e9 };
+
+type Runtime = 'node' | 'bun' | 'deno';
+const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
+const g = globalThis as unknown as {
+  gc?: () => void;
+  Deno?: {
+    memoryUsage(): { rss: number; heapUsed: number; external: number };
+    serve(o: object, h: (r: Request, i: unknown) => Response | Promise<Response>): unknown;
+  };
+  Bun?: {
+    gc(force: boolean): void;
+    serve(o: object): { port: number };
+  };
+};
+
+let bareSockets = 0;
+const echo = {
+  message(peer: Peer, message: Message) {
+    peer.send(message.rawData);
+  },
+};
+const bareHooks = {
+  ...echo,
+  open() {
+    bareSockets++;
+  },
+  close() {
+    bareSockets--;
+  },
+};
+
+const guard = createGuard({
+  origins: ['https://bench.example'],
+  jwt: { algorithms: ['HS256'], secret: SECRET },
+  tickets: true,
+  credentials: { header: true, ticket: true },
+  limits: {
+    connectRate: HIGH,
+    messageRate: HIGH,
+    userMessageRate: HIGH,
+    maxConnectionsPerIp: 1_000_000,
+    maxConnectionsPerUser: 1_000_000,
+  },
+  audit: false,
+});
+
+const mem = (sockets: number): Response => {
+  if (g.gc) {
+    g.gc();
+    g.gc();
+  }
+  g.Bun?.gc(true);
+  const m = g.Deno ? g.Deno.memoryUsage() : process.memoryUsage();
+  return json({ runtime, sockets, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+};
+
+const guardedFetch = async (request: Request): Promise<Response> => {
+  const url = new URL(request.url);
+  if (url.pathname === '/mem') return mem(guard.stats().connections);
+  if (url.pathname === '/tickets') {
+    const n = Math.min(10_000, Number(url.searchParams.get('n') ?? 1));
+    const principal = { sub: 'bench', roles: ['user'], permissions: [] };
+    const tickets: string[] = [];
+    for (let i = 0; i < n; i++) tickets.push((await guard.issueTicket(principal)).ticket);
+    return json({ tickets });
+  }
+  return new Response('not found', { status: 404 });
+};
+
+const { serve } = (await import(`../adapters/${runtime}.ts`)) as {
+  serve(options: ServeOptions): Promise<GuardedServer>;
+};
+const guarded = await serve({ guard, hooks: echo, fetch: guardedFetch, idleTimeout: 0 });
+
+/** crossws alone on the same runtime: the baseline. */
+async function bare(): Promise<string> {
+  if (runtime === 'bun') {
+    const ws = (await import('crossws/adapters/bun')).default({ hooks: bareHooks, idleTimeout: 0 });
+    const server = g.Bun!.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: (request: Request, s: Parameters<typeof ws.handleUpgrade>[1]) =>
+        new URL(request.url).pathname === '/mem' ? mem(bareSockets) : ws.handleUpgrade(request, s),
+      websocket: ws.websocket,
+    });
+    return `http://127.0.0.1:${server.port}`;
+  }
+  if (runtime === 'deno') {
+    const ws = (await import('crossws/adapters/deno')).default({
+      hooks: bareHooks,
+      idleTimeout: 0,
+    });
+    return new Promise((resolve) => {
+      g.Deno!.serve(
+        {
+          port: 0,
+          hostname: '127.0.0.1',
+          onListen: ({ port }: { port: number }) => resolve(`http://127.0.0.1:${port}`),
+        },
+        (request: Request, info: unknown) =>
+          new URL(request.url).pathname === '/mem'
+            ? mem(bareSockets)
+            : ws.handleUpgrade(request, info as Parameters<typeof ws.handleUpgrade>[1]),
+      );
+    });
+  }
+  const { createServer } = await import('node:http');
+  const ws = (await import('crossws/adapters/node')).default({ hooks: bareHooks, idleTimeout: 0 });
+  const server = createServer((_req, res) => {
+    const r = mem(bareSockets);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    r.text().then((body) => res.end(body));
+  });
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    ws.handleUpgrade(req, socket, head);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return `http://127.0.0.1:${address.port}`;
+}
+
+// A bench server never outlives its driver.
+setTimeout(() => process.exit(3), 600_000);
+process.stdout.write(
+  `${JSON.stringify({ runtime, guarded: guarded.url, bare: await bare(), secret: SECRET })}\n`,
+);

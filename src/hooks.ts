@@ -1,0 +1,658 @@
+/**
+ * The guard as crossws hooks: every handshake goes through `guard.upgrade`, every frame through
+ * `guard.message` before the app sees it, every close through `guard.close`. Runtime-free: the
+ * adapters in `adapters/` supply the client address; any other crossws server can too, with
+ * {@link setClient} or the `clientInfo` option.
+ *
+ * What the hooks add on top of the guard:
+ * - frames are decided in order, one at a time, even when a decision is async (first-message
+ *   auth, an async `canAccess`); frames waiting meanwhile are bounded;
+ * - a client that does not read (`bufferedAmount` over a limit) is closed with 1013;
+ * - a failing app hook is reported and closes with 1011; no hook ever rejects into the runtime;
+ * - a handshake the runtime refuses after the guard accepted it is released (caps, counters).
+ *
+ * @module
+ */
+import type { Hooks, Message, Peer, PeerContext, WSError } from 'crossws';
+import { CloseCode } from './codes.ts';
+import type { GuardConnection } from './connection.ts';
+import type { Guard, MessageDecision, Reject } from './guard.ts';
+import { checkHandshake } from './handshake.ts';
+import type { ErrorStage } from './options.ts';
+import type { ClientAddress } from './trusted-proxy.ts';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What an adapter knows about the client of a handshake. */
+export interface ClientInfo extends ClientAddress {
+  /** Whether the client's socket is still there; checked once the guard has decided. */
+  readonly alive?: () => boolean;
+}
+
+/** A frame the guard let through, as the app's `message` hook receives it. */
+export interface GuardedMessage {
+  /** The guard's connection (principal, expiry, counters). */
+  readonly connection: GuardConnection;
+  /** The parsed JSON value (or the raw frame when `messages.json` is off). */
+  readonly value: unknown;
+  /** True for the first-message credential that authenticated the connection. */
+  readonly authenticated: boolean;
+}
+
+/**
+ * The app's hooks. Plain crossws hooks fit; the extra last argument carries the guard's
+ * connection. They only run for connections the guard accepted.
+ */
+export interface GuardedHooks {
+  /** After the guard accepted: add headers, or refuse with a `Response`. */
+  readonly upgrade?: (
+    request: Request,
+    connection: GuardConnection,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing is typed `void`
+  ) => MaybePromise<{ headers?: HeadersInit } | Response | undefined | void>;
+  /** The socket opened. Frames wait until a returned promise settles. */
+  readonly open?: (peer: Peer, connection: GuardConnection) => MaybePromise<void>;
+  /** A frame passed every check. */
+  readonly message?: (peer: Peer, message: Message, guarded: GuardedMessage) => MaybePromise<void>;
+  /** The socket closed; caps are already being released. */
+  readonly close?: (
+    peer: Peer,
+    details: { code?: number; reason?: string },
+    connection: GuardConnection,
+  ) => MaybePromise<void>;
+  /** A socket error (often the client's: a protocol violation). */
+  readonly error?: (peer: Peer, error: WSError) => MaybePromise<void>;
+  /** The send buffer drained. */
+  readonly drain?: (peer: Peer) => MaybePromise<void>;
+  /** A ping frame arrived. */
+  readonly ping?: (peer: Peer, data: Uint8Array) => MaybePromise<void>;
+  /** A pong frame arrived. */
+  readonly pong?: (peer: Peer, data: Uint8Array) => MaybePromise<void>;
+}
+
+/** Options for {@link guardHooks}. */
+export interface GuardHooksOptions {
+  /**
+   * Bytes queued for a client before it is closed with 1013 (too slow to read). Checked after
+   * every `peer.send` and every `bufferCheckMs`.
+   * @default 1048576
+   */
+  readonly maxBufferedBytes?: number;
+  /**
+   * How often every socket's buffer is checked (sends that bypass `peer.send`, e.g. `publish`).
+   * @default 1000
+   */
+  readonly bufferCheckMs?: number;
+  /**
+   * Frames waiting behind an async decision before the connection is closed with 4029.
+   * @default 64
+   */
+  readonly maxQueuedMessages?: number;
+  /**
+   * Bytes of frames waiting behind an async decision before the connection is closed with 4029.
+   * @default 1048576
+   */
+  readonly maxQueuedBytes?: number;
+  /**
+   * An accepted handshake whose socket has not opened by then is released.
+   * @default 10000
+   */
+  readonly openTimeoutMs?: number;
+  /**
+   * After the server closes a socket, how long the client has to answer the close frame before
+   * the socket is cut (a client that does not read never answers).
+   * @default 5000
+   */
+  readonly closeTimeoutMs?: number;
+  /** Accept handshakes on this path only (others get 404). @default every path */
+  readonly path?: string;
+  /**
+   * The client of a handshake, for servers that do not use a wsguard adapter. The default reads
+   * what {@link setClient} stored, then srvx's `request.ip` (not secure).
+   */
+  readonly clientInfo?: (request: Request) => ClientInfo | undefined;
+  /** Failures of hooks (the app's or the guard's); never thrown. @default console.error */
+  readonly onError?: (error: unknown, context: { stage: ErrorStage }) => void;
+}
+
+/** crossws hooks with the guard in front, plus what adapters need for their lifecycle. */
+export interface GuardHooks extends Hooks {
+  /**
+   * Release a handshake the runtime refused after the upgrade hook accepted it (the socket never
+   * opened). Adapters call it once their upgrade call returns; a no-op when the socket opened.
+   */
+  abandon(request: Request): Promise<void>;
+  /** Refuse new handshakes with 503 (graceful shutdown). */
+  stop(): void;
+  /** Resolves `true` once no socket is open, or `false` after `timeoutMs`. */
+  drained(timeoutMs: number): Promise<boolean>;
+  /** Cut every open socket without a close handshake (end of a graceful shutdown). */
+  terminateAll(): void;
+  /** Open sockets. */
+  readonly size: number;
+}
+
+/** Where the guard's connection lives in `peer.context`. */
+const KEY = 'wsguard';
+/** A credential failure accepted only to be closed (close-code contract). */
+const REJECT_KEY = 'wsguardReject';
+
+interface PeerState {
+  readonly connection: GuardConnection;
+  peer: Peer | undefined;
+  opened: boolean;
+  appOpened: boolean;
+  closing: boolean;
+  closed: boolean;
+  closeCode: number | undefined;
+  /** Not open yet, or a decision or the app's `open` is in flight: frames queue. */
+  busy: boolean;
+  queue: Message[];
+  queuedBytes: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const clients = new WeakMap<Request, ClientInfo>();
+
+/** Record the client of a handshake for the upgrade hook (adapters call it before upgrading). */
+export function setClient(request: Request, client: ClientInfo): void {
+  clients.set(request, client);
+}
+
+/** The guard's connection of a peer, or `undefined` for a socket the guard did not accept. */
+export function connectionOf(peer: Peer): GuardConnection | undefined {
+  const c = peer.context[KEY];
+  return c && typeof c === 'object' ? (c as GuardConnection) : undefined;
+}
+
+const text = (status: number, body: string, retryAfter?: number): Response => {
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(new TextEncoder().encode(body).byteLength),
+    'cache-control': 'no-store',
+    connection: 'close',
+  };
+  if (retryAfter !== undefined && retryAfter > 0) headers['retry-after'] = String(retryAfter);
+  return new Response(body, { status, headers });
+};
+
+/** A close reason is at most 123 bytes of UTF-8; longer ones make some runtimes throw. */
+const reasonOf = (reason: string): string => {
+  const bytes = new TextEncoder().encode(reason);
+  return bytes.byteLength <= 123 ? reason : new TextDecoder().decode(bytes.slice(0, 120));
+};
+
+const pathOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+};
+
+const sizeOf = (raw: unknown): number =>
+  typeof raw === 'string'
+    ? raw.length * 3
+    : raw instanceof ArrayBuffer || ArrayBuffer.isView(raw)
+      ? raw.byteLength
+      : raw instanceof Blob
+        ? raw.size
+        : 0;
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
+
+/**
+ * Put `guard` in front of `app` as crossws hooks (also `guard.hooks(app)`).
+ *
+ * @example
+ * ```ts
+ * import nodeAdapter from 'crossws/adapters/node';
+ * const hooks = guardHooks(guard, {
+ *   message(peer, _message, { connection, value }) {
+ *     peer.send(JSON.stringify({ from: connection.principal?.sub, value }));
+ *   },
+ * });
+ * const ws = nodeAdapter({ hooks }); // or use wsguard's adapters, which supply the client IP
+ * ```
+ */
+export function guardHooks(
+  guard: Guard,
+  app: GuardedHooks = {},
+  options: GuardHooksOptions = {},
+): GuardHooks {
+  const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+  const maxQueued = options.maxQueuedMessages ?? 64;
+  const maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
+  const openTimeoutMs = options.openTimeoutMs ?? 10_000;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+  const bufferCheckMs = options.bufferCheckMs ?? 1000;
+  const onError =
+    options.onError ??
+    ((error: unknown, context: { stage: ErrorStage }) =>
+      console.error(`[wsguard] ${context.stage}:`, error));
+  const report = (error: unknown, stage: ErrorStage = 'hook'): void => {
+    try {
+      onError(error, { stage });
+    } catch {
+      // A throwing error handler must not take the server down.
+    }
+  };
+  const states = new WeakMap<GuardConnection, PeerState>();
+  const pending = new WeakMap<Request, PeerState>();
+  const live = new Set<PeerState>();
+  const waiters = new Set<() => void>();
+  let stopped = false;
+  let sweep: ReturnType<typeof setInterval> | undefined;
+
+  const clientOf = (request: Request): ClientInfo | undefined => {
+    const custom = options.clientInfo?.(request);
+    if (custom) return custom;
+    const stored = clients.get(request);
+    if (stored) return stored;
+    // srvx (and h3 on it) resolve the socket address as `request.ip`.
+    const ip = (request as { ip?: unknown }).ip;
+    return typeof ip === 'string' && ip !== '' ? { ip, secure: false } : undefined;
+  };
+
+  const stateOf = (peer: Peer): PeerState | undefined => {
+    const c = connectionOf(peer);
+    return c ? states.get(c) : undefined;
+  };
+
+  const clearTimer = (s: PeerState): void => {
+    if (s.timer !== undefined) clearTimeout(s.timer);
+    s.timer = undefined;
+  };
+
+  /** Give back what the guard holds for a connection (idempotent). */
+  const release = (s: PeerState, code?: number): void => {
+    if (s.closed) return;
+    s.closed = true;
+    s.closing = true;
+    s.queue = [];
+    s.queuedBytes = 0;
+    clearTimer(s);
+    if (live.delete(s)) {
+      if (live.size === 0) {
+        if (sweep !== undefined) clearInterval(sweep);
+        sweep = undefined;
+        for (const w of waiters) w();
+      }
+    }
+    guard.close(s.connection, code).catch((e: unknown) => report(e, 'close'));
+  };
+
+  const safeClose = (peer: Peer, code: number, reason: string): void => {
+    try {
+      peer.close(code, reasonOf(reason));
+    } catch (error) {
+      report(error);
+      try {
+        peer.terminate();
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+
+  const closePeer = (s: PeerState, code: number, reason: string): void => {
+    if (s.closing) return;
+    s.closing = true;
+    s.closeCode = code;
+    s.queue = [];
+    s.queuedBytes = 0;
+    const peer = s.peer;
+    if (!peer) {
+      release(s, code);
+      return;
+    }
+    safeClose(peer, code, reason);
+    clearTimer(s);
+    // A client that never reads never answers the close frame either: cut it after a while.
+    s.timer = setTimeout(() => {
+      s.timer = undefined;
+      if (!s.closed) {
+        try {
+          peer.terminate();
+        } catch {
+          // Already gone.
+        }
+      }
+    }, closeTimeoutMs);
+    (s.timer as { unref?: () => void }).unref?.();
+  };
+
+  const fail = (s: PeerState, error: unknown): void => {
+    report(error);
+    s.busy = false;
+    closePeer(s, CloseCode.InternalError, 'internal error');
+  };
+
+  /** Run an app hook; a throw or rejection closes the connection with 1011. */
+  const run = (s: PeerState, call: () => unknown, then?: () => void): void => {
+    let r: unknown;
+    try {
+      r = call();
+    } catch (error) {
+      fail(s, error);
+      return;
+    }
+    if (isThenable(r))
+      r.then(
+        () => then?.(),
+        (error: unknown) => fail(s, error),
+      );
+    else then?.();
+  };
+
+  const overBuffer = (s: PeerState): void => {
+    if (!s.closing && s.peer && s.peer.bufferedAmount > maxBuffered)
+      closePeer(s, CloseCode.TryAgainLater, 'client too slow');
+  };
+
+  const apply = (s: PeerState, message: Message, d: MessageDecision): void => {
+    if (s.closing) return;
+    const peer = s.peer!;
+    if (d.action === 'deliver') {
+      const handler = app.message;
+      if (!handler) return;
+      // The hot path: no closure per frame (see `run` for the same logic).
+      let r: unknown;
+      try {
+        r = handler(peer, message, {
+          connection: s.connection,
+          value: d.value,
+          authenticated: d.authenticated === true,
+        });
+      } catch (error) {
+        fail(s, error);
+        return;
+      }
+      if (isThenable(r)) r.then(undefined, (error: unknown) => fail(s, error));
+    } else if (d.action === 'reply') peer.send(JSON.stringify(d.reply));
+    else closePeer(s, d.code, d.message);
+  };
+
+  const decide = (
+    s: PeerState,
+    message: Message,
+    frame: string | ArrayBuffer | ArrayBufferView,
+  ) => {
+    let d: MessageDecision | Promise<MessageDecision>;
+    try {
+      d = guard.message(s.connection, frame);
+    } catch (error) {
+      fail(s, error);
+      return;
+    }
+    if (!(d instanceof Promise)) {
+      apply(s, message, d);
+      return;
+    }
+    s.busy = true;
+    d.then(
+      (decision) => {
+        s.busy = false;
+        apply(s, message, decision);
+        pump(s);
+      },
+      (error: unknown) => fail(s, error),
+    );
+  };
+
+  const handle = (s: PeerState, message: Message): void => {
+    const raw = message.rawData;
+    if (typeof raw === 'string' || raw instanceof ArrayBuffer || ArrayBuffer.isView(raw)) {
+      decide(s, message, raw);
+      return;
+    }
+    if (raw instanceof Blob) {
+      s.busy = true;
+      raw.arrayBuffer().then(
+        (buffer) => {
+          s.busy = false;
+          if (!s.closing) decide(s, message, buffer);
+          pump(s);
+        },
+        (error: unknown) => fail(s, error),
+      );
+      return;
+    }
+    decide(s, message, message.uint8Array());
+  };
+
+  /** Decide queued frames in arrival order until one needs to wait. */
+  const pump = (s: PeerState): void => {
+    while (!s.busy && !s.closing) {
+      const next = s.queue.shift();
+      if (!next) return;
+      s.queuedBytes -= sizeOf(next.rawData);
+      handle(s, next);
+    }
+  };
+
+  const startSweep = (): void => {
+    if (sweep !== undefined || !(bufferCheckMs > 0)) return;
+    sweep = setInterval(() => {
+      for (const s of live) overBuffer(s);
+    }, bufferCheckMs);
+    (sweep as { unref?: () => void }).unref?.();
+  };
+
+  const upgrade: Hooks['upgrade'] = async (request) => {
+    let accepted: PeerState | undefined;
+    try {
+      if (stopped) return text(503, 'server shutting down', 5);
+      if (options.path !== undefined && pathOf(request.url) !== options.path)
+        return text(404, 'not found');
+      const bad = checkHandshake(request);
+      if (bad) return bad;
+      const client = clientOf(request);
+      if (!client) {
+        report(
+          new Error('wsguard: no client address for this handshake; use a wsguard adapter'),
+          'upgrade',
+        );
+        return text(500, 'internal error');
+      }
+      const d = await guard.upgrade({ request, ip: client.ip, secure: client.secure });
+      if (!d.ok) return rejected(d);
+      const s: PeerState = {
+        connection: d.connection,
+        peer: undefined,
+        opened: false,
+        appOpened: false,
+        closing: false,
+        closed: false,
+        closeCode: undefined,
+        busy: true,
+        queue: [],
+        queuedBytes: 0,
+        timer: undefined,
+      };
+      accepted = s;
+      states.set(d.connection, s);
+      // The client may have gone while the guard was deciding: give back what it took.
+      if (stopped || client.alive?.() === false) {
+        release(s);
+        return text(503, 'client gone');
+      }
+      let headers: HeadersInit | undefined;
+      if (app.upgrade) {
+        const r = await app.upgrade(request, d.connection);
+        if (r instanceof Response) {
+          release(s);
+          return r;
+        }
+        headers = r?.headers;
+      }
+      pending.set(request, s);
+      s.timer = setTimeout(() => {
+        s.timer = undefined;
+        if (!s.opened) release(s);
+      }, openTimeoutMs);
+      (s.timer as { unref?: () => void }).unref?.();
+      return {
+        ...(headers ? { headers } : {}),
+        ...(d.protocol ? { protocol: d.protocol } : {}),
+        context: { [KEY]: d.connection },
+      };
+    } catch (error) {
+      report(error, 'upgrade');
+      if (accepted) release(accepted);
+      return text(500, 'internal error');
+    }
+  };
+
+  const rejected = (d: Reject): Response | { protocol?: string; context: PeerContext } => {
+    if (d.mode === 'http') return text(d.status, d.message, d.retryAfter);
+    // Accept, then close at once: a browser cannot read a handshake's status, only a close code.
+    return {
+      ...(d.protocol ? { protocol: d.protocol } : {}),
+      context: { [REJECT_KEY]: { code: d.closeCode, reason: d.message } },
+    };
+  };
+
+  const open: Hooks['open'] = (peer) => {
+    try {
+      const rejection = peer.context[REJECT_KEY] as { code: number; reason: string } | undefined;
+      if (rejection) {
+        safeClose(peer, rejection.code, rejection.reason);
+        return;
+      }
+      const s = stateOf(peer);
+      if (!s) {
+        report(new Error('wsguard: a socket opened without the guard accepting its handshake'));
+        safeClose(peer, CloseCode.InternalError, 'internal error');
+        return;
+      }
+      clearTimer(s);
+      s.opened = true;
+      s.peer = peer;
+      if (s.closed || s.connection.closed) {
+        // Released while the handshake completed (shutdown, open timeout).
+        s.closing = true;
+        safeClose(peer, CloseCode.GoingAway, 'server shutting down');
+        release(s);
+        return;
+      }
+      live.add(s);
+      startSweep();
+      const send = peer.send.bind(peer);
+      // Every send is followed by a look at the buffer: a client that does not read is closed
+      // before the server holds more than `maxBufferedBytes` for it.
+      peer.send = (data: unknown, opts?: { compress?: boolean }) => {
+        if (s.closing) return 0;
+        const r = send(data, opts);
+        overBuffer(s);
+        return r;
+      };
+      guard.attach(s.connection, (code, reason) => closePeer(s, code, reason));
+      // From here on the app sees this socket (its close hook will run too).
+      s.appOpened = true;
+      const handler = app.open;
+      if (!handler) {
+        s.busy = false;
+        pump(s);
+      } else {
+        run(
+          s,
+          () => handler(peer, s.connection),
+          () => {
+            s.busy = false;
+            pump(s);
+          },
+        );
+      }
+    } catch (error) {
+      report(error);
+      safeClose(peer, CloseCode.InternalError, 'internal error');
+    }
+  };
+
+  const message: Hooks['message'] = (peer, msg) => {
+    const s = stateOf(peer);
+    if (!s || s.closing) return;
+    if (!s.busy && s.queue.length === 0) {
+      handle(s, msg);
+      return;
+    }
+    const n = sizeOf(msg.rawData);
+    if (s.queue.length >= maxQueued || s.queuedBytes + n > maxQueuedBytes) {
+      closePeer(s, CloseCode.RateLimited, 'too many pending messages');
+      return;
+    }
+    s.queue.push(msg);
+    s.queuedBytes += n;
+  };
+
+  const close: Hooks['close'] = (peer, details) => {
+    const s = stateOf(peer);
+    if (!s || s.closed) return;
+    release(s, s.closeCode ?? details.code);
+    const handler = app.close;
+    if (s.appOpened && handler) {
+      try {
+        const r = handler(peer, details, s.connection);
+        if (isThenable(r)) r.then(undefined, (e: unknown) => report(e));
+      } catch (error) {
+        report(error);
+      }
+    }
+  };
+
+  /** Forward an event to the app; failures are reported (the socket may be gone already). */
+  const forward =
+    <A extends unknown[]>(pick: () => ((peer: Peer, ...args: A) => unknown) | undefined) =>
+    (peer: Peer, ...args: A): void => {
+      const handler = pick();
+      const s = stateOf(peer);
+      if (!handler || !s?.appOpened) return;
+      run(s, () => handler(peer, ...args));
+    };
+
+  return {
+    upgrade,
+    open,
+    message,
+    close,
+    error: forward(() => app.error),
+    drain: forward(() => app.drain),
+    ping: forward(() => app.ping),
+    pong: forward(() => app.pong),
+    async abandon(request: Request): Promise<void> {
+      const s = pending.get(request);
+      pending.delete(request);
+      if (s && !s.opened) release(s);
+    },
+    stop(): void {
+      stopped = true;
+    },
+    drained(timeoutMs: number): Promise<boolean> {
+      if (live.size === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (ok: boolean) => {
+          clearTimeout(timer);
+          waiters.delete(onIdle);
+          resolve(ok);
+        };
+        const onIdle = () => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        waiters.add(onIdle);
+      });
+    },
+    terminateAll(): void {
+      for (const s of live) {
+        try {
+          s.peer?.terminate();
+        } catch {
+          // Already gone.
+        }
+      }
+    },
+    get size(): number {
+      return live.size;
+    },
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * The guard as crossws hooks, driven in-process with fake peers: what each hook answers, the
+ * per-peer order of frames under async decisions, and that no failure escapes.
+ */
+import type { Message, Peer } from 'crossws';
+import { SignJWT } from 'jose';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  type GuardedHooks,
+  type GuardHooksOptions,
+  guardHooks,
+  setClient,
+} from '../../src/hooks.ts';
+import { createGuard, type GuardOptions } from '../../src/mod.ts';
+
+const SECRET = 'hooks-test-secret-0123456789-0123456789';
+const ORIGIN = 'https://app.example.com';
+
+const token = (sub: string) =>
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(SECRET));
+
+function handshakeRequest(headers: Record<string, string> = {}, path = '/ws'): Request {
+  const request = new Request(`http://localhost${path}`, {
+    headers: {
+      upgrade: 'websocket',
+      connection: 'Upgrade',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'sec-websocket-version': '13',
+      ...headers,
+    },
+  });
+  setClient(request, { ip: '192.0.2.1', secure: false });
+  return request;
+}
+
+interface FakePeer {
+  readonly peer: Peer;
+  readonly sent: string[];
+  readonly closes: (number | string)[];
+  buffered: number;
+}
+
+function fakePeer(context: Record<string, unknown>): FakePeer {
+  const fake: FakePeer = { peer: undefined as unknown as Peer, sent: [], closes: [], buffered: 0 };
+  const peer = {
+    context,
+    get bufferedAmount() {
+      return fake.buffered;
+    },
+    send(data: unknown) {
+      fake.sent.push(String(data));
+      return 0;
+    },
+    close(code: number) {
+      fake.closes.push(code);
+    },
+    terminate() {
+      fake.closes.push('terminate');
+    },
+  };
+  (fake as { peer: Peer }).peer = peer as unknown as Peer;
+  return fake;
+}
+
+const msg = (data: string): Message =>
+  ({ rawData: data, uint8Array: () => new TextEncoder().encode(data) }) as unknown as Message;
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+function setup(
+  app: GuardedHooks = {},
+  options: Partial<GuardOptions> = {},
+  hookOptions: GuardHooksOptions = {},
+) {
+  const errors: unknown[] = [];
+  const guard = createGuard({
+    origins: [ORIGIN],
+    jwt: { algorithms: ['HS256'], secret: SECRET },
+    audit: false,
+    ...options,
+  });
+  const hooks = guardHooks(guard, app, { onError: (e) => errors.push(e), ...hookOptions });
+  /** Run the upgrade hook; on accept, open a fake peer on the returned context. */
+  const connect = async (request: Request) => {
+    const result = await hooks.upgrade(request);
+    if (result instanceof Response) return { response: result };
+    const fake = fakePeer((result as { context: Record<string, unknown> }).context);
+    await hooks.open(fake.peer);
+    return { fake, result };
+  };
+  return { guard, hooks, errors, connect };
+}
+
+describe('guardHooks', () => {
+  it('refuses with an HTTP response (status, fixed body, Retry-After) for http-mode rejections', async () => {
+    const { connect } = setup({}, { limits: { connectRate: { limit: 1, windowMs: 60_000 } } });
+    const foreign = await connect(handshakeRequest({ origin: 'https://evil.example' }));
+    expect(foreign.response?.status).toBe(403);
+    expect(await foreign.response?.text()).toBe('origin not allowed');
+    const limited = await connect(
+      handshakeRequest({ authorization: `Bearer ${await token('a')}` }),
+    );
+    expect(limited.response?.status).toBe(429);
+    expect(Number(limited.response?.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('accepts then closes at once for credential failures; the app never sees them', async () => {
+    const open = vi.fn();
+    const { connect, guard } = setup({ open });
+    const { fake } = await connect(handshakeRequest({ origin: ORIGIN }));
+    expect(fake?.closes).toEqual([4001]);
+    expect(open).not.toHaveBeenCalled();
+    expect(guard.stats().connections).toBe(0);
+  });
+
+  it('refuses a malformed handshake before the guard runs, and 500s without a client address', async () => {
+    const { hooks, guard, errors } = setup();
+    const bad = await hooks.upgrade(
+      handshakeRequest({
+        'sec-websocket-key': 'short',
+        authorization: `Bearer ${await token('a')}`,
+      }),
+    );
+    expect((bad as Response).status).toBe(400);
+    const anonymous = new Request('http://localhost/ws', {
+      headers: {
+        upgrade: 'websocket',
+        connection: 'Upgrade',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'sec-websocket-version': '13',
+      },
+    });
+    expect(((await hooks.upgrade(anonymous)) as Response).status).toBe(500);
+    expect(errors).toHaveLength(1);
+    expect(guard.stats().accepted).toBe(0);
+  });
+
+  it('delivers guarded frames with the parsed value; replies to refused ones; releases on close', async () => {
+    const seen: unknown[] = [];
+    const closed = vi.fn();
+    const { connect, hooks, guard } = setup({
+      message: (_peer, _m, { value, connection }) => {
+        seen.push([value, connection.principal?.sub]);
+      },
+      close: closed,
+    });
+    const { fake } = await connect(
+      handshakeRequest({ authorization: `Bearer ${await token('ann')}` }),
+    );
+    await hooks.message(fake!.peer, msg('{"a":1}'));
+    await hooks.message(fake!.peer, msg('{"__proto__":{}}'));
+    expect(seen).toEqual([[{ a: 1 }, 'ann']]);
+    expect(JSON.parse(fake!.sent[0]!)).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+    expect(guard.stats().connections).toBe(1);
+    await hooks.close(fake!.peer, { code: 1000 });
+    await tick();
+    expect(guard.stats().connections).toBe(0);
+    expect(closed).toHaveBeenCalledOnce();
+  });
+
+  it('keeps frames in order behind an async decision (first-message auth)', async () => {
+    const seen: unknown[] = [];
+    const { connect, hooks } = setup(
+      {
+        message: (_p, _m, { value, authenticated }) =>
+          void seen.push(authenticated ? 'auth' : value),
+      },
+      { credentials: { firstMessage: true } },
+    );
+    const { fake } = await connect(handshakeRequest());
+    const auth = JSON.stringify({ type: 'auth', token: await token('bo') });
+    await hooks.message(fake!.peer, msg(auth));
+    await hooks.message(fake!.peer, msg('{"n":1}'));
+    await hooks.message(fake!.peer, msg('{"n":2}'));
+    await vi.waitFor(() => expect(seen).toEqual(['auth', { n: 1 }, { n: 2 }]));
+    expect(fake!.closes).toEqual([]);
+  });
+
+  it('bounds the frames waiting behind an async decision (4029)', async () => {
+    const { connect, hooks } = setup(
+      {},
+      { credentials: { firstMessage: true } },
+      { maxQueuedMessages: 2 },
+    );
+    const { fake } = await connect(handshakeRequest());
+    await hooks.message(
+      fake!.peer,
+      msg(JSON.stringify({ type: 'auth', token: await token('cy') })),
+    );
+    for (let i = 0; i < 3; i++) await hooks.message(fake!.peer, msg('{}'));
+    expect(fake!.closes).toEqual([4029]);
+  });
+
+  it('closes with 1011 when the app hook throws or rejects, and reports it', async () => {
+    const { connect, hooks, errors } = setup({
+      message: (_p, _m, { value }) => {
+        if ((value as { t: string }).t === 'throw') throw new Error('boom');
+        return Promise.reject(new Error('async boom'));
+      },
+    });
+    for (const t of ['throw', 'reject']) {
+      const { fake } = await connect(
+        handshakeRequest({ authorization: `Bearer ${await token('d')}` }),
+      );
+      await hooks.message(fake!.peer, msg(JSON.stringify({ t })));
+      await tick();
+      expect(fake!.closes).toEqual([1011]);
+    }
+    expect(errors).toHaveLength(2);
+  });
+
+  it('closes a peer whose send buffer passes the limit with 1013, and drops later sends', async () => {
+    const { connect } = setup({}, {}, { maxBufferedBytes: 1024 });
+    const { fake } = await connect(
+      handshakeRequest({ authorization: `Bearer ${await token('e')}` }),
+    );
+    // The hooks watch `peer.send` itself: any send of the app is checked, not only replies.
+    fake!.peer.send('x');
+    fake!.buffered = 2048;
+    fake!.peer.send('y');
+    fake!.peer.send('z');
+    expect(fake!.closes).toEqual([1013]);
+    expect(fake!.sent).toEqual(['x', 'y']);
+  });
+
+  it('releases a handshake that never opened: abandon, open timeout, refused by the app', async () => {
+    const { hooks, guard } = setup(
+      {
+        upgrade: (request) =>
+          request.url.endsWith('refuse') ? new Response(null, { status: 409 }) : undefined,
+      },
+      {},
+      { openTimeoutMs: 20 },
+    );
+    const bearer = { authorization: `Bearer ${await token('f')}` };
+    const a = handshakeRequest(bearer);
+    await hooks.upgrade(a);
+    expect(guard.stats().connections).toBe(1);
+    await hooks.abandon(a);
+    await tick();
+    expect(guard.stats().connections).toBe(0);
+    await hooks.upgrade(handshakeRequest(bearer));
+    await vi.waitFor(() => expect(guard.stats().connections).toBe(0));
+    const refused = await hooks.upgrade(handshakeRequest(bearer, '/ws?refuse'));
+    expect((refused as Response).status).toBe(409);
+    await tick();
+    expect(guard.stats().connections).toBe(0);
+  });
+
+  it('lets the guard close a peer itself (kick) and refuses new handshakes once stopped', async () => {
+    const { connect, hooks, guard } = setup();
+    const { fake } = await connect(
+      handshakeRequest({ authorization: `Bearer ${await token('g')}` }),
+    );
+    expect(guard.kick('g')).toBe(1);
+    expect(fake!.closes).toEqual([4003]);
+    hooks.stop();
+    const late = await hooks.upgrade(
+      handshakeRequest({ authorization: `Bearer ${await token('h')}` }),
+    );
+    expect((late as Response).status).toBe(503);
+  });
+});

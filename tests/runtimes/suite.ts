@@ -1,0 +1,589 @@
+/**
+ * The one end-to-end suite every runtime passes: a real fixture server process (see
+ * `fixture-server.ts`), raw `ws` clients and hand-written handshakes and frames. After every case
+ * the server still serves a new client and every guard's `connections` is back to 0.
+ *
+ * A runtime gap is an explicit `skipIf` whose reason is printed, never a silent pass.
+ */
+import type { Socket } from 'node:net';
+import { SignJWT } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { type ClientOptions } from 'ws';
+import { FIXTURE_ORIGIN, FIXTURE_SECRET, TRUSTED_PROXY } from './constants.ts';
+import { type Fixture, type Runtime, startFixture } from './harness.ts';
+import { frame, type Handshake, handshake, readBody, readFrames, sendHandshake } from './raw.ts';
+
+const secret = new TextEncoder().encode(FIXTURE_SECRET);
+
+async function token(sub: string, expiresAt?: number, key: Uint8Array = secret): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ roles: ['user'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt(now - 7200)
+    .setExpirationTime(expiresAt ?? now + 600)
+    .sign(key);
+}
+
+/** Poll `check` until it holds (bounded); fails with `describe()` otherwise. */
+async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 8000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** What a `ws` client ended with: an HTTP refusal or a close code, and the frames it got. */
+interface Outcome {
+  readonly status?: number;
+  readonly code?: number;
+  readonly reason?: string;
+  readonly messages: unknown[];
+}
+
+interface Client {
+  readonly ws: WebSocket;
+  readonly messages: unknown[];
+  /** Resolves when open, or with the HTTP refusal. */
+  readonly opened: Promise<number | undefined>;
+  readonly done: Promise<Outcome>;
+  next(): Promise<unknown>;
+}
+
+const skip = (runtime: Runtime, gaps: readonly Runtime[], reason: string): boolean => {
+  const skipped = gaps.includes(runtime);
+  if (skipped) console.info(`[runtimes:${runtime}] skipped: ${reason}`);
+  return skipped;
+};
+
+/** Register the suite for `runtime`. */
+export function runtimeSuite(runtime: Runtime): void {
+  describe(`guarded server on ${runtime}`, () => {
+    let fixture: Fixture;
+    let shutDown = false;
+    const open: { close(): void }[] = [];
+    let addressCounter = 0;
+    /** A distinct loopback source address per connection: penalties stay apart. */
+    const ip = (): string => {
+      addressCounter++;
+      return `127.1.${Math.floor(addressCounter / 250)}.${(addressCounter % 250) + 1}`;
+    };
+    const wsUrl = (base: string, path = '/ws') => `${base.replace(/^http/, 'ws')}${path}`;
+
+    const stats = async () => {
+      const res = await fetch(`${fixture.urls.main}/stats`);
+      return (await res.json()) as {
+        stats: Record<string, { connections: number; accepted: number }>;
+        pushDone: number;
+        rss: number;
+      };
+    };
+    const allClosed = async () =>
+      Object.values((await stats()).stats).every((g) => g.connections === 0);
+
+    const connect = (url: string, options: ClientOptions & { protocols?: string[] } = {}) => {
+      const { protocols, ...rest } = options;
+      const isTls = url.startsWith('wss:');
+      const ws = new WebSocket(url, protocols ?? [], {
+        perMessageDeflate: false,
+        localAddress: ip(),
+        ...(isTls ? { ca: fixture.cert } : {}),
+        ...rest,
+      });
+      open.push({ close: () => ws.terminate() });
+      const messages: unknown[] = [];
+      const waiting: ((m: unknown) => void)[] = [];
+      let status: number | undefined;
+      const opened = new Promise<number | undefined>((resolve) => {
+        ws.once('open', () => resolve(undefined));
+        ws.once('unexpected-response', (req, res) => {
+          status = res.statusCode;
+          resolve(status);
+          res.resume();
+          req.destroy();
+        });
+        ws.once('close', () => resolve(status));
+      });
+      const done = new Promise<Outcome>((resolve) => {
+        const timer = setTimeout(() => {
+          ws.terminate();
+          resolve({ status, messages, reason: 'timeout' });
+        }, 10_000);
+        ws.on('error', () => {}); // the outcome is what matters
+        ws.once('close', (code, reason) => {
+          clearTimeout(timer);
+          resolve(
+            status !== undefined
+              ? { status, messages }
+              : { code, reason: reason.toString(), messages },
+          );
+        });
+      });
+      ws.on('message', (data) => {
+        let value: unknown = data.toString();
+        try {
+          value = JSON.parse(value as string);
+        } catch {
+          // keep text
+        }
+        const w = waiting.shift();
+        if (w) w(value);
+        else messages.push(value);
+      });
+      const client: Client = {
+        ws,
+        messages,
+        opened,
+        done,
+        next: () =>
+          messages.length > 0
+            ? Promise.resolve(messages.shift())
+            : new Promise((resolve, reject) => {
+                const t = setTimeout(() => reject(new Error('no message within 5 s')), 5000);
+                waiting.push((m) => {
+                  clearTimeout(t);
+                  resolve(m);
+                });
+              }),
+      };
+      return client;
+    };
+
+    const bearer = async (sub = 'alice') => ({ authorization: `Bearer ${await token(sub)}` });
+    const raw = async (
+      options: Omit<Parameters<typeof handshake>[0], 'url'> & { url?: string },
+    ): Promise<Handshake> => {
+      const h = await handshake({
+        url: wsUrl(fixture.urls.main),
+        localAddress: ip(),
+        ...options,
+      });
+      open.push({ close: () => h.socket.destroy() });
+      return h;
+    };
+
+    beforeAll(async () => {
+      fixture = await startFixture(runtime);
+    }, 90_000);
+
+    afterAll(async () => {
+      for (const c of open.splice(0)) c.close();
+      await fixture?.stop();
+    });
+
+    afterEach(async () => {
+      for (const c of open.splice(0)) c.close();
+      if (shutDown) return;
+      try {
+        await until(allClosed, 'every guard back to 0 connections after all sockets closed');
+        // The server still serves a new client.
+        const c = connect(wsUrl(fixture.urls.main), { headers: await bearer('bob') });
+        expect(await c.opened).toBeUndefined();
+        c.ws.send(JSON.stringify({ still: 'serving' }));
+        expect(await c.next()).toMatchObject({ echo: { still: 'serving' }, sub: 'bob' });
+        c.ws.close();
+        await c.done;
+        await until(allClosed, 'back to 0 connections after the health check');
+      } catch (error) {
+        throw new Error(`${String(error)}\nfixture stderr:\n${fixture.stderr().slice(-4000)}`);
+      }
+    });
+
+    // ---- handshakes -------------------------------------------------------------------------
+
+    it('refuses foreign and look-alike origins with 403 at the handshake', async () => {
+      const origins = [
+        'https://evil.example.com',
+        'https://app.example.com.evil.test',
+        'https://app-example.com',
+        'http://app.example.com',
+        'https://app.example.com:444',
+        'https://APP.EXAMPLE.COM.evil.test',
+        'null',
+      ];
+      for (const origin of origins) {
+        const h = await raw({ headers: { origin, ...(await bearer()) } });
+        expect(h.status, origin).toBe(403);
+        expect(await readBody(h)).toBe('origin not allowed');
+        h.socket.destroy();
+      }
+      const ok = await raw({ headers: { origin: FIXTURE_ORIGIN, ...(await bearer()) } });
+      expect(ok.status).toBe(101);
+    });
+
+    it('accepts then closes with 4001 when credentials are missing', async () => {
+      const c = connect(wsUrl(fixture.urls.main), { origin: FIXTURE_ORIGIN });
+      expect(await c.done).toMatchObject({ code: 4001, reason: 'credentials required' });
+    });
+
+    it('closes with 4001 for a bad token (wrong key, garbage)', async () => {
+      const wrongKey = await token('alice', undefined, new TextEncoder().encode('x'.repeat(40)));
+      for (const t of [wrongKey, 'not-a-jwt']) {
+        const c = connect(wsUrl(fixture.urls.main), { headers: { authorization: `Bearer ${t}` } });
+        expect(await c.done).toMatchObject({ code: 4001 });
+      }
+    });
+
+    it('closes with 4002 for an expired token', async () => {
+      const expired = await token('alice', Math.floor(Date.now() / 1000) - 3600);
+      const c = connect(wsUrl(fixture.urls.main, `/ws?token=${expired}`));
+      expect(await c.done).toMatchObject({ code: 4002 });
+    });
+
+    it('redeems a ticket once: the second use closes with 4001', async () => {
+      const res = await fetch(`${fixture.urls.main}/ticket`, {
+        method: 'POST',
+        headers: await bearer('carol'),
+      });
+      expect(res.status).toBe(200);
+      const { ticket } = (await res.json()) as { ticket: string };
+      const first = connect(wsUrl(fixture.urls.main, `/ws?ticket=${ticket}`));
+      expect(await first.opened).toBeUndefined();
+      first.ws.send('{"hi":1}');
+      expect(await first.next()).toMatchObject({ sub: 'carol' });
+      const replay = connect(wsUrl(fixture.urls.main, `/ws?ticket=${ticket}`));
+      expect(await replay.done).toMatchObject({ code: 4001 });
+      first.ws.close();
+      await first.done;
+    });
+
+    it('survives 2,000 request headers without upgrading', async () => {
+      const headers = [
+        `Authorization: Bearer ${await token('alice')}`,
+        ...Array.from({ length: 2000 }, (_, i) => `X-Pad-${i}: v`),
+      ];
+      const h = await raw({ headers });
+      expect(h.status).not.toBe(101);
+      h.socket.destroy();
+    });
+
+    it('never echoes a 100 KB Sec-WebSocket-Protocol', async () => {
+      const protocol = Array.from({ length: 20_000 }, (_, i) => `p${i}`)
+        .join(', ')
+        .slice(0, 100_000);
+      const h = await raw({
+        headers: { ...(await bearer()), 'sec-websocket-protocol': protocol },
+      });
+      if (h.status === 101)
+        expect((h.headers['sec-websocket-protocol'] ?? '').length).toBeLessThan(65);
+      else expect(h.status).toBeGreaterThanOrEqual(400);
+      h.socket.destroy();
+    });
+
+    it('stays up and takes no cap when the client resets during a slow upgrade check', async () => {
+      const before = (await stats()).stats.main!.accepted;
+      const socket = await sendHandshake({
+        url: wsUrl(fixture.urls.main),
+        localAddress: ip(),
+        headers: await bearer('slow'),
+      });
+      open.push({ close: () => socket.destroy() });
+      // The fixture's principal hook holds 'slow' for 800 ms; reset while it waits.
+      await new Promise((r) => setTimeout(r, 100));
+      socket.resetAndDestroy();
+      await until(
+        async () => {
+          const s = (await stats()).stats.main!;
+          return s.accepted > before && s.connections === 0;
+        },
+        'the slow check finished and its connection was released',
+        12_000,
+      );
+    });
+
+    // ---- frames -----------------------------------------------------------------------------
+
+    it.skipIf(
+      skip(
+        runtime,
+        ['bun'],
+        'Bun answers 400 itself when bytes follow the handshake while an async fetch (JWT verify) is pending',
+      ),
+    )(
+      'processes frames sent in the same write as the handshake after the state exists',
+      async () => {
+        const h = await raw({
+          headers: await bearer('dave'),
+          trailing: Buffer.concat([frame('{"n":1}'), frame('{"n":2}')]),
+        });
+        expect(h.status).toBe(101);
+        const r = await readFrames(h.socket, h.rest, 5000, 2);
+        expect(r.texts.map((t) => JSON.parse(t))).toEqual([
+          { echo: { n: 1 }, sub: 'dave', ip: expect.any(String) },
+          { echo: { n: 2 }, sub: 'dave', ip: expect.any(String) },
+        ]);
+      },
+    );
+
+    it.runIf(runtime === 'bun')(
+      'Bun: frames in the same write as a JWT handshake are refused with 400, never processed',
+      async () => {
+        const h = await raw({ headers: await bearer('dave'), trailing: frame('{"n":1}') });
+        expect(h.status).toBe(400);
+        h.socket.destroy();
+      },
+    );
+
+    it('first-message auth: frames behind the credential wait for it, in order', async () => {
+      const auth = JSON.stringify({ type: 'auth', token: await token('erin') });
+      const h = await raw({
+        url: wsUrl(fixture.urls.first),
+        trailing: Buffer.concat([frame(auth), frame('{"n":1}'), frame('{"n":2}')]),
+      });
+      expect(h.status).toBe(101);
+      const r = await readFrames(h.socket, h.rest, 5000, 3);
+      expect(r.texts.slice(0, 3).map((t) => JSON.parse(t))).toEqual([
+        { authenticated: true, sub: 'erin' },
+        { echo: { n: 1 }, sub: 'erin', ip: expect.any(String) },
+        { echo: { n: 2 }, sub: 'erin', ip: expect.any(String) },
+      ]);
+    });
+
+    it('first-message auth: no credential in time closes with 4001', async () => {
+      const c = connect(wsUrl(fixture.urls.first));
+      expect(await c.opened).toBeUndefined();
+      expect(await c.done).toMatchObject({ code: 4001, reason: 'authentication timeout' });
+    });
+
+    it.skipIf(
+      skip(
+        runtime,
+        ['deno'],
+        'Deno has no inbound frame limit: it waits for the whole declared payload before the guard sees anything',
+      ),
+    )('closes a header-only frame declaring 50 MiB with 1009 without buffering it', async () => {
+      const rssBefore = (await stats()).rss;
+      const h = await raw({ headers: await bearer() });
+      expect(h.status).toBe(101);
+      h.socket.write(frame(Buffer.alloc(64 * 1024, 0x61), { length: 50 * 1024 * 1024 }));
+      const r = await readFrames(h.socket, h.rest);
+      expect(r.closeCode).toBe(1009);
+      const rssAfter = (await stats()).rss;
+      expect(rssAfter - rssBefore).toBeLessThan(40 * 1024 * 1024);
+    });
+
+    it('closes a complete frame over maxBytes with 1009', async () => {
+      const h = await raw({ headers: await bearer() });
+      h.socket.write(frame(`"${'a'.repeat(100 * 1024)}"`));
+      const r = await readFrames(h.socket, h.rest);
+      expect(r.closeCode).toBe(1009);
+    });
+
+    it.runIf(runtime === 'deno')(
+      'Deno: a 16 MiB frame is buffered whole, then the guard closes it with 1009',
+      async () => {
+        const rssBefore = (await stats()).rss;
+        const h = await raw({ headers: await bearer() });
+        h.socket.write(frame(Buffer.alloc(16 * 1024 * 1024, 0x61)));
+        const r = await readFrames(h.socket, h.rest, 15_000);
+        const rssAfter = (await stats()).rss;
+        console.info(
+          `[runtimes:deno] rss growth after a 16 MiB frame: ${((rssAfter - rssBefore) / 1048576).toFixed(1)} MiB`,
+        );
+        expect(r.closeCode).toBe(1009);
+      },
+      30_000,
+    );
+
+    it.skipIf(
+      skip(
+        runtime,
+        ['deno'],
+        'Deno drops its close frame when client frames are still arriving after close(); see the Deno case below',
+      ),
+    )('answers a flood of small frames with error replies, then closes with 4029', async () => {
+      const h = await raw({ headers: await bearer() });
+      h.socket.write(Buffer.concat(Array.from({ length: 400 }, (_, i) => frame(`{"n":${i}}`))));
+      const r = await readFrames(h.socket, h.rest);
+      expect(r.closeCode).toBe(4029);
+      expect(r.texts.some((t) => t.includes('TOO_MANY_REQUESTS'))).toBe(true);
+    });
+
+    it.runIf(runtime === 'deno')(
+      'Deno: a flood gets error replies and the guard closes it with 4029 (the frame may be lost)',
+      async () => {
+        const before = (await stats()).stats.main as unknown as { closes: Record<string, number> };
+        const h = await raw({ headers: await bearer() });
+        h.socket.write(Buffer.concat(Array.from({ length: 400 }, (_, i) => frame(`{"n":${i}}`))));
+        const r = await readFrames(h.socket, h.rest);
+        expect(r.ended).toBe(true);
+        expect([4029, undefined]).toContain(r.closeCode);
+        expect(r.texts.some((t) => t.includes('TOO_MANY_REQUESTS'))).toBe(true);
+        await until(async () => {
+          const after = (await stats()).stats.main as unknown as { closes: Record<string, number> };
+          return (after.closes['4029'] ?? 0) > (before.closes['4029'] ?? 0);
+        }, 'the guard recorded a 4029 close');
+      },
+    );
+
+    it('closes a fragment flood', async () => {
+      const h = await raw({ headers: await bearer() });
+      const parts = [frame('a', { fin: false })];
+      for (let i = 0; i < 70_000; i++) parts.push(frame('a', { opcode: 0, fin: false }));
+      parts.push(frame('a', { opcode: 0, fin: true }));
+      h.socket.write(Buffer.concat(parts));
+      const r = await readFrames(h.socket, h.rest, 15_000);
+      expect(r.ended).toBe(true);
+      expect([1008, 1009]).toContain(r.closeCode);
+    });
+
+    for (const [name, bytes, gaps] of [
+      ['RSV bits set', frame('{}', { rsv: 4 }), []],
+      ['an unmasked client frame', frame('{}', { mask: false }), ['deno'] as Runtime[]],
+      ['invalid UTF-8 in a text frame', frame(Buffer.from([0x22, 0xff, 0xfe, 0x22])), []],
+    ] as const) {
+      it.skipIf(
+        skip(runtime, gaps, 'Deno accepts unmasked client frames; see the Deno case below'),
+      )(`closes the connection on a protocol violation: ${name}`, async () => {
+        const h = await raw({ headers: await bearer() });
+        h.socket.write(bytes);
+        const r = await readFrames(h.socket, h.rest);
+        expect(r.ended).toBe(true);
+        expect([1002, 1007, 1008, 1005, undefined]).toContain(r.closeCode);
+      });
+    }
+
+    it.runIf(runtime === 'deno')(
+      'Deno: an unmasked client frame is accepted, then checked by the guard like any other',
+      async () => {
+        const h = await raw({ headers: await bearer('frank') });
+        h.socket.write(frame('{"unmasked":true}', { mask: false }));
+        const r = await readFrames(h.socket, h.rest, 5000, 1);
+        expect(JSON.parse(r.texts[0] ?? '{}')).toMatchObject({
+          echo: { unmasked: true },
+          sub: 'frank',
+        });
+        h.socket.destroy();
+      },
+    );
+
+    it('closes with 1011 when the app hook throws or rejects', async () => {
+      for (const type of ['throw', 'reject']) {
+        const c = connect(wsUrl(fixture.urls.main), { headers: await bearer() });
+        expect(await c.opened).toBeUndefined();
+        c.ws.send(JSON.stringify({ type }));
+        expect(await c.done).toMatchObject({ code: 1011 });
+      }
+    });
+
+    it('closes a client that never reads with 1013', async () => {
+      const before = (await stats()).pushDone;
+      const c = connect(wsUrl(fixture.urls.main), { headers: await bearer() });
+      expect(await c.opened).toBeUndefined();
+      const socket = (c.ws as unknown as { _socket: Socket })._socket;
+      c.ws.send(JSON.stringify({ type: 'push' }));
+      socket.pause();
+      await until(async () => (await stats()).pushDone > before, 'the server stopped pushing');
+      socket.resume();
+      expect(await c.done).toMatchObject({ code: 1013 });
+    });
+
+    // ---- addresses and transport ------------------------------------------------------------
+
+    it('ignores X-Forwarded-For from an untrusted peer', async () => {
+      const localAddress = ip();
+      const c = connect(wsUrl(fixture.urls.main), {
+        localAddress,
+        headers: { ...(await bearer()), 'x-forwarded-for': '203.0.113.9' },
+      });
+      expect(await c.opened).toBeUndefined();
+      c.ws.send('{}');
+      expect(await c.next()).toMatchObject({ ip: localAddress });
+      c.ws.close();
+      await c.done;
+    });
+
+    it('honours X-Forwarded-For from a trusted proxy', async () => {
+      const c = connect(wsUrl(fixture.urls.main), {
+        localAddress: TRUSTED_PROXY,
+        headers: {
+          ...(await bearer()),
+          'x-forwarded-for': '198.51.100.7, 203.0.113.9',
+          forwarded: 'for=192.0.2.1',
+        },
+      });
+      expect(await c.opened).toBeUndefined();
+      c.ws.send('{}');
+      expect(await c.next()).toMatchObject({ ip: '203.0.113.9' });
+      c.ws.close();
+      await c.done;
+    });
+
+    it('production mode: refuses plain ws:// unless a trusted proxy reports TLS', async () => {
+      const plain = await raw({ url: wsUrl(fixture.urls.strict), headers: await bearer() });
+      expect(plain.status).toBe(403);
+      const spoofed = await raw({
+        url: wsUrl(fixture.urls.strict),
+        headers: { ...(await bearer()), 'x-forwarded-proto': 'https' },
+      });
+      expect(spoofed.status).toBe(403);
+      const proxied = await raw({
+        url: wsUrl(fixture.urls.strict),
+        localAddress: TRUSTED_PROXY,
+        headers: { ...(await bearer()), 'x-forwarded-proto': 'https' },
+      });
+      expect(proxied.status).toBe(101);
+    });
+
+    it('serves wss:// with a self-signed certificate (production mode)', async () => {
+      const c = connect(wsUrl(fixture.urls.tls), { headers: await bearer() });
+      expect(await c.opened).toBeUndefined();
+      c.ws.send('{"tls":true}');
+      expect(await c.next()).toMatchObject({ echo: { tls: true }, sub: 'alice' });
+      c.ws.close();
+      await c.done;
+    });
+
+    // ---- compression ------------------------------------------------------------------------
+
+    it('does not negotiate permessage-deflate by default', async () => {
+      const c = connect(wsUrl(fixture.urls.main), {
+        headers: await bearer(),
+        perMessageDeflate: true,
+      });
+      expect(await c.opened).toBeUndefined();
+      expect(c.ws.extensions).toBe('');
+      c.ws.close();
+      await c.done;
+    });
+
+    it.skipIf(skip(runtime, ['deno'], 'Deno does not negotiate permessage-deflate'))(
+      'with compression on, bounds the inflated size: a small deflated frame over maxBytes closes 1009',
+      async () => {
+        const c = connect(wsUrl(fixture.urls.compressed), {
+          headers: await bearer(),
+          perMessageDeflate: true,
+        });
+        expect(await c.opened).toBeUndefined();
+        expect(c.ws.extensions).toContain('permessage-deflate');
+        c.ws.send('{"small":true}');
+        expect(await c.next()).toMatchObject({ echo: { small: true } });
+        c.ws.send(`"${'a'.repeat(2 * 1024 * 1024)}"`);
+        expect(await c.done).toMatchObject({ code: 1009 });
+      },
+    );
+
+    // ---- shutdown (last: the fixture is gone afterwards) ------------------------------------
+
+    it('shuts down gracefully: peers closed with 1001, leases released, process exits 0', async () => {
+      const c = connect(wsUrl(fixture.urls.main), { headers: await bearer() });
+      expect(await c.opened).toBeUndefined();
+      shutDown = true;
+      const exited = new Promise<number | null>((resolve) => fixture.child.once('exit', resolve));
+      fixture.child.kill('SIGTERM');
+      expect(await c.done).toMatchObject({ code: 1001 });
+      expect(await exited).toBe(0);
+      const closed = JSON.parse(fixture.lines.find((l) => l.includes('"closed"')) ?? '{}') as {
+        stats?: Record<string, { connections: number }>;
+      };
+      for (const g of Object.values(closed.stats ?? { missing: { connections: -1 } }))
+        expect(g.connections).toBe(0);
+    });
+  });
+}
