@@ -1,8 +1,10 @@
 /**
  * `wsguard/redis`: the store for several instances. Tickets, rate limits, connection caps,
  * penalties and bans held in Redis with atomic operations (GETDEL, Lua by SHA), commands bounded
- * by a timeout so the guard fails closed fast when Redis is down. The Redis client (ioredis, or the
- * one inside unstorage's Redis driver) is yours; wsguard does not import one.
+ * by a timeout so the guard fails closed fast when Redis is down. And `createRedisFeed`: the
+ * app's events across instances on Redis Streams, ordered and resumable by `lastEventId`. The
+ * Redis client (ioredis, or the one inside unstorage's Redis driver) is yours; wsguard does not
+ * import one.
  *
  * @example
  * ```ts
@@ -24,3 +26,12 @@ export type {
   UnstorageRedisStoreOptions,
 } from './store/redis.ts';
 export { createRedisStore, REDIS_CLIENT_OPTIONS, redisStoreFromUnstorage } from './store/redis.ts';
+export type {
+  FeedErrorReason,
+  FeedSerializer,
+  RedisFeed,
+  RedisFeedClient,
+  RedisFeedOptions,
+  RedisFeedReader,
+} from './store/redis-feed.ts';
+export { createRedisFeed, FeedError, isStreamId } from './store/redis-feed.ts';

@@ -500,45 +500,53 @@ class RedisStore implements Store {
     return sha;
   }
 
-  /**
-   * Bound an operation by the command timeout and map every failure to StoreUnavailableError.
-   * The client's own promise may settle after the timeout (a late reply, or ioredis flushing its
-   * queue); it is observed here so that a late rejection never surfaces as unhandled.
-   */
   #run<T>(op: string, work: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(
-          new StoreUnavailableError(`redis store: ${op} timed out after ${this.#timeoutMs} ms`),
-        );
-      }, this.#timeoutMs);
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        fn();
-      };
-      let pending: Promise<T>;
-      try {
-        pending = work();
-      } catch (error) {
-        pending = Promise.reject(error);
-      }
-      pending.then(
-        (value) => finish(() => resolve(value)),
-        (error: unknown) =>
-          finish(() =>
-            reject(
-              error instanceof StoreUnavailableError
-                ? error
-                : new StoreUnavailableError(`redis store: ${op} failed`, { cause: error }),
-            ),
-          ),
-      );
-    });
+    return runBounded(`redis store: ${op}`, this.#timeoutMs, work);
   }
+}
+
+/**
+ * Bound `work` by `timeoutMs` and map every failure to {@link StoreUnavailableError} (messages
+ * `<label> timed out after <n> ms` and `<label> failed`). Shared by the store and the event feed,
+ * so every Redis operation of wsguard fails closed the same way. The client's own promise may
+ * settle after the timeout (a late reply, or ioredis flushing its queue); it is observed here so
+ * that a late rejection never surfaces as unhandled.
+ */
+export function runBounded<T>(
+  label: string,
+  timeoutMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new StoreUnavailableError(`${label} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    let pending: Promise<T>;
+    try {
+      pending = work();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (value) => finish(() => resolve(value)),
+      (error: unknown) =>
+        finish(() =>
+          reject(
+            error instanceof StoreUnavailableError
+              ? error
+              : new StoreUnavailableError(`${label} failed`, { cause: error }),
+          ),
+        ),
+    );
+  });
 }
 
 /** An unstorage driver, as far as {@link redisStoreFromUnstorage} needs it. */

@@ -627,7 +627,17 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     },
 
     broadcastReconnect(): void {
-      for (const s of sessions) send(s, { id: null, method: 'reconnect' });
+      // A notification, not a response: tRPC's transformTRPCResponse reads `result` and throws
+      // on a message without one, so it is sent as is (it carries no data to transform).
+      const notification = JSON.stringify({ id: null, method: 'reconnect' });
+      for (const s of sessions) {
+        if (!s.open) continue;
+        try {
+          s.socket.send(notification);
+        } catch (cause) {
+          reportError(getTRPCErrorFromUnknown(cause), undefined, 'unknown', s);
+        }
+      }
     },
   };
 }

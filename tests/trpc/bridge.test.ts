@@ -238,6 +238,19 @@ describe('tRPC over the guarded socket, with the real @trpc/client', () => {
     ws.close();
   });
 
+  it("sends tRPC's reconnect notification to every open connection", async () => {
+    const a = await raw(await sign('rhea', ['user']));
+    const b = await raw(await sign('sam', ['user']));
+    const got = Promise.all([frames(a, 1), frames(b, 1)]);
+    bridge.broadcastReconnect();
+    expect(await got).toEqual([
+      [{ id: null, method: 'reconnect' }],
+      [{ id: null, method: 'reconnect' }],
+    ]);
+    a.close();
+    b.close();
+  });
+
   it('keeps serving another client while one subscription bursts', async () => {
     const burster = await raw(await sign('hank', ['user']));
     let events = 0;

@@ -3,7 +3,7 @@
  * bridge, the same sequence the adapters run (upgrade decision → socket → every frame through
  * the guard, in order → bridge).
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Guard, GuardConnection } from '../../src/mod.ts';
@@ -12,6 +12,13 @@ import type { TRPCBridge } from '../../src/trpc.ts';
 export interface Harness {
   url: string;
   close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** Address to listen on (the cluster tests give each instance its own 127.0.0.x). */
+  host?: string;
+  /** Plain HTTP requests (not upgrades), e.g. a test's control endpoints; 404 when unset. */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 function toRequest(req: IncomingMessage): Request {
@@ -23,10 +30,18 @@ function toRequest(req: IncomingMessage): Request {
   return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { headers });
 }
 
-export async function startHarness(guard: Guard, bridge: TRPCBridge): Promise<Harness> {
-  const server = createServer((_req, res) => {
-    res.writeHead(404).end();
-  });
+export async function startHarness(
+  guard: Guard,
+  bridge: TRPCBridge,
+  options: HarnessOptions = {},
+): Promise<Harness> {
+  const host = options.host ?? '127.0.0.1';
+  const server = createServer(
+    options.onRequest ??
+      ((_req, res) => {
+        res.writeHead(404).end();
+      }),
+  );
   const wss = new WebSocketServer({ noServer: true, maxPayload: guard.maxBytes });
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
@@ -77,10 +92,10 @@ export async function startHarness(guard: Guard, bridge: TRPCBridge): Promise<Ha
       });
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `ws://127.0.0.1:${port}`,
+    url: `ws://${host}:${port}`,
     close: async () => {
       for (const c of wss.clients) c.terminate();
       await new Promise((r) => server.close(r));
