@@ -20,5 +20,6 @@
 export type { TRPCBridge, TRPCBridgeOptions, TRPCSession, TRPCSocket } from './trpc/bridge.ts';
 export { createTRPCBridge } from './trpc/bridge.ts';
 export type { ConnectionInfo, GuardedContext, GuardedMeta } from './trpc/context.ts';
+export { trpcHooks } from './trpc/hooks.ts';
 export type { GuardMiddleware, MiddlewareArgs } from './trpc/middleware.ts';
 export { eventOutput, rateLimit, requireAccess, requirePermission } from './trpc/middleware.ts';

@@ -141,6 +141,8 @@ function join(room: string): void {
   );
 }
 
+let renderSoon: (() => void) | undefined;
+
 function startAdmin(): void {
   if (!trpc || !session) return;
   $('admin').hidden = false;
@@ -162,6 +164,7 @@ function startAdmin(): void {
         `${data.time.slice(11, 19)} ${data.type} ${data.reason ?? ''} ${data.userId ?? ''} ${data.ip ?? ''}`.trim();
       events.prepend(li);
       while (events.children.length > 100) events.lastChild?.remove();
+      renderSoon?.();
     },
   });
   const render = async (): Promise<void> => {
@@ -175,7 +178,12 @@ function startAdmin(): void {
       ['connections', s['connections']],
       ['users', s['users']],
       ['accepted', s['accepted']],
-      ['rejections', JSON.stringify(s['rejections'])],
+      [
+        'rejections',
+        Object.entries((s['rejections'] ?? {}) as Record<string, number>)
+          .map(([reason, n]) => `${reason} ${n}`)
+          .join(' · ') || 'none',
+      ],
       ['messages', s['messages']],
       ['bans', s['bans']],
     ] as const) {
@@ -185,6 +193,16 @@ function startAdmin(): void {
       dd.textContent = String(v);
       dd.dataset['stat'] = k;
       dl.append(dt, dd);
+    }
+  };
+  // A decision just streamed in: refresh the counters shortly (coalescing bursts).
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  renderSoon = () => {
+    if (pending === undefined) {
+      pending = setTimeout(() => {
+        pending = undefined;
+        void render();
+      }, 250);
     }
   };
   if (statsTimer !== undefined) clearInterval(statsTimer);

@@ -1,0 +1,50 @@
+/**
+ * The bridge as wsguard's crossws app hooks: pass `trpcHooks(bridge)` as `hooks` to any adapter's
+ * `serve` (Node, Bun, Deno) and the router is served over the guarded socket.
+ *
+ * @module
+ */
+import type { Peer } from 'crossws';
+import type { GuardedHooks } from '../hooks.ts';
+import type { TRPCBridge, TRPCSession } from './bridge.ts';
+
+/**
+ * crossws hooks that serve a tRPC bridge. Each peer gets one bridge session, opened when the guard
+ * has accepted the socket and closed with it.
+ *
+ * @example
+ * ```ts
+ * const bridge = createTRPCBridge({ router, guard });
+ * const server = await serve({ guard, hooks: trpcHooks(bridge), port: 8787 });
+ * ```
+ */
+export function trpcHooks(bridge: TRPCBridge): GuardedHooks {
+  const sessions = new WeakMap<Peer, TRPCSession>();
+  return {
+    open(peer, connection) {
+      const session = bridge.open(
+        {
+          send: (data) => peer.send(data),
+          close: (code, reason) => peer.close(code, reason),
+          get bufferedAmount(): number {
+            return peer.bufferedAmount;
+          },
+        },
+        connection,
+        peer.request,
+      );
+      sessions.set(peer, session);
+    },
+    message(peer, _message, guarded) {
+      const session = sessions.get(peer);
+      if (session) bridge.message(session, guarded.value);
+    },
+    close(peer) {
+      const session = sessions.get(peer);
+      if (session) {
+        sessions.delete(peer);
+        bridge.close(session);
+      }
+    },
+  };
+}
