@@ -32,10 +32,18 @@ interface Demo {
   output: string[];
 }
 
-async function startDemo(env: Record<string, string>): Promise<Demo> {
+type Runtime = 'node' | 'bun' | 'deno';
+const COMMANDS: Record<Runtime, [string, string[]]> = {
+  node: [process.execPath, ['--import', 'tsx', 'examples/demo/server.node.ts']],
+  bun: ['node_modules/.bin/bun', ['examples/demo/server.bun.ts']],
+  deno: ['node_modules/.bin/deno', ['run', '-A', 'examples/demo/server.deno.ts']],
+};
+
+async function startDemo(env: Record<string, string>, runtime: Runtime = 'node'): Promise<Demo> {
   const port = await freePort();
   const output: string[] = [];
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'examples/demo/server.node.ts'], {
+  const [command, args] = COMMANDS[runtime];
+  const proc = spawn(command, args, {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -125,33 +133,39 @@ describe.skipIf(!hasChromium)('the demo in Chromium', () => {
     for (const s of servers) s.close();
   });
 
-  it('logs in, joins a room, sends and receives over the guarded socket', async () => {
-    const demo = await startDemo({});
-    demos.push(demo);
-    const page = await browser.newPage();
-    await page.goto(demo.url);
-    await page.click('#login-form button');
-    await page.waitForSelector('[data-testid="conn"]:text("connected")', { timeout: 15_000 });
-    await page.fill('#send-form input[name="text"]', 'hello from the browser');
-    await page.click('#send-form button');
-    await page.waitForSelector('#messages li:has-text("hello from the browser")', {
-      timeout: 10_000,
-    });
-    // A message from another user arrives through the subscription.
-    const bob = await nodeClient(demo.url, 'bob');
-    await bob.trpc.chat.send.mutate({ room: 'lobby', text: 'hi alice, from bob' });
-    await page.waitForSelector('#messages li:has-text("hi alice, from bob")', { timeout: 10_000 });
-    // Untrusted text is rendered as text, never as markup.
-    await bob.trpc.chat.send.mutate({
-      room: 'lobby',
-      text: '<img src=x onerror="window.pwned=1">',
-    });
-    await page.waitForSelector('#messages li:has-text("<img src=x")', { timeout: 10_000 });
-    expect(await page.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
-    expect(await page.locator('#messages img').count()).toBe(0);
-    await bob.ws.close();
-    await page.close();
-  }, 60_000);
+  it.each(['node', 'bun', 'deno'] as const)(
+    'on %s: logs in, joins a room, sends and receives over the guarded socket',
+    async (runtime) => {
+      const demo = await startDemo({}, runtime);
+      demos.push(demo);
+      const page = await browser.newPage();
+      await page.goto(demo.url);
+      await page.click('#login-form button');
+      await page.waitForSelector('[data-testid="conn"]:text("connected")', { timeout: 15_000 });
+      await page.fill('#send-form input[name="text"]', 'hello from the browser');
+      await page.click('#send-form button');
+      await page.waitForSelector('#messages li:has-text("hello from the browser")', {
+        timeout: 10_000,
+      });
+      // A message from another user arrives through the subscription.
+      const bob = await nodeClient(demo.url, 'bob');
+      await bob.trpc.chat.send.mutate({ room: 'lobby', text: 'hi alice, from bob' });
+      await page.waitForSelector('#messages li:has-text("hi alice, from bob")', {
+        timeout: 10_000,
+      });
+      // Untrusted text is rendered as text, never as markup.
+      await bob.trpc.chat.send.mutate({
+        room: 'lobby',
+        text: '<img src=x onerror="window.pwned=1">',
+      });
+      await page.waitForSelector('#messages li:has-text("<img src=x")', { timeout: 10_000 });
+      expect(await page.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
+      expect(await page.locator('#messages img').count()).toBe(0);
+      await bob.ws.close();
+      await page.close();
+    },
+    60_000,
+  );
 
   it('refuses cross-site WebSocket hijacking from a page on another origin', async () => {
     const demo = await startDemo({});
