@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTRPCClient, wsLink } from '@trpc/client';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { DemoRouter } from '../../examples/demo/router.ts';
@@ -57,6 +57,20 @@ async function startDemo(env: Record<string, string>, runtime: Runtime = 'node')
   }
   proc.kill('SIGKILL');
   throw new Error(`demo did not start:\n${output.join('')}`);
+}
+
+/** Wait for the page's socket; on failure, say what the page and the server said. */
+async function waitConnected(page: Page, demo: Demo): Promise<void> {
+  try {
+    await page.waitForSelector('[data-testid="conn"]:text("connected")', { timeout: 30_000 });
+  } catch (error) {
+    const banner = await page.textContent('[data-testid="banner"]').catch(() => null);
+    const conn = await page.textContent('[data-testid="conn"]').catch(() => null);
+    throw new Error(
+      `page did not connect: conn=${JSON.stringify(conn)} banner=${JSON.stringify(banner)}\nserver output:\n${demo.output.join('').slice(-2000)}`,
+      { cause: error },
+    );
+  }
 }
 
 interface Session {
@@ -141,7 +155,7 @@ describe.skipIf(!hasChromium)('the demo in Chromium', () => {
       const page = await browser.newPage();
       await page.goto(demo.url);
       await page.click('#login-form button');
-      await page.waitForSelector('[data-testid="conn"]:text("connected")', { timeout: 15_000 });
+      await waitConnected(page, demo);
       await page.fill('#send-form input[name="text"]', 'hello from the browser');
       await page.click('#send-form button');
       await page.waitForSelector('#messages li:has-text("hello from the browser")', {
@@ -175,7 +189,7 @@ describe.skipIf(!hasChromium)('the demo in Chromium', () => {
     const victim = await context.newPage();
     await victim.goto(demo.url);
     await victim.click('#login-form button');
-    await victim.waitForSelector('[data-testid="conn"]:text("connected")', { timeout: 15_000 });
+    await waitConnected(victim, demo);
     // The attacker's page, served from another origin (another port on loopback).
     const attackerPort = await freePort();
     const target = demo.url;
@@ -227,7 +241,7 @@ describe.skipIf(!hasChromium)('the demo in Chromium', () => {
     const page = await browser.newPage();
     await page.goto(demo.url);
     await page.click('#login-form button');
-    await page.waitForSelector('[data-testid="conn"]:text("connected")', { timeout: 15_000 });
+    await waitConnected(page, demo);
     const bob = await nodeClient(demo.url, 'bob');
     // Bob's token lives 4 s too; his client refreshes it in band, like the page.
     const sent: string[] = [];
@@ -278,7 +292,7 @@ describe.skipIf(!hasChromium)('the demo in Chromium', () => {
     await page.fill('#login-form input[name="username"]', 'admin');
     await page.fill('#login-form input[name="password"]', 'admin');
     await page.click('#login-form button');
-    await page.waitForSelector('[data-testid="conn"]:text("connected")', { timeout: 15_000 });
+    await waitConnected(page, demo);
     await page.waitForSelector('#admin:not([hidden])');
     await page.fill('#send-form input[name="text"]', 'the admin is watching');
     await page.click('#send-form button');
