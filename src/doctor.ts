@@ -121,6 +121,15 @@ export function diagnose(options: GuardOptions): string[] {
   }
 
   if (
+    l.onStoreError !== undefined &&
+    l.onStoreError !== 'fail-closed' &&
+    l.onStoreError !== 'local'
+  ) {
+    problems.push(
+      `limits.onStoreError: ${JSON.stringify(l.onStoreError)} is not 'fail-closed' or 'local'`,
+    );
+  }
+  if (
     o.pathBinding !== undefined &&
     (typeof o.pathBinding !== 'string' || !o.pathBinding.includes('/:'))
   ) {

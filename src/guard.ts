@@ -47,6 +47,7 @@ import {
 } from './rate-limit.ts';
 import { redactUrl } from './redact.ts';
 import { Stats, type StatsSnapshot } from './stats.ts';
+import { withLocalFallback } from './store/fallback.ts';
 import { createMemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
 import {
@@ -293,7 +294,13 @@ export function createGuard(options: GuardOptions): Guard {
     }
   };
   const rawStore = options.store ?? createMemoryStore({ now });
-  const store = failClosed(rawStore);
+  const store =
+    options.limits?.onStoreError === 'local'
+      ? withLocalFallback(failClosed(rawStore), (operation, error) => {
+          report('store')(error);
+          audit({ type: 'store.error', reason: 'store_unavailable', detail: { fallback: operation } });
+        })
+      : failClosed(rawStore);
   const dryRun = options.dryRun ?? false;
   const origins = createOriginMatcher({
     allow: options.origins ?? [],

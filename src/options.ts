@@ -63,6 +63,13 @@ export interface LimitOptions {
    * @default 10
    */
   readonly closeAfterRateHits?: number;
+  /**
+   * When the store cannot answer: `'fail-closed'` refuses every handshake (503); `'local'` lets
+   * the connection rate and ban lookups fall back to this instance's own state (per-instance
+   * limits during the outage). Tickets and caps always fail closed.
+   * @default 'fail-closed'
+   */
+  readonly onStoreError?: 'fail-closed' | 'local';
 }
 
 /** Message checks beyond the size and shape limits. */
