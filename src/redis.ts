@@ -4,7 +4,8 @@
  * by a timeout so the guard fails closed fast when Redis is down. And `createRedisFeed`: the
  * app's events across instances on Redis Streams, ordered and resumable by `lastEventId`. The
  * Redis client (ioredis, or the one inside unstorage's Redis driver) is yours; wsguard does not
- * import one.
+ * import one. And `createUnstorageStore`: the store on any unstorage `Storage`, atomic on
+ * unstorage's Redis driver, per process (refused for several instances unless opted in) on others.
  *
  * @example
  * ```ts
@@ -35,3 +36,5 @@ export type {
   RedisFeedReader,
 } from './store/redis-feed.ts';
 export { createRedisFeed, FeedError, isStreamId } from './store/redis-feed.ts';
+export type { UnstorageStorageLike, UnstorageStoreOptions } from './store/unstorage.ts';
+export { createUnstorageStore } from './store/unstorage.ts';
