@@ -196,7 +196,9 @@ export async function audit(options: AuditOptions): Promise<Finding[]> {
     refused(nullOrigin, [403], [4003]),
   );
 
-  const anonymous = await attempt({ url, origin, waitMs });
+  // A server with first-message auth accepts, then closes after its auth timeout (wsguard's
+  // default is 5 s): watch this one long enough to see that close, or the probe misreads it.
+  const anonymous = await attempt({ url, origin, waitMs: Math.max(waitMs, 6500) });
   add(
     'no credentials',
     'HTTP 401 or close 4001 (first-message auth: closed within its timeout)',
