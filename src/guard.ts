@@ -298,7 +298,11 @@ export function createGuard(options: GuardOptions): Guard {
     options.limits?.onStoreError === 'local'
       ? withLocalFallback(failClosed(rawStore), (operation, error) => {
           report('store')(error);
-          audit({ type: 'store.error', reason: 'store_unavailable', detail: { fallback: operation } });
+          audit({
+            type: 'store.error',
+            reason: 'store_unavailable',
+            detail: { fallback: operation },
+          });
         })
       : failClosed(rawStore);
   const dryRun = options.dryRun ?? false;
@@ -337,6 +341,8 @@ export function createGuard(options: GuardOptions): Guard {
     secretParams,
     report('audit'),
   );
+  /** `audit: false`: the per-connection events of the hot paths are not even built. */
+  const auditing = options.audit !== false;
 
   const limits = options.limits ?? {};
   const connectRate = ruleOf(limits.connectRate, DEFAULTS.connectRate);
@@ -709,16 +715,17 @@ export function createGuard(options: GuardOptions): Guard {
     startRenewal();
     stats.opened(c.principal?.sub);
     if (c.principal) registerUser(c.principal.sub);
-    audit({
-      type: 'connection.accepted',
-      connectionId: c.id,
-      ip: c.ip,
-      origin: c.origin,
-      ...(c.userAgent !== undefined ? { userAgent: c.userAgent } : {}),
-      url: c.url,
-      ...(c.principal ? { userId: c.principal.sub } : {}),
-      ...(c.authDeadline !== undefined ? { detail: { pendingAuth: true } } : {}),
-    });
+    if (auditing)
+      audit({
+        type: 'connection.accepted',
+        connectionId: c.id,
+        ip: c.ip,
+        origin: c.origin,
+        ...(c.userAgent !== undefined ? { userAgent: c.userAgent } : {}),
+        url: c.url,
+        ...(c.principal ? { userId: c.principal.sub } : {}),
+        ...(c.authDeadline !== undefined ? { detail: { pendingAuth: true } } : {}),
+      });
     return { ok: true, connection: c, protocol: c.protocol };
   };
 
@@ -731,14 +738,15 @@ export function createGuard(options: GuardOptions): Guard {
   ): MessageDecision => {
     const code = MESSAGE_CLOSE_CODES[reason];
     stats.messageRejected(reason);
-    audit({
-      type: 'message.rejected',
-      connectionId: c.id,
-      ip: c.ip,
-      ...(c.principal ? { userId: c.principal.sub } : {}),
-      reason,
-      closeCode: code,
-    });
+    if (auditing)
+      audit({
+        type: 'message.rejected',
+        connectionId: c.id,
+        ip: c.ip,
+        ...(c.principal ? { userId: c.principal.sub } : {}),
+        reason,
+        closeCode: code,
+      });
     return { action: 'close', reason, code, message: message ?? reason.replace(/_/g, ' ') };
   };
 
@@ -750,7 +758,7 @@ export function createGuard(options: GuardOptions): Guard {
     audited = false,
   ): MessageDecision => {
     stats.messageRejected(reason);
-    if (!audited)
+    if (!audited && auditing)
       audit({
         type: 'message.rejected',
         connectionId: c.id,
@@ -1034,14 +1042,15 @@ export function createGuard(options: GuardOptions): Guard {
     } catch (error) {
       report('close')(error);
     }
-    audit({
-      type: 'connection.closed',
-      connectionId: c.id,
-      ip: c.ip,
-      ...(sub !== undefined ? { userId: sub } : {}),
-      ...(code !== undefined ? { closeCode: code } : {}),
-      detail: { durationMs: now() - c.connectedAt },
-    });
+    if (auditing)
+      audit({
+        type: 'connection.closed',
+        connectionId: c.id,
+        ip: c.ip,
+        ...(sub !== undefined ? { userId: sub } : {}),
+        ...(code !== undefined ? { closeCode: code } : {}),
+        detail: { durationMs: now() - c.connectedAt },
+      });
   };
 
   const consume = (connection: GuardConnection, cost: number): LimitResult | undefined => {
