@@ -21,6 +21,7 @@ const BRAND = Symbol.for('wsguard.error');
 export class GuardError extends Error {
   /** Stable machine-readable code. */
   readonly code: GuardErrorCode;
+  /** An error with a stable `code`; `cause` is kept for the logs, never shown to clients. */
   constructor(code: GuardErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'GuardError';
@@ -38,6 +39,7 @@ export class GuardConfigError extends GuardError {
   /** Every problem found, each phrased as what is wrong and how to fix it. */
   readonly problems: readonly string[];
 
+  /** One error listing every problem found. */
   constructor(problems: readonly string[]) {
     super(
       'ERR_WSGUARD_CONFIG',
@@ -50,6 +52,7 @@ export class GuardConfigError extends GuardError {
 
 /** Thrown (or reported) when the store cannot answer; the guard fails closed on it. */
 export class StoreUnavailableError extends GuardError {
+  /** The store failed or timed out; the original failure is the `cause`. */
   constructor(message = 'store unavailable', options?: { cause?: unknown }) {
     super('ERR_WSGUARD_STORE', message, options);
     this.name = 'StoreUnavailableError';
@@ -61,6 +64,7 @@ export class CredentialError extends GuardError {
   /** True when the credential was genuine but past its lifetime (close 4002, not 4001). */
   readonly expired: boolean;
 
+  /** A refused credential; `expired` selects 4002 over 4001. */
   constructor(message: string, expired = false, options?: { cause?: unknown }) {
     super(expired ? 'ERR_WSGUARD_EXPIRED' : 'ERR_WSGUARD_CREDENTIALS', message, options);
     this.name = 'CredentialError';

@@ -37,6 +37,16 @@ export type JwtAlgorithm =
   | 'EdDSA'
   | 'Ed25519';
 
+/** A JSON Web Key: the Web standard's `JsonWebKey` plus the key id and certificate fields of RFC 7517. */
+export interface Jwk extends JsonWebKey {
+  /** Key id, matched against a token's `kid` header in a key set. */
+  kid?: string;
+  /** Intended use (`sig`). */
+  use?: string;
+  /** X.509 certificate chain. */
+  x5c?: string[];
+}
+
 /** JWT verification options. Exactly one of `secret`, `publicKey` or `jwks`. */
 export interface JwtOptions {
   /** The algorithms accepted; anything else (including `none`) is refused. Required. */
@@ -44,9 +54,9 @@ export interface JwtOptions {
   /** HMAC secret (HS*), at least 32 bytes. */
   readonly secret?: string | Uint8Array;
   /** Public key for RS/PS/ES/EdDSA: PEM (SPKI), a JWK, or a `CryptoKey`. */
-  readonly publicKey?: string | JWK | CryptoKey;
+  readonly publicKey?: string | Jwk | CryptoKey;
   /** A key set: a local JWKS object, or the URL of a remote one (fetched, cached, rate-limited by jose). */
-  readonly jwks?: JSONWebKeySet | URL | string;
+  readonly jwks?: { readonly keys: readonly Jwk[] } | URL | string;
   /** Required `iss`. */
   readonly issuer?: string | readonly string[];
   /** Required `aud`. */
@@ -59,7 +69,7 @@ export interface JwtOptions {
    */
   readonly clockToleranceSec?: number;
   /** Map verified claims to a principal. @default principalFromClaims */
-  readonly principal?: (claims: JWTPayload) => Principal | undefined;
+  readonly principal?: (claims: Readonly<Record<string, unknown>>) => Principal | undefined;
 }
 
 /** A configured verifier. */
@@ -193,7 +203,7 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
     const jwks = options.jwks;
     const getKey = isUrlLike(jwks)
       ? createRemoteJWKSet(new URL(jwks), { timeoutDuration: 2000, cooldownDuration: 30_000 })
-      : createLocalJWKSet(jwks);
+      : createLocalJWKSet(jwks as unknown as JSONWebKeySet);
     keyPromise = Promise.resolve(getKey as unknown as KeyInput);
   } else {
     const pk = options.publicKey!;

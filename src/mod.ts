@@ -69,7 +69,7 @@ export {
   ticketHandler,
   withSecurityHeaders,
 } from './http.ts';
-export type { JwtAlgorithm, JwtOptions, JwtVerifier } from './jwt.ts';
+export type { Jwk, JwtAlgorithm, JwtOptions, JwtVerifier } from './jwt.ts';
 export { createJwtVerifier, validateJwtOptions } from './jwt.ts';
 export type {
   FrameProblem,

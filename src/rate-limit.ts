@@ -81,6 +81,7 @@ export class LocalLimiter {
   readonly #state = new Map<string, number>();
   #ops = 0;
 
+  /** A limiter for `rule`; keys are created on first use. */
   constructor(rule: RateRule) {
     this.#rule = rule;
   }

@@ -145,6 +145,7 @@ export class FeedError extends GuardError {
   /** The topic followed. */
   readonly topic: string;
 
+  /** Why the follower of `topic` ended. */
   constructor(reason: FeedErrorReason, topic: string, message: string) {
     super('ERR_WSGUARD_FEED', message);
     this.name = 'FeedError';
