@@ -16,7 +16,7 @@
 import type { Hooks, Message, Peer, PeerContext, WSError } from 'crossws';
 import { CloseCode } from './codes.ts';
 import type { GuardConnection } from './connection.ts';
-import type { Guard, MessageDecision, Reject } from './guard.ts';
+import type { ErrorReply, Guard, MessageDecision, Reject } from './guard.ts';
 import { checkHandshake } from './handshake.ts';
 import type { ErrorStage } from './options.ts';
 import type { ClientAddress } from './trusted-proxy.ts';
@@ -54,6 +54,18 @@ export interface GuardedHooks {
   readonly open?: (peer: Peer, connection: GuardConnection) => MaybePromise<void>;
   /** A frame passed every check. */
   readonly message?: (peer: Peer, message: Message, guarded: GuardedMessage) => MaybePromise<void>;
+  /**
+   * The guard refused a frame with an error reply (rate limit, invalid message, permission) and
+   * the connection stays open. Answer it in the app's protocol (e.g. one tRPC error per call id in
+   * the frame, so the calls do not wait forever); the frame is the raw one the guard refused, not
+   * parsed, possibly malformed. Without this hook the guard's `reply` is sent as JSON.
+   */
+  readonly refused?: (
+    peer: Peer,
+    reply: ErrorReply,
+    frame: string | ArrayBuffer | ArrayBufferView,
+    connection: GuardConnection,
+  ) => MaybePromise<void>;
   /** The socket closed; caps are already being released. */
   readonly close?: (
     peer: Peer,
@@ -351,7 +363,12 @@ export function guardHooks(
       closePeer(s, CloseCode.TryAgainLater, 'client too slow');
   };
 
-  const apply = (s: PeerState, message: Message, d: MessageDecision): void => {
+  const apply = (
+    s: PeerState,
+    message: Message,
+    d: MessageDecision,
+    frame: string | ArrayBuffer | ArrayBufferView,
+  ): void => {
     if (s.closing) return;
     const peer = s.peer!;
     if (d.action === 'deliver') {
@@ -370,8 +387,11 @@ export function guardHooks(
         return;
       }
       if (isThenable(r)) r.then(undefined, (error: unknown) => fail(s, error));
-    } else if (d.action === 'reply') peer.send(JSON.stringify(d.reply));
-    else closePeer(s, d.code, d.message);
+    } else if (d.action === 'reply') {
+      const refused = app.refused;
+      if (refused) run(s, () => refused(peer, d.reply, frame, s.connection));
+      else peer.send(JSON.stringify(d.reply));
+    } else closePeer(s, d.code, d.message);
   };
 
   const decide = (
@@ -387,14 +407,14 @@ export function guardHooks(
       return;
     }
     if (!(d instanceof Promise)) {
-      apply(s, message, d);
+      apply(s, message, d, frame);
       return;
     }
     s.busy = true;
     d.then(
       (decision) => {
         s.busy = false;
-        apply(s, message, decision);
+        apply(s, message, decision, frame);
         pump(s);
       },
       (error: unknown) => fail(s, error),

@@ -20,6 +20,9 @@ import {
   tokenExpiry,
 } from './policy.ts';
 
+/** A connection open this long was healthy: the next backoff starts from the base again. */
+const HEALTHY_AFTER_MS = 5000;
+
 /** Why the client stopped. */
 export interface AuthStop {
   /** The close code (4001, 4003, 4030, 1008, 1009). */
@@ -93,6 +96,11 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
   let immediate = false;
   let token: string | undefined;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  // Closes in a row that asked for a backoff. tRPC counts attempts only while sockets fail to
+  // open; a server that accepts and then closes (4029, 4008: the close-code contract) would reset
+  // its count on every attempt, and the backoff would never grow past `baseMs`.
+  let failures = 0;
+  let openedAt: number | undefined;
 
   const schedule = (t: string): void => {
     if (refreshTimer !== undefined) clearTimeout(refreshTimer);
@@ -131,14 +139,21 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
         immediate = false;
         return 0;
       }
-      const d = backoffDelay(attempt, backoff, hint);
+      const d = backoffDelay(Math.max(attempt, failures - 1), backoff, hint);
       hint = undefined;
       return d;
+    },
+    onOpen: () => {
+      openedAt = Date.now();
+      options.onOpen?.();
     },
     onClose: (event?: { code?: number; reason?: string }) => {
       const code = event?.code ?? 1006;
       const reason = event?.reason ?? '';
       const action = closeAction(code);
+      // A connection that served for a while ends a run of failures.
+      if (openedAt !== undefined && Date.now() - openedAt >= HEALTHY_AFTER_MS) failures = 0;
+      openedAt = undefined;
       options.onClose?.({ code, reason, action });
       if (action === 'stop' && !stopped) {
         stopped = true;
@@ -152,6 +167,7 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
       } else if (action === 'reconnect') {
         immediate = true;
       } else {
+        failures++;
         hint = retryHintMs(reason);
       }
     },

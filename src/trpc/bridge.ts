@@ -17,6 +17,7 @@ import type { AnyRouter } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import {
   callProcedure,
+  defaultTransformer,
   getErrorShape,
   getTRPCErrorFromUnknown,
   isTrackedEnvelope,
@@ -28,7 +29,8 @@ import {
 import { CloseCode } from '../codes.ts';
 import type { GuardConnection } from '../connection.ts';
 import { isGuardError } from '../errors.ts';
-import type { Guard } from '../guard.ts';
+import type { ErrorReply, Guard } from '../guard.ts';
+import { frameBytes, scanJson } from '../messages.ts';
 import type { Principal } from '../principal.ts';
 import type { GuardedContext, GuardedMeta } from './context.ts';
 
@@ -80,8 +82,9 @@ export interface TRPCBridgeOptions<TRouter extends AnyRouter> {
   readonly drainTimeoutMs?: number;
   /**
    * Longest run of event sending, in ms, before yielding to the event loop, so one fast
-   * subscription cannot starve other connections.
-   * @default 4
+   * subscription cannot starve other connections. A yield costs microseconds (`setImmediate`), so
+   * a short slice costs a burst little and bounds what another client waits for.
+   * @default 1
    */
   readonly sliceMs?: number;
   /**
@@ -113,6 +116,17 @@ export interface TRPCBridge {
   open(socket: TRPCSocket, connection: GuardConnection, request?: Request): TRPCSession;
   /** Handle a frame the guard delivered (parsed JSON, or the `PING`/`PONG` text). */
   message(session: TRPCSession, value: unknown): void;
+  /**
+   * Answer a frame the guard refused with an error reply (rate limit, invalid message): every
+   * call in it gets a tRPC error with the reply's code, so the unmodified client's calls fail
+   * instead of waiting forever (it ignores a reply without an `id`). The frame is read
+   * defensively: never over the guard's `maxBytes`, depth bounded, at most 1,000 ids answered.
+   */
+  refused(
+    session: TRPCSession,
+    reply: ErrorReply,
+    frame: string | ArrayBuffer | ArrayBufferView,
+  ): void;
   /** The socket closed: stop everything it ran. */
   close(session: TRPCSession): void;
   /** Re-check every live subscription (e.g. after a role change); returns how many were stopped. */
@@ -146,25 +160,92 @@ interface Session extends TRPCSession {
 const ABORTED = Symbol('aborted');
 
 /**
- * Fairness: a run of sends that has lasted `sliceMs` since the last macrotask yields to the event
- * loop. A marker timer resets the slice whenever the loop turns, so sparse events never wait.
+ * Most call ids answered for one refused frame. A frame within the guard's limits holds far fewer
+ * calls (64 KiB and 1,000 entries by default); this only bounds the replies to a hostile one.
+ */
+const MAX_ANSWERED_IDS = 1000;
+/**
+ * Depth up to which a refused frame is parsed to find its call ids (only the top level is read
+ * afterwards). Above the guard's default (32), so a frame refused as too deep still has its calls
+ * answered; a deeper one gets a single error without an id.
+ */
+const REFUSED_MAX_DEPTH = 256;
+const lenientDecoder = new TextDecoder();
+
+type CallId = { readonly id: string | number; readonly jsonrpc: '2.0' | undefined };
+
+/** The ids of the calls (query, mutation, subscription) in a frame's value, at most `max`. */
+function callIdsOf(calls: readonly unknown[], max: number): CallId[] {
+  const out: CallId[] = [];
+  for (let i = 0; i < calls.length && out.length < max; i++) {
+    const m = calls[i];
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) continue;
+    const { id, method, jsonrpc } = m as { id?: unknown; method?: unknown; jsonrpc?: unknown };
+    if (method !== 'query' && method !== 'mutation' && method !== 'subscription') continue;
+    if (
+      (typeof id === 'number' && Number.isFinite(id)) ||
+      (typeof id === 'string' && id.length <= 256)
+    )
+      out.push({ id, jsonrpc: jsonrpc === '2.0' ? '2.0' : undefined });
+  }
+  return out;
+}
+
+/** The calls of a frame the guard refused unparsed, or undefined when it cannot be read safely. */
+function refusedCalls(
+  frame: string | ArrayBuffer | ArrayBufferView,
+  maxBytes: number,
+): unknown[] | undefined {
+  // Never parse what the guard would not: the size limit comes first.
+  if (frameBytes(frame, maxBytes) > maxBytes) return undefined;
+  const text = typeof frame === 'string' ? frame : lenientDecoder.decode(frame);
+  if (scanJson(text, REFUSED_MAX_DEPTH, Number.POSITIVE_INFINITY) !== 'ok') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * Run `fn` on a later turn of the event loop, after pending I/O. `setImmediate` where the runtime
+ * has it (Node, Bun, Deno): a 0 ms timer is clamped to 1 ms or more (4 ms once nested, in Deno),
+ * time a burst would sit idle on every slice and another client would wait on every yield.
+ */
+const nextTurn: (fn: () => void) => void = (() => {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  return typeof immediate === 'function'
+    ? (fn: () => void) => {
+        immediate(fn);
+      }
+    : (fn: () => void) => {
+        setTimeout(fn, 0);
+      };
+})();
+
+/**
+ * Fairness: a run of sends that has lasted `sliceMs` since the last turn of the event loop yields
+ * to it. A marker resets the slice whenever the loop turns, so sparse events never wait.
  */
 function createSlicer(sliceMs: number): () => boolean {
   let start: number | undefined;
+  const reset = (): void => {
+    start = undefined;
+  };
   return () => {
     const t = performance.now();
     if (start === undefined) {
       start = t;
-      setTimeout(() => {
-        start = undefined;
-      }, 0);
+      nextTurn(reset);
       return false;
     }
     return t - start >= sliceMs;
   };
 }
 
-const macrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+const macrotask = (): Promise<void> => new Promise((resolve) => nextTurn(resolve));
 
 /**
  * Serve a tRPC router over guarded sockets.
@@ -185,7 +266,7 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
   const maxBatchSize = options.maxBatchSize ?? 100;
   const highWaterMark = options.highWaterMark ?? 256 * 1024;
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
-  const shouldYield = createSlicer(options.sliceMs ?? 4);
+  const shouldYield = createSlicer(options.sliceMs ?? 1);
   const sessions = new Set<Session>();
   const procedures = router._def.procedures as Record<
     string,
@@ -206,11 +287,18 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     }
   };
 
+  // Without a transformer, tRPC's transformTRPCResponse only copies the response (two object
+  // spreads per event, a measurable share of a subscription's cost) into the same JSON.
+  const serialize: (message: unknown) => string =
+    transformer === defaultTransformer
+      ? (message) => JSON.stringify(message)
+      : // biome-ignore lint/suspicious/noExplicitAny: tRPC's response union is wider than we build
+        (message) => JSON.stringify(transformTRPCResponse(config, message as any));
+
   const send = (s: Session, message: unknown): void => {
     if (!s.open) return;
     try {
-      // biome-ignore lint/suspicious/noExplicitAny: tRPC's response union is wider than we build
-      s.socket.send(JSON.stringify(transformTRPCResponse(config, message as any)));
+      s.socket.send(serialize(message));
     } catch (cause) {
       reportError(getTRPCErrorFromUnknown(cause), undefined, 'unknown', s);
     }
@@ -247,6 +335,28 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     const error = getTRPCErrorFromUnknown(cause);
     reportError(error, path, type, s);
     send(s, { id, jsonrpc, error: errorShape(s, error, type, path, input) });
+  };
+
+  /**
+   * Refuse every call of a frame with `error`: one error per call id (the client matches answers
+   * by id, and ignores an error without one), or one error without an id when there is none.
+   * Ids of this connection's live subscriptions are skipped: a refused frame cannot end them.
+   */
+  const refuseCalls = (
+    s: Session,
+    calls: readonly unknown[] | undefined,
+    error: TRPCError,
+  ): void => {
+    reportError(error, undefined, 'unknown', s);
+    const shape = errorShape(s, error, 'unknown', undefined, undefined);
+    const ids = calls ? callIdsOf(calls, MAX_ANSWERED_IDS) : [];
+    let answered = 0;
+    for (const { id, jsonrpc } of ids) {
+      if (s.subs.has(id)) continue;
+      answered++;
+      send(s, { id, jsonrpc, error: shape });
+    }
+    if (answered === 0 && ids.length === 0) send(s, { id: null, error: shape });
   };
 
   const buildContext = (s: Session): Promise<GuardedContext> => {
@@ -302,15 +412,17 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     return s.ctx;
   };
 
-  const allowed = async (
-    ctx: GuardedContext,
-    path: string,
-    input: unknown,
-    live: boolean,
-  ): Promise<boolean> => {
+  /** The procedure's `meta.permission`, checked synchronously before every call. */
+  const permitted = (ctx: GuardedContext, path: string): boolean => {
     const permission = procedures[path]?._def?.meta?.permission;
-    if (permission !== undefined && !ctx.can(permission)) return false;
-    if (live && options.reauthorize) return await options.reauthorize(ctx, { path, input });
+    return permission === undefined || ctx.can(permission);
+  };
+
+  /** Whether a live subscription may go on: its permission, then the `reauthorize` hook. */
+  const stillAllowed = async (ctx: GuardedContext, sub: Subscription): Promise<boolean> => {
+    if (!permitted(ctx, sub.path)) return false;
+    if (options.reauthorize)
+      return await options.reauthorize(ctx, { path: sub.path, input: sub.input });
     return true;
   };
 
@@ -448,12 +560,14 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
         : undefined;
     if (sub) s.subs.set(id, sub);
     try {
-      const ctx = await context(s);
+      // Once built, the context is used as is: awaiting its settled promise would only cost a
+      // microtask turn per call.
+      const ctx = s.ctxValue ?? (await context(s));
       if (!s.open || sub?.controller.signal.aborted) {
         if (sub) s.subs.delete(id);
         return;
       }
-      if (!(await allowed(ctx, path, input, false))) {
+      if (!permitted(ctx, path)) {
         throw new TRPCError({ code: 'FORBIDDEN', message: 'permission denied' });
       }
       const result = await callProcedure({
@@ -493,7 +607,7 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     for (const sub of [...s.subs.values()]) {
       let ok: boolean;
       try {
-        ok = await allowed(ctx, sub.path, sub.input, true);
+        ok = await stillAllowed(ctx, sub);
       } catch {
         ok = false;
       }
@@ -578,11 +692,13 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       }
       const calls = Array.isArray(value) ? value : [value];
       if (calls.length > maxBatchSize) {
-        sendError(
+        refuseCalls(
           s,
-          null,
-          undefined,
-          new TRPCError({ code: 'BAD_REQUEST', message: 'batch too large' }),
+          calls,
+          new TRPCError({
+            code: 'BAD_REQUEST',
+            message: `batch too large (${calls.length} calls; at most ${maxBatchSize})`,
+          }),
         );
         return;
       }
@@ -590,10 +706,9 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       if (calls.length > 1) {
         const refused = guard.consume(s.connection, calls.length - 1);
         if (refused) {
-          sendError(
+          refuseCalls(
             s,
-            null,
-            undefined,
+            calls,
             new TRPCError({
               code: 'TOO_MANY_REQUESTS',
               message: `rate limit exceeded; retry in ${refused.retryAfterMs} ms`,
@@ -607,6 +722,26 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
           reportError(getTRPCErrorFromUnknown(cause), undefined, 'unknown', s),
         );
       }
+    },
+
+    refused(
+      session: TRPCSession,
+      reply: ErrorReply,
+      frame: string | ArrayBuffer | ArrayBufferView,
+    ): void {
+      const s = session as Session;
+      if (!s.open) return;
+      // A refused keep-alive needs no answer (the client's own timeout handles a missing PONG).
+      if (frame === 'PING' || frame === 'PONG') return;
+      const { code, message, retryAfterMs } = reply.error;
+      refuseCalls(
+        s,
+        refusedCalls(frame, guard.maxBytes),
+        new TRPCError({
+          code,
+          message: retryAfterMs === undefined ? message : `${message}; retry in ${retryAfterMs} ms`,
+        }),
+      );
     },
 
     close(session: TRPCSession): void {

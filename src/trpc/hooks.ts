@@ -10,7 +10,8 @@ import type { TRPCBridge, TRPCSession } from './bridge.ts';
 
 /**
  * crossws hooks that serve a tRPC bridge. Each peer gets one bridge session, opened when the guard
- * has accepted the socket and closed with it.
+ * has accepted the socket and closed with it. A frame the guard refuses (rate limit, invalid
+ * message) is answered with one tRPC error per call in it.
  *
  * @example
  * ```ts
@@ -38,6 +39,12 @@ export function trpcHooks(bridge: TRPCBridge): GuardedHooks {
     message(peer, _message, guarded) {
       const session = sessions.get(peer);
       if (session) bridge.message(session, guarded.value);
+    },
+    refused(peer, reply, frame) {
+      // The guard's own reply has no call id, so tRPC's client would ignore it and the calls in
+      // the frame would wait forever: answer each of them in tRPC's protocol instead.
+      const session = sessions.get(peer);
+      if (session) bridge.refused(session, reply, frame);
     },
     close(peer) {
       const session = sessions.get(peer);
