@@ -40,7 +40,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name: string) => join(root, 'node_modules/.bin', name);
 
 const COMMANDS: Record<Runtime, [string, string[]]> = {
-  node: [bin('tsx'), []],
+  // `node --import tsx`, not the tsx CLI: the CLI runs the server as a grandchild, which a kill
+  // of the CLI leaves behind.
+  node: [process.execPath, ['--import', 'tsx']],
   bun: [bin('bun'), ['run']],
   deno: [bin('deno'), ['run', '-A', '--quiet']],
 };
