@@ -44,7 +44,9 @@ async function startDemo(env: Record<string, string>, runtime: Runtime = 'node')
   const output: string[] = [];
   const [command, args] = COMMANDS[runtime];
   const proc = spawn(command, args, {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
+    // The demo's own default store (memory): CI exports REDIS_URL for the Redis suites, and a
+    // shared store would carry one test's rate limits and penalties into the next.
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout?.on('data', (d) => output.push(String(d)));
