@@ -58,6 +58,20 @@ function bearer(request: Request): string | undefined {
   return t.length > 0 && t.length <= 8192 ? t : undefined;
 }
 
+/** The principal of a request's bearer token, or the 401 to answer. Cookies never authenticate. */
+async function authenticate(guard: Guard, request: Request): Promise<Principal | Response> {
+  const token = bearer(request);
+  if (!token)
+    return json({ error: 'bearer token required' }, 401, { 'www-authenticate': 'Bearer' });
+  try {
+    return await guard.verifyToken(token);
+  } catch {
+    return json({ error: 'invalid token' }, 401, {
+      'www-authenticate': 'Bearer error="invalid_token"',
+    });
+  }
+}
+
 /** Options for {@link ticketHandler}. */
 export interface TicketHandlerOptions {
   /** Client IP of the request (for IP-bound tickets); adapters know it. */
@@ -92,17 +106,8 @@ export function ticketHandler(
     }
     if (request.method !== 'POST')
       return json({ error: 'method not allowed' }, 405, { allow: 'POST, OPTIONS' });
-    const token = bearer(request);
-    if (!token)
-      return json({ error: 'bearer token required' }, 401, { 'www-authenticate': 'Bearer' });
-    let principal: Principal;
-    try {
-      principal = await guard.verifyToken(token);
-    } catch {
-      return json({ error: 'invalid token' }, 401, {
-        'www-authenticate': 'Bearer error="invalid_token"',
-      });
-    }
+    const principal = await authenticate(guard, request);
+    if (principal instanceof Response) return principal;
     try {
       const ip = options.ip?.(request);
       const issued = await guard.issueTicket(principal, {
@@ -141,15 +146,8 @@ export function statsHandler(
   return async (request) => {
     if (request.method !== 'GET')
       return json({ error: 'method not allowed' }, 405, { allow: 'GET' });
-    const token = bearer(request);
-    if (!token)
-      return json({ error: 'bearer token required' }, 401, { 'www-authenticate': 'Bearer' });
-    let principal: Principal;
-    try {
-      principal = await guard.verifyToken(token);
-    } catch {
-      return json({ error: 'invalid token' }, 401);
-    }
+    const principal = await authenticate(guard, request);
+    if (principal instanceof Response) return principal;
     if (!authorize(principal)) return json({ error: 'forbidden' }, 403);
     const connections = [...guard.connections()].map((c) => ({
       id: c.id,

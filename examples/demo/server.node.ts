@@ -1,28 +1,14 @@
 /** `npm start`: the demo on Node. */
 import { serve } from '../../adapters/node.ts';
-import { trpcHooks } from '../../src/trpc.ts';
-import { createDemoApp } from './app.ts';
-import { buildAssets } from './build.ts';
-import { banner, readConfig, storeFor } from './config.ts';
+import { startDemo } from './start.ts';
 
-const config = readConfig((name) => process.env[name]);
-const store = await storeFor(config);
-const app = createDemoApp({ ...config, assets: await buildAssets(), ...(store ? { store } : {}) });
-const server = await serve({
-  guard: app.guard,
-  hooks: trpcHooks(app.bridge),
-  fetch: (request, client) => app.fetch(request, client.ip),
-  port: config.port,
-  hostname: config.host,
-  hookOptions: { path: '/ws' },
+await startDemo({
+  serve,
+  env: (name) => process.env[name],
+  label: `Node ${process.version}`,
+  onSignal: (stop) => {
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  },
+  exit: (code) => process.exit(code),
 });
-console.log(banner(server.url, config, `Node ${process.version}`));
-
-const stop = async (): Promise<void> => {
-  app.bridge.broadcastReconnect();
-  await server.close();
-  await store?.close?.();
-  process.exit(0);
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
