@@ -13,6 +13,8 @@ import WebSocket from 'ws';
 import { ORIGIN, SECRET } from './fixtures/config.ts';
 import type { ClusterRouter } from './fixtures/server.ts';
 
+export { eventually } from '../store/redis-env.ts';
+
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsx = join(root, 'node_modules/.bin/tsx');
 const serverFile = join(root, 'tests/cluster/fixtures/server.ts');
@@ -236,22 +238,4 @@ export function trpcClient(url: () => Promise<string> | string, localAddress: st
   });
   const trpc = createTRPCClient<ClusterRouter>({ links: [wsLink({ client: wsClient })] });
   return { wsClient, trpc };
-}
-
-/** Retry `op` until it succeeds: at most `attempts` times, `everyMs` apart. */
-export async function eventually<T>(
-  op: () => Promise<T>,
-  attempts = 100,
-  everyMs = 100,
-): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await op();
-    } catch (error) {
-      last = error;
-      await sleep(everyMs);
-    }
-  }
-  throw last;
 }

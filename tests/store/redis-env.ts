@@ -4,6 +4,7 @@
  * 127.0.0.1:6379; if nothing answers, each Redis suite is skipped with the reason in its title and
  * a plain "Redis suite did not run: …" line, never silently.
  */
+import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
@@ -83,4 +84,29 @@ export async function deletePrefix(client: Redis, prefix: string): Promise<numbe
     if (cursor === '0') break;
   }
   return deleted;
+}
+
+/** Why a test that starts its own `redis-server` cannot run here, or `undefined` when it can. */
+export function redisServerSkipReason(): string | undefined {
+  return spawnSync('redis-server', ['--version']).status === 0
+    ? undefined
+    : 'no redis-server binary on PATH';
+}
+
+/** Retry `op` until it succeeds: at most `attempts` times, `everyMs` apart (bounded). */
+export async function eventually<T>(
+  op: () => Promise<T>,
+  attempts = 100,
+  everyMs = 100,
+): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await op();
+    } catch (error) {
+      last = error;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  }
+  throw last;
 }

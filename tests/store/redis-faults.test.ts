@@ -5,7 +5,7 @@
  * with Retry-After, and the same store object must serve again once Redis is back. Also: three
  * real processes race on one Redis for the same tickets, and each ticket is redeemed once.
  */
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,8 +24,10 @@ import {
   announceSkip,
   connectRedis,
   deletePrefix,
+  eventually,
   pingRedis,
   REDIS_URL,
+  redisServerSkipReason,
   redisSkipReason,
   uniquePrefix,
 } from './redis-env.ts';
@@ -33,13 +35,12 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 const skip = await redisSkipReason();
 announceSkip('tests/store/redis-faults.test.ts', skip);
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-const noServer = hasRedisServer ? undefined : 'no redis-server binary on PATH';
+const noServer = redisServerSkipReason();
 announceSkip('tests/store/redis-faults.test.ts (restart)', noServer);
 
 const ORIGIN = 'https://app.example.com';
 const alice: Principal = { sub: 'alice', roles: ['user'], permissions: [] };
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const _sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every store operation, each expected to fail the same way when Redis is unreachable. */
 const everyOp = (store: Store): Record<string, () => Promise<unknown>> => ({
@@ -80,20 +81,6 @@ async function expectAllServe(store: Store): Promise<void> {
   expect(await store.countLeases(lease)).toBe(1);
   await store.releaseLease(lease, 'a');
   expect(await store.addScore(`s:${crypto.randomUUID()}`, 2, 10_000)).toBe(2);
-}
-
-/** Retry `op` until it succeeds: at most `attempts` times, `everyMs` apart. */
-async function eventually<T>(op: () => Promise<T>, attempts = 80, everyMs = 100): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await op();
-    } catch (error) {
-      last = error;
-      await sleep(everyMs);
-    }
-  }
-  throw last;
 }
 
 /** A loopback port nothing listens on: bound, then closed. */

@@ -3,7 +3,7 @@
  * every follower, bounded slow followers, refused client ids, trimmed history, and a Redis that
  * stalls, dies and comes back. Outcomes only: test timeouts bound waiting, nothing measures time.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
@@ -23,8 +23,10 @@ import {
   announceSkip,
   connectRedis,
   deletePrefix,
+  eventually,
   pingRedis,
   REDIS_URL,
+  redisServerSkipReason,
   redisSkipReason,
   uniquePrefix,
 } from './redis-env.ts';
@@ -32,9 +34,8 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 const skip = await redisSkipReason();
 announceSkip('tests/store/redis-feed.test.ts', skip);
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-const noServer = skip ?? (hasRedisServer ? undefined : 'no redis-server binary on PATH');
-announceSkip('tests/store/redis-feed.test.ts (restart)', hasRedisServer ? undefined : noServer);
+const noServer = skip ?? redisServerSkipReason();
+announceSkip('tests/store/redis-feed.test.ts (restart)', redisServerSkipReason());
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,20 +51,6 @@ async function take<T>(
     if (out.length >= count) break;
   }
   return out;
-}
-
-/** Retry `op` until it succeeds (bounded). */
-async function eventually<T>(op: () => Promise<T>, attempts = 100, everyMs = 50): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await op();
-    } catch (error) {
-      last = error;
-      await sleep(everyMs);
-    }
-  }
-  throw last;
 }
 
 /** Counts readers opened and XREADs in flight at once, around a real client. */
