@@ -15,6 +15,7 @@
 import bunAdapter from 'crossws/adapters/bun';
 import { isWebSocketRequest } from '../src/handshake.ts';
 import { setClient } from '../src/hooks.ts';
+import { namespaceOf } from '../src/request-url.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -87,6 +88,7 @@ export function bunHandler(options: ServeOptions): BunHandler {
   const secure = options.tls !== undefined;
   const ws = bunAdapter({
     hooks,
+    getNamespace: namespaceOf, // the guard reuses this parse of the URL
     ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
   });
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;

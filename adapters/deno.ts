@@ -17,6 +17,7 @@
 import denoAdapter from 'crossws/adapters/deno';
 import { isWebSocketRequest } from '../src/handshake.ts';
 import { setClient } from '../src/hooks.ts';
+import { namespaceOf } from '../src/request-url.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -68,6 +69,7 @@ export function denoHandler(options: ServeOptions): DenoHandler {
   const secure = options.tls !== undefined;
   const ws = denoAdapter({
     hooks,
+    getNamespace: namespaceOf, // the guard reuses this parse of the URL
     ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
   });
   const handler = (async (request: Request, info: DenoServeInfo): Promise<Response> => {

@@ -23,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import nodeAdapter from 'crossws/adapters/node';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { setClient } from '../src/hooks.ts';
+import { namespaceOf } from '../src/request-url.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -58,6 +59,7 @@ export function upgradeHandler(options: GuardedSocketOptions): NodeUpgradeHandle
   const trust = createProxyTrust(options);
   const ws = nodeAdapter({
     hooks,
+    getNamespace: namespaceOf, // the guard reuses this parse of the URL
     ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
     serverOptions: {
       maxPayload: options.guard.maxBytes,
@@ -73,16 +75,19 @@ export function upgradeHandler(options: GuardedSocketOptions): NodeUpgradeHandle
     }
     const request = new NodeRequest({ req });
     const secure = (socket as { encrypted?: boolean }).encrypted === true;
+    const client = trust.resolve(peerIp, secure, request.headers);
     setClient(request, {
-      ...trust.resolve(peerIp, secure, request.headers),
+      ip: client.ip,
+      secure: client.secure,
       alive: () => !socket.destroyed && socket.readable && socket.writable,
     });
     try {
       await ws.handleUpgrade(req, socket, head, request);
     } finally {
       // ws refuses some handshakes after the hook accepted them (a socket that died meanwhile,
-      // a server closing): whatever the guard took for this one is given back.
-      await hooks.abandon(request);
+      // a server closing): whatever the guard took for this one is given back. On Node the socket
+      // has opened (or been refused) by the time handleUpgrade resolves, so this is final.
+      hooks.abandon(request);
     }
   };
 

@@ -2,7 +2,8 @@
  * wsguard on real sockets, per runtime, side by side with crossws alone: `npx tsx
  * bench/runtimes.bench.ts [node] [bun] [deno]` (default: all three). Prints markdown tables.
  *
- * For each runtime a server process (`bench/runtime-server.ts`) serves a guarded echo and a bare
+ * For each runtime a server process (`bench/runtime-server.ts`; on Node an esbuild bundle of it, as
+ * users run the built package: see `bench/bundle.ts`) serves a guarded echo and a bare
  * crossws echo; this process drives both with `ws` clients over loopback, interleaved by the
  * harness (so drift falls on both alike):
  *
@@ -23,16 +24,22 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import { nodeBundle } from './bundle.ts';
 import { CHAT_FRAME } from './guard.bench.ts';
 import { type BenchCase, type Comparison, optionsFromEnv, runAll } from './harness.ts';
 
 type Runtime = 'node' | 'bun' | 'deno';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name: string) => join(root, 'node_modules/.bin', name);
-const COMMANDS: Record<Runtime, [string, string[]]> = {
-  node: [process.execPath, ['--expose-gc', '--import', 'tsx']],
-  bun: [bin('bun'), ['run']],
-  deno: [bin('deno'), ['run', '-A', '--quiet', '--v8-flags=--expose-gc']],
+const SERVER = 'bench/runtime-server.ts';
+/** How each runtime starts the server: Node runs a bundle of it (see `bench/bundle.ts`). */
+const COMMANDS: Record<Runtime, () => Promise<[string, string[]]>> = {
+  node: async () => [process.execPath, ['--expose-gc', await nodeBundle(SERVER)]],
+  bun: async () => [bin('bun'), ['run', join(root, SERVER)]],
+  deno: async () => [
+    bin('deno'),
+    ['run', '-A', '--quiet', '--v8-flags=--expose-gc', join(root, SERVER)],
+  ],
 };
 
 interface Server {
@@ -43,8 +50,8 @@ interface Server {
 }
 
 async function start(runtime: Runtime): Promise<Server> {
-  const [command, args] = COMMANDS[runtime];
-  const child = spawn(command, [...args, join(root, 'bench/runtime-server.ts')], {
+  const [command, args] = await COMMANDS[runtime]();
+  const child = spawn(command, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

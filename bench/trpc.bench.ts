@@ -32,6 +32,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import { nodeBundle } from './bundle.ts';
 import { type Comparison, optionsFromEnv, runAll } from './harness.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -351,29 +352,6 @@ async function memory(servers: Server[]): Promise<string> {
   ].join('\n');
 }
 
-/**
- * The Node servers run as one esbuild bundle of `bench/trpc-server.ts` (dependencies external),
- * as users run the built package: through tsx, wsguard's sources would pay for tsx's `keepNames`
- * helper on every closure while tRPC's prebuilt files would not. `BENCH_SERVER_JS` runs a given
- * bundle instead (e.g. one built from an older commit, for a before/after comparison).
- */
-async function serverBundle(): Promise<string> {
-  if (process.env.BENCH_SERVER_JS) return resolve(process.env.BENCH_SERVER_JS);
-  const outfile = join(root, 'node_modules/.cache/wsguard-bench/trpc-server.mjs');
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [join(root, 'bench/trpc-server.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    target: 'node20',
-    outfile,
-    logLevel: 'warning',
-  });
-  return outfile;
-}
-
 const SECTIONS = ['mutations', 'events', 'latency', 'memory'] as const;
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const unknown = asked.filter((a) => !(SECTIONS as readonly string[]).includes(a));
@@ -392,7 +370,10 @@ try {
       .setSubject('bench')
       .setExpirationTime('2h')
       .sign(new TextEncoder().encode(secret));
-  const node = [process.execPath, ['--expose-gc', await serverBundle()]] as const;
+  const node = [
+    process.execPath,
+    ['--expose-gc', await nodeBundle('bench/trpc-server.ts')],
+  ] as const;
   const trpc = await start(
     "tRPC's applyWSSHandler (ws, no security)",
     node[0],

@@ -1,11 +1,11 @@
 /**
  * Small Web-standard helpers: random ids, base64url, SHA-256 hex. Kept here so no module reaches
- * for a runtime's own crypto; the one exception is {@link sha256Hex}, which uses `node:crypto`
- * where the runtime offers it (Node, Bun, Deno: a synchronous hash instead of a Web Crypto job on
- * a worker thread), and Web Crypto everywhere else, with the same result.
+ * for a runtime's own crypto; {@link sha256Hex} hashes synchronously where the runtime offers
+ * `node:crypto` (see `sync-crypto.ts`), and with Web Crypto everywhere else, with the same result.
  *
  * @module
  */
+import { syncCrypto } from './sync-crypto.ts';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -55,30 +55,13 @@ export function randomId(): string {
   return id;
 }
 
-interface NodeHash {
-  update(data: string, encoding: 'utf8'): NodeHash;
-  digest(encoding: 'hex'): string;
-}
-/** `node:crypto`'s `createHash` where the runtime has `process.getBuiltinModule`, else undefined. */
-const createHash = ((): ((algorithm: 'sha256') => NodeHash) | undefined => {
-  try {
-    const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const mod = p?.getBuiltinModule?.('node:crypto') as
-      | { createHash?: (algorithm: 'sha256') => NodeHash }
-      | undefined;
-    return typeof mod?.createHash === 'function' ? mod.createHash : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-
 /**
  * SHA-256 of a string (UTF-8), as lower-case hex. Synchronous `node:crypto` where available (a
  * Web Crypto digest is a job on the runtime's thread pool, ~0.1 ms a ticket redemption under
  * load), Web Crypto otherwise; both hash the same UTF-8 bytes (lone surrogates become U+FFFD).
  */
 export async function sha256Hex(text: string): Promise<string> {
-  if (createHash) return createHash('sha256').update(text, 'utf8').digest('hex');
+  if (syncCrypto) return syncCrypto.createHash('sha256').update(text, 'utf8').digest('hex');
   return sha256HexWeb(text);
 }
 

@@ -46,6 +46,7 @@ import {
   stepInPlace,
 } from './rate-limit.ts';
 import { redactUrl } from './redact.ts';
+import { requestUrl } from './request-url.ts';
 import { Stats, type StatsSnapshot } from './stats.ts';
 import { withLocalFallback } from './store/fallback.ts';
 import { createMemoryStore } from './store/memory.ts';
@@ -207,6 +208,9 @@ const REPLIES: Record<string, ErrorReply['error']['code']> = {
   user_message_rate: 'TOO_MANY_REQUESTS',
   permission: 'FORBIDDEN',
 };
+
+/** Stands in for a request URL that does not parse (no credential can be read from it). */
+const INVALID_URL = new URL('http://invalid/');
 
 function ruleOf(value: RateRule | false | undefined, fallback: RateRule): RateRule | undefined {
   return value === false ? undefined : (value ?? fallback);
@@ -560,12 +564,11 @@ export function createGuard(options: GuardOptions): Guard {
     return undefined;
   };
 
+  const reportClose = report('close');
   const releaseLeases = async (c: ConnectionState): Promise<void> => {
     const leases = c.leases;
     c.leases = [];
-    await Promise.all(
-      leases.map(([key, id]) => store.releaseLease(key, id).catch(report('close'))),
-    );
+    await Promise.all(leases.map(([key, id]) => store.releaseLease(key, id).catch(reportClose)));
   };
 
   const registerUser = (userId: string) => {
@@ -576,12 +579,7 @@ export function createGuard(options: GuardOptions): Guard {
 
   const upgrade = async (info: UpgradeInfo): Promise<Accept | Reject> => {
     const { request, ip } = info;
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch {
-      url = new URL('http://invalid/');
-    }
+    const url = requestUrl(request) ?? INVALID_URL;
     const origin = request.headers.get('origin');
     const ua = request.headers.get('user-agent');
     const base = {

@@ -11,6 +11,8 @@ const KEY_RE = /^[A-Za-z0-9+/]{22}==$/;
 
 function hasToken(value: string | null, token: string): boolean {
   if (value === null || value.length > 1024) return false;
+  // The common case, a header that is just the token (`Upgrade: websocket`), without a split.
+  if (value.length === token.length) return value.toLowerCase() === token;
   for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
   return false;
 }

@@ -19,6 +19,7 @@ import type { GuardConnection } from './connection.ts';
 import type { ErrorReply, Guard, MessageDecision, Reject } from './guard.ts';
 import { checkHandshake } from './handshake.ts';
 import type { ErrorStage } from './options.ts';
+import { requestUrl } from './request-url.ts';
 import type { ClientAddress } from './trusted-proxy.ts';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -194,14 +195,6 @@ const reasonOf = (reason: string): string => {
   return bytes.byteLength <= 123 ? reason : new TextDecoder().decode(bytes.slice(0, 120));
 };
 
-const pathOf = (url: string): string | undefined => {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return undefined;
-  }
-};
-
 const sizeOf = (raw: unknown): number =>
   typeof raw === 'string'
     ? raw.length * 3
@@ -210,6 +203,9 @@ const sizeOf = (raw: unknown): number =>
       : raw instanceof Blob
         ? raw.size
         : 0;
+
+/** Already settled: `abandon` does its work synchronously, so it needs no async function. */
+const DONE: Promise<void> = Promise.resolve();
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
@@ -464,7 +460,7 @@ export function guardHooks(
     let accepted: PeerState | undefined;
     try {
       if (stopped) return text(503, 'server shutting down', 5);
-      if (options.path !== undefined && pathOf(request.url) !== options.path)
+      if (options.path !== undefined && requestUrl(request)?.pathname !== options.path)
         return text(404, 'not found');
       const bad = checkHandshake(request);
       if (bad) return bad;
@@ -513,11 +509,12 @@ export function guardHooks(
         if (!s.opened) release(s);
       }, openTimeoutMs);
       (s.timer as { unref?: () => void }).unref?.();
-      return {
-        ...(headers ? { headers } : {}),
-        ...(d.protocol ? { protocol: d.protocol } : {}),
+      const result: { headers?: HeadersInit; protocol?: string; context: PeerContext } = {
         context: { [KEY]: d.connection },
       };
+      if (headers) result.headers = headers;
+      if (d.protocol) result.protocol = d.protocol;
+      return result;
     } catch (error) {
       report(error, 'upgrade');
       if (accepted) release(accepted);
@@ -641,10 +638,13 @@ export function guardHooks(
     drain: forward(() => app.drain),
     ping: forward(() => app.ping),
     pong: forward(() => app.pong),
-    async abandon(request: Request): Promise<void> {
+    abandon(request: Request): Promise<void> {
       const s = pending.get(request);
-      pending.delete(request);
-      if (s && !s.opened) release(s);
+      if (s) {
+        pending.delete(request);
+        if (!s.opened) release(s);
+      }
+      return DONE;
     },
     stop(): void {
       stopped = true;

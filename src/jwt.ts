@@ -18,6 +18,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { CredentialError, StoreUnavailableError } from './errors.ts';
+import { createHmacFastPath } from './jwt-hmac.ts';
 import { type Principal, principalFromClaims } from './principal.ts';
 
 /** Algorithms wsguard accepts for JWTs. */
@@ -158,6 +159,23 @@ export function validateJwtOptions(options: JwtOptions): string[] {
   return problems;
 }
 
+/** A jose failure as the guard's error: the client's bad token, or our key-set outage. */
+function fromJose(error: unknown): CredentialError | StoreUnavailableError {
+  if (error instanceof errors.JWTExpired) return new CredentialError('token expired', true);
+  // A key set that cannot be fetched is our outage, not the client's bad token: clients must back
+  // off (503), not throw away their credentials (4001).
+  if (
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid ||
+    !(error instanceof errors.JOSEError) ||
+    // jose reports a failed key-set fetch (non-200, bad body) with its generic base class.
+    error.constructor === errors.JOSEError
+  ) {
+    return new StoreUnavailableError('key set unavailable', { cause: error });
+  }
+  return new CredentialError('invalid token', false, { cause: error });
+}
+
 function isUrlLike(value: unknown): value is URL | string {
   return value instanceof URL || typeof value === 'string';
 }
@@ -228,30 +246,38 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
     ...(options.typ !== undefined ? { typ: options.typ } : {}),
   };
 
+  // HS* tokens are checked synchronously where the runtime allows (see jwt-hmac.ts); anything the
+  // fast path does not take, and every other runtime, goes through jwtVerify.
+  const fast =
+    options.secret === undefined
+      ? undefined
+      : createHmacFastPath(
+          typeof options.secret === 'string'
+            ? new TextEncoder().encode(options.secret)
+            : options.secret,
+          algorithms,
+          verifyOptions,
+        );
+
   return {
     ready: async () => {
       await keyPromise;
     },
     async verify(token: string): Promise<Principal> {
-      const key = await keyPromise;
-      let payload: JWTPayload;
+      let payload: JWTPayload | undefined;
       try {
-        // biome-ignore lint/suspicious/noExplicitAny: jose overloads differ only by key type
-        ({ payload } = await jwtVerify(token, key as any, verifyOptions));
+        payload = fast?.(token);
       } catch (error) {
-        if (error instanceof errors.JWTExpired) throw new CredentialError('token expired', true);
-        // A key set that cannot be fetched is our outage, not the client's bad token: clients
-        // must back off (503), not throw away their credentials (4001).
-        if (
-          error instanceof errors.JWKSTimeout ||
-          error instanceof errors.JWKSInvalid ||
-          !(error instanceof errors.JOSEError) ||
-          // jose reports a failed key-set fetch (non-200, bad body) with its generic base class.
-          error.constructor === errors.JOSEError
-        ) {
-          throw new StoreUnavailableError('key set unavailable', { cause: error });
+        throw fromJose(error);
+      }
+      if (payload === undefined) {
+        const key = await keyPromise;
+        try {
+          // biome-ignore lint/suspicious/noExplicitAny: jose overloads differ only by key type
+          ({ payload } = await jwtVerify(token, key as any, verifyOptions));
+        } catch (error) {
+          throw fromJose(error);
         }
-        throw new CredentialError('invalid token', false, { cause: error });
       }
       const principal = toPrincipal(payload);
       if (!principal) throw new CredentialError('token has no usable subject');

@@ -59,17 +59,28 @@ interface Range {
   readonly bits: number;
 }
 
+/** Dotted-quad IPv4 (no leading zeros, each part 0–255) as 4 bytes, in one pass: it runs per handshake. */
 function parseIPv4(s: string): number[] | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
+  if (s.length < 7 || s.length > 15) return undefined;
   const out: number[] = [];
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || (p.length > 1 && p[0] === '0')) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out.push(n);
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46; // a final '.' closes the last part
+    if (c === 46) {
+      if (digits === 0 || out.length === 4) return undefined;
+      out.push(n);
+      n = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && n === 0) return undefined; // leading zero: octal in some parsers
+      n = n * 10 + (c - 48);
+      if (++digits > 3 || n > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return out;
+  return out.length === 4 ? out : undefined;
 }
 
 function parseIPv6(input: string): number[] | undefined {
@@ -119,7 +130,7 @@ function parseIp(input: string): number[] | undefined {
 }
 
 function format(b: Bytes): string {
-  if (b.length === 4) return b.join('.');
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   const h: number[] = [];
   for (let i = 0; i < 16; i += 2) h.push((b[i]! << 8) | b[i + 1]!);
   // RFC 5952: the longest run (≥ 2) of zero groups becomes '::'.
@@ -225,7 +236,7 @@ export function createProxyTrust(options: ProxyTrustOptions = {}): ProxyTrust {
   const resolve = (peerIp: string, secure: boolean, headers: Headers): ClientAddress => {
     const peer = parseIp(peerIp);
     const direct = { ip: peer ? format(peer) : peerIp, secure };
-    if (!trusted(peer)) return direct;
+    if (ranges.length === 0 || !trusted(peer)) return direct;
     const hops: { ip: string; proto: string | undefined }[] = [];
     if (header === 'forwarded') {
       const value = headers.get('forwarded');

@@ -13,6 +13,29 @@ describe('canonicalIp', () => {
     expect(canonicalIp('2001:db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1');
     expect(canonicalIp('fe80::1%eth0')).toBe('fe80::1');
     expect(canonicalIp('0:0:0:0:0:0:0:0')).toBe('::');
+    expect(canonicalIp('0.0.0.0')).toBe('0.0.0.0');
+    expect(canonicalIp('255.255.255.255')).toBe('255.255.255.255');
+    expect(canonicalIp(' 10.20.30.40 ')).toBe('10.20.30.40');
+    expect(canonicalIp('::ffff:10.0.0.1')).toBe('10.0.0.1');
+  });
+
+  it('agrees with a reference dotted-quad grammar on generated strings', () => {
+    // The grammar the one-pass parser implements: four decimal parts 0–255, no leading zeros.
+    const part = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
+    const reference = new RegExp(`^${part}\\.${part}\\.${part}\\.${part}$`);
+    const alphabet = '0123456789..';
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      let s = '';
+      const length = 1 + (random() % 16);
+      for (let j = 0; j < length; j++) s += alphabet[random() % alphabet.length];
+      const want = reference.test(s) ? s : undefined;
+      expect(canonicalIp(s), s).toBe(want);
+    }
   });
 
   it('refuses what is not an address', () => {
@@ -23,6 +46,12 @@ describe('canonicalIp', () => {
       '1.2.3.4.5',
       '256.1.1.1',
       '01.2.3.4',
+      '1.2.3.00',
+      '1..2.3',
+      '.1.2.3',
+      '1.2.3.',
+      '1.2.3.4a',
+      '1.2.3.1000',
       '1::2::3',
       ':::',
       'a'.repeat(60),

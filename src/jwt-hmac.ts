@@ -1,0 +1,128 @@
+/**
+ * HS256/384/512 verification without a thread-pool job. jose checks an HMAC through Web Crypto's
+ * `subtle.verify`, a job on the runtime's thread pool whose hand-off cost 0.2–0.45 ms of every JWT
+ * handshake on a loaded Node server (docs/benchmarks.md); a synchronous `node:crypto` HMAC costs a
+ * few microseconds.
+ *
+ * Only the signature is computed here. The header is parsed by jose (`decodeProtectedHeader`) and
+ * the claims are checked by jose too: `UnsecuredJWT.decode` runs the same `validateClaimsSet` as
+ * `jwtVerify` (`exp`, `nbf`, `iss`, `aud`, `typ`, required claims, clock tolerance). The fast path
+ * takes only the plain case and answers `undefined` for everything else, which then goes through
+ * `jwtVerify` as before:
+ *
+ * - three base64url segments and nothing else (no padding, no other character);
+ * - a header whose `alg` is one of the pinned HS* algorithms, with no `crit` and no `b64`;
+ * - a signature equal, character for character (compared in constant time), to the canonical
+ *   base64url of the HMAC; a token with a wrong or non-canonical signature goes to `jwtVerify`,
+ *   which refuses it or, for a non-canonical encoding of the right bytes, decides as before.
+ *
+ * So this path accepts a token only if `jwtVerify` would accept it, and refuses one only with the
+ * error `jwtVerify` would raise for its claims. `tests/unit/jwt-hmac.property.test.ts` checks that
+ * equivalence on generated tokens, forged and malformed ones included.
+ *
+ * @module
+ */
+import { base64url, decodeProtectedHeader, type JWTPayload, UnsecuredJWT } from 'jose';
+import { syncCrypto } from './sync-crypto.ts';
+
+/** The claim options shared with `jwtVerify` (jose's `JWTClaimVerificationOptions`). */
+type ClaimOptions = Parameters<typeof UnsecuredJWT.decode>[1];
+
+/** Verify a token synchronously: its payload, a jose error thrown, or `undefined` to defer. */
+export type HmacFastPath = (token: string) => JWTPayload | undefined;
+
+const HASHES: Readonly<Record<string, string>> = {
+  HS256: 'sha256',
+  HS384: 'sha384',
+  HS512: 'sha512',
+};
+/** Three non-empty base64url segments. Linear: no segment's class contains the separator. */
+const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** The header of the unsecured twin whose claims jose checks, when the token has no `typ`. */
+const NONE_HEADER = base64url.encode('{"alg":"none"}');
+const encoder = new TextEncoder();
+
+/** A header the fast path takes: the HMAC's hash and the header of the unsecured twin. */
+interface HeaderPlan {
+  readonly hash: string;
+  readonly twinHeader: string;
+}
+
+/** Parse a header segment (with jose); `undefined` when the fast path must not take it. */
+function planFor(segment: string, hashes: ReadonlyMap<string, string>): HeaderPlan | undefined {
+  let header: Record<string, unknown>;
+  try {
+    // jose parses the header of a whole token; the segment alone, with empty payload and
+    // signature, is parsed exactly the same way.
+    header = decodeProtectedHeader(`${segment}..`) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const alg = header.alg;
+  const hash = typeof alg === 'string' ? hashes.get(alg) : undefined;
+  // `crit` and `b64` change how a JWS is read; jose's own path handles (and refuses) them.
+  if (hash === undefined || Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64')) {
+    return undefined;
+  }
+  // The twin carries the original `typ`, so jose's `typ` check sees what it would have seen.
+  const twinHeader =
+    header.typ === undefined
+      ? NONE_HEADER
+      : base64url.encode(JSON.stringify({ alg: 'none', typ: header.typ }));
+  return { hash, twinHeader };
+}
+
+/**
+ * The synchronous HS* check for `secret` over the pinned `algorithms`, or `undefined` where the
+ * runtime has no `node:crypto` (callers then use `jwtVerify` alone).
+ */
+export function createHmacFastPath(
+  secret: Uint8Array,
+  algorithms: readonly string[],
+  claims: ClaimOptions,
+): HmacFastPath | undefined {
+  const crypto = syncCrypto;
+  const hashes = new Map(
+    algorithms.filter((alg) => HASHES[alg] !== undefined).map((alg) => [alg, HASHES[alg]!]),
+  );
+  if (!crypto || hashes.size === 0) return undefined;
+  // A private copy: a caller mutating its buffer later must not change the key.
+  const key = Uint8Array.from(secret);
+
+  // What a header segment means here, by its exact text: an issuer signs every token with the
+  // same header, so it is parsed once, not per handshake. Bounded: cleared when full, and only
+  // short segments are kept, so odd headers cannot grow it.
+  const headers = new Map<string, HeaderPlan | undefined>();
+  const plan = (segment: string): HeaderPlan | undefined => {
+    if (headers.has(segment)) return headers.get(segment);
+    const p = planFor(segment, hashes);
+    if (segment.length <= 256) {
+      if (headers.size >= 16) headers.clear();
+      headers.set(segment, p);
+    }
+    return p;
+  };
+
+  return (token) => {
+    if (typeof token !== 'string' || !COMPACT.test(token)) return undefined;
+    const first = token.indexOf('.');
+    const p = plan(token.slice(0, first));
+    if (p === undefined) return undefined;
+    const { hash, twinHeader } = p;
+    const dot = token.lastIndexOf('.');
+    const expected = crypto
+      .createHmac(hash, key)
+      .update(token.slice(0, dot), 'latin1') // ASCII only (checked above): the same bytes
+      .digest('base64url');
+    const given = token.slice(dot + 1);
+    if (
+      given.length !== expected.length ||
+      !crypto.timingSafeEqual(encoder.encode(given), encoder.encode(expected))
+    ) {
+      return undefined;
+    }
+    const payload = token.slice(first + 1, dot);
+    // Throws jose's JWTExpired / JWTClaimValidationFailed / JWTInvalid, as `jwtVerify` would.
+    return UnsecuredJWT.decode(`${twinHeader}.${payload}.`, claims).payload;
+  };
+}
