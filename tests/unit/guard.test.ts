@@ -886,11 +886,15 @@ describe('audit events', () => {
     expectAccept(await upgrade({ noAuth: true, url: `/ws?bearer_q=${token}` }));
     const owner = expectAccept(await upgrade());
     const { ticket } = await guard.issueTicket(owner.principal!, { origin: ORIGIN });
-    expectAccept(await upgrade({ noAuth: true, url: `/ws?tk=${ticket}` }));
+    const viaTicket = expectAccept(await upgrade({ noAuth: true, url: `/ws?tk=${ticket}` }));
     const dump = JSON.stringify(events);
     expect(dump).not.toContain(token);
     expect(dump).not.toContain(ticket);
     expect(dump).toContain('tk=[redacted]');
+    // The connection's own `url` (masked when first read) never shows the secret either.
+    expect(viaTicket.url).toBe('/ws?tk=[redacted]');
+    expect(JSON.stringify(viaTicket)).not.toContain(ticket);
+    expect({ ...viaTicket }.url).toBe('/ws?tk=[redacted]');
   });
 
   it('a throwing audit sink does not break decisions, and is reported', async () => {
