@@ -582,17 +582,11 @@ export function createGuard(options: GuardOptions): Guard {
     const url = requestUrl(request) ?? INVALID_URL;
     const origin = request.headers.get('origin');
     const ua = request.headers.get('user-agent');
-    const target = `${url.pathname}${url.search}`.slice(0, 2048);
-    let redacted: string | undefined;
     const base = {
       ip,
       origin,
       userAgent: ua === null ? undefined : ua.slice(0, 256),
-      /** Masked when first read: most accepted handshakes never log their URL. */
-      get url(): string {
-        redacted ??= redactUrl(target, secretParams);
-        return redacted;
-      },
+      url: redactUrl(`${url.pathname}${url.search}`.slice(0, 2048), secretParams),
       protocol: undefined as string | undefined,
     };
     try {
@@ -631,9 +625,7 @@ export function createGuard(options: GuardOptions): Guard {
         ip,
         origin,
         userAgent: base.userAgent,
-        get url(): string {
-          return base.url;
-        },
+        url: base.url,
         protocol: base.protocol,
         connectedAt: now(),
         principal: undefined,

@@ -2,21 +2,37 @@
  * One parse of a handshake's URL. crossws parses `request.url` to name the peer's namespace, the
  * hooks to match `path`, and the guard to read the path and query: three WHATWG parses of the
  * same string per handshake. Each is the same `new URL(request.url)`, so the first one is kept
- * (per request object, weakly) and the others reuse it.
+ * on the request object and the others reuse it.
  *
  * @module
  */
 
-const parsed = new WeakMap<Request, URL | null>();
+/** The parse, on the request itself (a WeakMap would cost the GC more; see hooks.ts). */
+const URL_SLOT = Symbol('wsguard.url');
+type Slot = { [URL_SLOT]?: URL | null };
 
 /** `new URL(request.url)`, parsed once per request; `undefined` when it does not parse. */
 export function requestUrl(request: Request): URL | undefined {
-  let url = parsed.get(request);
+  const slot = request as Slot;
+  let url = slot[URL_SLOT];
   if (url === undefined) {
-    url = URL.canParse(request.url) ? new URL(request.url) : null;
-    parsed.set(request, url);
+    try {
+      url = new URL(request.url);
+    } catch {
+      url = null;
+    }
+    slot[URL_SLOT] = url;
   }
   return url ?? undefined;
+}
+
+/**
+ * Drop the kept parse once the handshake is decided: the runtime keeps the request for the life of
+ * the socket, and an idle connection should not hold a URL object.
+ */
+export function forgetRequestUrl(request: Request): void {
+  const slot = request as Slot;
+  if (slot[URL_SLOT] !== undefined) slot[URL_SLOT] = undefined;
 }
 
 /**

@@ -891,7 +891,7 @@ describe('audit events', () => {
     expect(dump).not.toContain(token);
     expect(dump).not.toContain(ticket);
     expect(dump).toContain('tk=[redacted]');
-    // The connection's own `url` (masked when first read) never shows the secret either.
+    // The connection's own `url` never shows the secret either.
     expect(viaTicket.url).toBe('/ws?tk=[redacted]');
     expect(JSON.stringify(viaTicket)).not.toContain(ticket);
     expect({ ...viaTicket }.url).toBe('/ws?tk=[redacted]');
