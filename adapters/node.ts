@@ -55,7 +55,12 @@ export interface NodeUpgradeHandler {
  * ```
  */
 export function upgradeHandler(options: GuardedSocketOptions): NodeUpgradeHandler {
-  const hooks = hooksFor(options);
+  // `ws` opens or refuses the socket before handleUpgrade resolves, and `abandon` runs right after:
+  // an accepted handshake cannot be left pending, so it needs no open timer per handshake.
+  const hooks = hooksFor({
+    ...options,
+    hookOptions: { openTimeoutMs: 0, ...options.hookOptions },
+  });
   const trust = createProxyTrust(options);
   const ws = nodeAdapter({
     hooks,

@@ -107,7 +107,9 @@ export interface GuardHooksOptions {
    */
   readonly maxQueuedBytes?: number;
   /**
-   * An accepted handshake whose socket has not opened by then is released.
+   * An accepted handshake whose socket has not opened by then is released. `0`: no timer, for
+   * adapters whose runtime opens or refuses the socket before their upgrade call returns and
+   * which then call {@link GuardHooks.abandon} (wsguard's Node adapter).
    * @default 10000
    */
   readonly openTimeoutMs?: number;
@@ -510,11 +512,13 @@ export function guardHooks(
         headers = r?.headers;
       }
       (request as RequestSlots)[PENDING] = s;
-      s.timer = setTimeout(() => {
-        s.timer = undefined;
-        if (!s.opened) release(s);
-      }, openTimeoutMs);
-      (s.timer as { unref?: () => void }).unref?.();
+      if (openTimeoutMs > 0) {
+        s.timer = setTimeout(() => {
+          s.timer = undefined;
+          if (!s.opened) release(s);
+        }, openTimeoutMs);
+        (s.timer as { unref?: () => void }).unref?.();
+      }
       const result: { headers?: HeadersInit; protocol?: string; context: PeerContext } = {
         context: { [KEY]: d.connection, [STATE]: s },
       };

@@ -156,6 +156,22 @@ export function frameBytes(frame: string | ArrayBuffer | ArrayBufferView, limit:
 }
 
 /**
+ * Whether `text` cannot break the limits whatever it holds, checked without walking it in JS:
+ * every level of depth opens with its own `{` or `[`, and every counted entry sits on its own
+ * character, so a text with at most `maxDepth` brackets and `maxEntries` characters passes
+ * {@link scanJson}. Most frames are small and shallow; the counts use native `indexOf`.
+ */
+function withinBounds(text: string, maxDepth: number, maxEntries: number): boolean {
+  if (text.length > maxEntries) return false;
+  let brackets = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1))
+    if (++brackets > maxDepth) return false;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1))
+    if (++brackets > maxDepth) return false;
+  return true;
+}
+
+/**
  * Decode and parse one frame under the limits. Text frames arrive as strings (the runtime has
  * decoded them); binary frames are decoded strictly as UTF-8.
  */
@@ -177,8 +193,10 @@ export function parseFrame(
       return { ok: false, problem: 'invalid_utf8' };
     }
   }
-  const scan = scanJson(text, maxDepth, maxEntries);
-  if (scan !== 'ok') return { ok: false, problem: scan };
+  if (!withinBounds(text, maxDepth, maxEntries)) {
+    const scan = scanJson(text, maxDepth, maxEntries);
+    if (scan !== 'ok') return { ok: false, problem: scan };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -514,5 +515,36 @@ describe('json: false', () => {
     expect(d.action).toBe('deliver');
     if (d.action === 'deliver') expect(d.value).toBe(bytes);
     expectClose(await guard.message(c, new Uint8Array(33)), 1009, 'too_big');
+  });
+});
+
+describe('parseFrame skips the JS scan only when the limits cannot be reached', () => {
+  it('gives the same verdict as scanning every frame (generated JSON-ish text, small limits)', () => {
+    const reference = (text: string, depth: number, entries: number): string => {
+      const scan = scanJson(text, depth, entries);
+      if (scan !== 'ok') return scan;
+      try {
+        JSON.parse(text);
+      } catch {
+        return 'malformed';
+      }
+      return 'ok';
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('{', '}', '[', ']', '"', ':', ',', 'a', '1', ' ', '\\'), {
+          maxLength: 40,
+        }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 30 }),
+        (chars, depth, entries) => {
+          const text = chars.join('');
+          const r = parseFrame(text, 1024, depth, entries);
+          const verdict = r.ok ? 'ok' : r.problem;
+          expect(verdict, text).toBe(reference(text, depth, entries));
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });
