@@ -4,11 +4,11 @@
  * handshake on a loaded Node server (docs/benchmarks.md); a synchronous `node:crypto` HMAC costs a
  * few microseconds.
  *
- * Only the signature is computed here. The header is parsed by jose (`decodeProtectedHeader`) and
- * the claims are checked by jose too: `UnsecuredJWT.decode` runs the same `validateClaimsSet` as
- * `jwtVerify` (`exp`, `nbf`, `iss`, `aud`, `typ`, required claims, clock tolerance). The fast path
- * takes only the plain case and answers `undefined` for everything else, which then goes through
- * `jwtVerify` as before:
+ * The header is parsed by jose (`decodeProtectedHeader`, once per distinct header text), the
+ * signature is computed here, and the claims are checked by `jwt-claims.ts`, jose's claim checks
+ * for the options the guard uses (`exp`, `nbf`, `iss`, `aud`, `typ`, required claims, clock
+ * tolerance). The fast path takes only the plain case and answers `undefined` for everything
+ * else, which then goes through `jwtVerify` as before:
  *
  * - three base64url segments and nothing else (no padding, no other character);
  * - a header whose `alg` is one of the pinned HS* algorithms, with no `crit` and no `b64`;
@@ -22,11 +22,9 @@
  *
  * @module
  */
-import { base64url, decodeProtectedHeader, type JWTPayload, UnsecuredJWT } from 'jose';
+import { decodeProtectedHeader, type JWTPayload } from 'jose';
+import { type ClaimChecks, createClaimChecks } from './jwt-claims.ts';
 import { syncCrypto } from './sync-crypto.ts';
-
-/** The claim options shared with `jwtVerify` (jose's `JWTClaimVerificationOptions`). */
-type ClaimOptions = Parameters<typeof UnsecuredJWT.decode>[1];
 
 /** Verify a token synchronously: its payload, a jose error thrown, or `undefined` to defer. */
 export type HmacFastPath = (token: string) => JWTPayload | undefined;
@@ -38,14 +36,12 @@ const HASHES: Readonly<Record<string, string>> = {
 };
 /** Three non-empty base64url segments. Linear: no segment's class contains the separator. */
 const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-/** The header of the unsecured twin whose claims jose checks, when the token has no `typ`. */
-const NONE_HEADER = base64url.encode('{"alg":"none"}');
 const encoder = new TextEncoder();
 
-/** A header the fast path takes: the HMAC's hash and the header of the unsecured twin. */
+/** A header the fast path takes: the HMAC's hash and the header's `typ`. */
 interface HeaderPlan {
   readonly hash: string;
-  readonly twinHeader: string;
+  readonly typ: unknown;
 }
 
 /** Parse a header segment (with jose); `undefined` when the fast path must not take it. */
@@ -64,12 +60,7 @@ function planFor(segment: string, hashes: ReadonlyMap<string, string>): HeaderPl
   if (hash === undefined || Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64')) {
     return undefined;
   }
-  // The twin carries the original `typ`, so jose's `typ` check sees what it would have seen.
-  const twinHeader =
-    header.typ === undefined
-      ? NONE_HEADER
-      : base64url.encode(JSON.stringify({ alg: 'none', typ: header.typ }));
-  return { hash, twinHeader };
+  return { hash, typ: header.typ };
 }
 
 /**
@@ -79,7 +70,7 @@ function planFor(segment: string, hashes: ReadonlyMap<string, string>): HeaderPl
 export function createHmacFastPath(
   secret: Uint8Array,
   algorithms: readonly string[],
-  claims: ClaimOptions,
+  claims: ClaimChecks,
 ): HmacFastPath | undefined {
   const crypto = syncCrypto;
   const hashes = new Map(
@@ -88,6 +79,7 @@ export function createHmacFastPath(
   if (!crypto || hashes.size === 0) return undefined;
   // A private copy: a caller mutating its buffer later must not change the key.
   const key = Uint8Array.from(secret);
+  const checkClaims = createClaimChecks(claims);
 
   // What a header segment means here, by its exact text: an issuer signs every token with the
   // same header, so it is parsed once, not per handshake. Bounded: cleared when full, and only
@@ -108,7 +100,7 @@ export function createHmacFastPath(
     const first = token.indexOf('.');
     const p = plan(token.slice(0, first));
     if (p === undefined) return undefined;
-    const { hash, twinHeader } = p;
+    const { hash, typ } = p;
     const dot = token.lastIndexOf('.');
     const expected = crypto
       .createHmac(hash, key)
@@ -123,6 +115,6 @@ export function createHmacFastPath(
     }
     const payload = token.slice(first + 1, dot);
     // Throws jose's JWTExpired / JWTClaimValidationFailed / JWTInvalid, as `jwtVerify` would.
-    return UnsecuredJWT.decode(`${twinHeader}.${payload}.`, claims).payload;
+    return checkClaims(typ, payload);
   };
 }

@@ -14,7 +14,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { errors, jwtVerify } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createHmacFastPath } from '../../src/jwt-hmac.ts';
 import { createJwtVerifier } from '../../src/mod.ts';
 
@@ -157,35 +157,39 @@ function build(r: Recipe): string {
 
 interface Options {
   algorithms: Hs[];
-  issuer?: string;
-  audience?: string;
+  issuer?: string | string[];
+  audience?: string | string[];
   typ?: string;
+  clockTolerance?: number;
 }
 const options: fc.Arbitrary<Options> = fc.record(
   {
     algorithms: fc.subarray(['HS256', 'HS384', 'HS512'] as Hs[], { minLength: 1 }),
-    issuer: fc.constant('https://issuer.example'),
-    audience: fc.constant('app'),
-    typ: fc.constantFrom('at+jwt', 'JWT'),
+    issuer: fc.constantFrom<string | string[]>('https://issuer.example', [
+      'https://other.example',
+      'https://issuer.example',
+    ]),
+    audience: fc.constantFrom<string | string[]>('app', ['x', 'app']),
+    typ: fc.constantFrom('at+jwt', 'JWT', 'application/JWT'),
+    clockTolerance: fc.constantFrom(0, 5),
   },
   { requiredKeys: ['algorithms'] },
 );
 
 const verifyOptions = (o: Options) => ({
+  clockTolerance: 5,
   ...o,
   requiredClaims: ['exp'],
-  clockTolerance: 5,
 });
 
-type Outcome =
-  | { ok: unknown }
-  | { error: { name: string; code: unknown; claim: unknown } }
-  | 'deferred';
 const describeError = (e: unknown) => ({
   name: (e as Error).constructor.name,
+  message: (e as Error).message,
   code: (e as { code?: unknown }).code,
   claim: (e as { claim?: unknown }).claim,
+  reason: (e as { reason?: unknown }).reason,
 });
+type Outcome = { ok: unknown } | { error: ReturnType<typeof describeError> } | 'deferred';
 
 async function viaJose(token: string, o: Options): Promise<Outcome> {
   try {
@@ -252,6 +256,39 @@ describe('synchronous HS* path against jwtVerify', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('agrees at the clock boundaries and on odd claim types (frozen clock)', async () => {
+    vi.useFakeTimers({ now: 1_800_000_000_500, toFake: ['Date'] });
+    try {
+      const at = 1_800_000_000;
+      const near = fc.oneof(
+        fc.integer({ min: -7, max: 7 }).map((d) => at + d),
+        fc.constantFrom<unknown>(undefined, '1800000000', null, at + 0.5, at - 5.5),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({ sub: fc.constant('a'), exp: near, nbf: near, iat: near }),
+          fc.constantFrom(0, 5),
+          async (claims, clockTolerance) => {
+            const token = build({
+              header: { alg: 'HS256' },
+              payload: claims,
+              signAlg: 'HS256',
+              key: 'right',
+              mangle: 'none',
+            });
+            const o: Options = { algorithms: ['HS256'], clockTolerance };
+            const fast = viaFast(token, o);
+            expect(fast).not.toBe('deferred');
+            expect(fast).toEqual(await viaJose(token, o));
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('defers forged, swapped and non-canonical signatures to jwtVerify', async () => {
