@@ -152,7 +152,12 @@ export function createClaimChecks(
     }
     const exp = numericDate(claims, 'exp');
     if (exp !== undefined && exp <= now - tolerance) {
-      throw new errors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', CHECK_FAILED);
+      throw new errors.JWTExpired(
+        '"exp" claim timestamp check failed',
+        claims,
+        'exp',
+        CHECK_FAILED,
+      );
     }
     return claims;
   };
