@@ -9,7 +9,8 @@
  * - `bare`: crossws's own adapter for the runtime with the same echo hook and no checks.
  *
  * HTTP: `POST /tickets?n=N` (guarded) issues N tickets for the bench user; `GET /mem` (both)
- * answers the process's memory after a full GC (Node with --expose-gc) and the open sockets.
+ * answers the process's memory after a full GC (Node with --expose-gc) and the open sockets;
+ * `GET /cpu` (both) the process's CPU time so far (`process.cpuUsage()`, user + system, µs).
  */
 import type { Message, Peer } from 'crossws';
 import { createGuard, json } from '../src/mod.ts';
@@ -74,9 +75,16 @@ const mem = (sockets: number): Response => {
   return json({ runtime, sockets, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
 };
 
+/** CPU time of the whole process (both servers live in it; the driver measures one at a time). */
+const cpu = (): Response => {
+  const c = process.cpuUsage();
+  return json({ cpuMicros: c.user + c.system });
+};
+
 const guardedFetch = async (request: Request): Promise<Response> => {
   const url = new URL(request.url);
   if (url.pathname === '/mem') return mem(guard.stats().connections);
+  if (url.pathname === '/cpu') return cpu();
   if (url.pathname === '/tickets') {
     const n = Math.min(10_000, Number(url.searchParams.get('n') ?? 1));
     const principal = { sub: 'bench', roles: ['user'], permissions: [] };
@@ -99,8 +107,12 @@ async function bare(): Promise<string> {
     const server = g.Bun!.serve({
       port: 0,
       hostname: '127.0.0.1',
-      fetch: (request: Request, s: Parameters<typeof ws.handleUpgrade>[1]) =>
-        new URL(request.url).pathname === '/mem' ? mem(bareSockets) : ws.handleUpgrade(request, s),
+      fetch: (request: Request, s: Parameters<typeof ws.handleUpgrade>[1]) => {
+        const path = new URL(request.url).pathname;
+        if (path === '/mem') return mem(bareSockets);
+        if (path === '/cpu') return cpu();
+        return ws.handleUpgrade(request, s);
+      },
       websocket: ws.websocket,
     });
     return `http://127.0.0.1:${server.port}`;
@@ -117,17 +129,19 @@ async function bare(): Promise<string> {
           hostname: '127.0.0.1',
           onListen: ({ port }: { port: number }) => resolve(`http://127.0.0.1:${port}`),
         },
-        (request: Request, info: unknown) =>
-          new URL(request.url).pathname === '/mem'
-            ? mem(bareSockets)
-            : ws.handleUpgrade(request, info as Parameters<typeof ws.handleUpgrade>[1]),
+        (request: Request, info: unknown) => {
+          const path = new URL(request.url).pathname;
+          if (path === '/mem') return mem(bareSockets);
+          if (path === '/cpu') return cpu();
+          return ws.handleUpgrade(request, info as Parameters<typeof ws.handleUpgrade>[1]);
+        },
       );
     });
   }
   const { createServer } = await import('node:http');
   const ws = (await import('crossws/adapters/node')).default({ hooks: bareHooks, idleTimeout: 0 });
-  const server = createServer((_req, res) => {
-    const r = mem(bareSockets);
+  const server = createServer((req, res) => {
+    const r = req.url === '/cpu' ? cpu() : mem(bareSockets);
     res.writeHead(200, { 'content-type': 'application/json' });
     r.text().then((body) => res.end(body));
   });

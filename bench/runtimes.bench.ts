@@ -149,6 +149,50 @@ async function echoClients(url: string, headers: Record<string, string> = {}) {
   };
 }
 
+/** The server process's CPU time so far, µs (user + system, all threads). */
+const serverCpu = async (base: string): Promise<number> =>
+  ((await (await fetch(`${base}/cpu`)).json()) as { cpuMicros: number }).cpuMicros;
+
+interface CpuCase {
+  readonly name: string;
+  /** Operations per round. */
+  readonly n: number;
+  /** Untimed preparation (e.g. issue tickets), done before the CPU is read. */
+  readonly before?: (n: number) => void | Promise<void>;
+  readonly run: (n: number) => void | Promise<void>;
+}
+
+/**
+ * Server CPU per operation, one case at a time, rounds interleaved: a figure that does not depend
+ * on how fast the driver is (it shares the two cores), so it moves less from run to run than the
+ * rates. The first case is the baseline.
+ */
+async function cpuPerOp(server: Server, title: string, cases: CpuCase[], rounds = 5) {
+  const per: number[][] = cases.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of cases.entries()) {
+      await c.before?.(c.n);
+      const before = await serverCpu(server.bare);
+      await c.run(c.n);
+      per[i]!.push(((await serverCpu(server.bare)) - before) / c.n);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const base = median(per[0]!);
+  const rows = cases.map((c, i) => {
+    const m = median(per[i]!);
+    const range = `${Math.min(...per[i]!).toFixed(1)}–${Math.max(...per[i]!).toFixed(1)}`;
+    return `| ${c.name} | ${m.toFixed(1)} | ${range} | ${i === 0 ? '**1** (baseline)' : (base / m).toFixed(2)} |`;
+  });
+  return [
+    `### ${title}`,
+    '',
+    '| case | server CPU µs per op (median) | range | bare ÷ case |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+}
+
 async function memory(server: Server, token: string): Promise<string> {
   const N = 1000;
   const mem = async (base: string) =>
@@ -232,6 +276,16 @@ try {
       ],
       opts,
     );
+    console.log(
+      `${await cpuPerOp(
+        server,
+        `Server CPU per echoed frame on ${runtime} (5 rounds × 20,000 frames)`,
+        [
+          { name: 'bare crossws', n: 20_000, run: bareEcho.run },
+          { name: 'guarded (full checks)', n: 20_000, run: guardedEcho.run },
+        ],
+      )}\n`,
+    );
     guardedEcho.close();
     bareEcho.close();
 
@@ -258,6 +312,25 @@ try {
       ],
     };
     await runAll([comparison], opts);
+    console.log(
+      `${await cpuPerOp(
+        server,
+        `Server CPU per handshake on ${runtime} (5 rounds × 1,000 handshakes)`,
+        [
+          {
+            name: 'bare crossws',
+            n: 1000,
+            run: (n) => handshakes(n, () => ({ url: wsUrl(server.bare) })),
+          },
+          {
+            name: 'guarded, JWT (HS256)',
+            n: 1000,
+            run: (n) => handshakes(n, () => ({ url: wsUrl(server.guarded), headers: bearer })),
+          },
+          { name: 'guarded, ticket', n: 1000, before: ticketCase.before!, run: ticketCase.run },
+        ],
+      )}\n`,
+    );
     if (runtime === 'node') console.log(`${await memory(server, token)}\n`);
     server.child.kill('SIGKILL');
   }
