@@ -119,6 +119,29 @@ export interface CredentialExtractor {
   readonly firstMessageTimeoutMs: number;
 }
 
+/**
+ * `url.searchParams.get(name)` without building a `URLSearchParams` when it cannot matter: with no
+ * `%` and no `+` in the query, form decoding changes nothing, so the first `name=value` pair is
+ * found by splitting alone (same rules: `&`-separated, empty pairs skipped, a pair without `=` has
+ * the value `''`). Anything with an escape goes through `URLSearchParams`. It runs per handshake.
+ */
+export function queryParam(url: URL, name: string): string | null {
+  const search = url.search;
+  if (search.length <= 1) return null;
+  if (search.includes('%') || search.includes('+')) return url.searchParams.get(name);
+  for (let start = 1; start <= search.length; ) {
+    let end = search.indexOf('&', start);
+    if (end === -1) end = search.length;
+    if (end > start) {
+      const eq = search.indexOf('=', start);
+      const nameEnd = eq === -1 || eq > end ? end : eq;
+      if (search.slice(start, nameEnd) === name) return search.slice(nameEnd + 1, end); // '' when there is no '='
+    }
+    start = end + 1;
+  }
+  return null;
+}
+
 function paramName(
   opt: boolean | { readonly param?: string } | undefined,
   fallback: string,
@@ -198,7 +221,7 @@ export function createCredentialExtractor(
   ticketsEnabled: boolean,
 ): CredentialExtractor {
   const ticketParam = paramName(sources.ticket ?? ticketsEnabled, 'ticket');
-  const queryParam = paramName(sources.query, 'token');
+  const queryName = paramName(sources.query, 'token');
   const header = sources.header ?? true;
   const cookie = sources.cookie;
   const csrfParam = cookie?.csrf?.param ?? 'csrf';
@@ -226,7 +249,7 @@ export function createCredentialExtractor(
 
     fromRequest(request: Request, url: URL): Credential | undefined {
       if (ticketParam) {
-        const v = url.searchParams.get(ticketParam);
+        const v = queryParam(url, ticketParam);
         if (v !== null) return { kind: 'ticket', source: 'query', value: v };
       }
       if (header) {
@@ -242,8 +265,8 @@ export function createCredentialExtractor(
           }
         }
       }
-      if (queryParam) {
-        const v = url.searchParams.get(queryParam);
+      if (queryName) {
+        const v = queryParam(url, queryName);
         if (v !== null) return { kind: 'token', source: 'query', value: v };
       }
       if (cookie) {
@@ -262,7 +285,7 @@ export function createCredentialExtractor(
     },
 
     csrfToken(request: Request, url: URL): string | undefined {
-      const q = url.searchParams.get(csrfParam);
+      const q = queryParam(url, csrfParam);
       if (q !== null) return q;
       const raw = request.headers.get('sec-websocket-protocol');
       if (!raw) return undefined;

@@ -2,8 +2,10 @@
  * Credential sources: each one on and off, the order they are read in, hostile header values,
  * prototype safety, cookie authentication with its CSRF check, and first-message authentication.
  */
+import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
+import { queryParam } from '../../src/credentials.ts';
 import {
   type Accept,
   type CredentialSources,
@@ -902,5 +904,40 @@ describe('token sources need a verifier', () => {
       credentials: { query: true },
     });
     expect(problems).toEqual([expect.stringMatching(/^credentials: token sources/)]);
+  });
+});
+
+describe('queryParam', () => {
+  it('answers as URLSearchParams.get on generated queries', () => {
+    const piece = fc.constantFrom(
+      'ticket',
+      'token',
+      'a',
+      '',
+      '=',
+      '&',
+      '%',
+      '%74',
+      '+',
+      'x y',
+      '%zz',
+      '==',
+      'é',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 10 }),
+        fc.constantFrom('ticket', 'token', 'a', '', 'x y', 'é'),
+        (pieces, name) => {
+          const url = new URL(`http://h/p?${pieces.join('')}`);
+          expect(queryParam(url, name), url.search).toBe(url.searchParams.get(name));
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+    const plain = new URL('http://h/p');
+    expect(queryParam(plain, 'ticket')).toBeNull();
+    expect(queryParam(new URL('http://h/p?ticket=a&ticket=b'), 'ticket')).toBe('a');
+    expect(queryParam(new URL('http://h/p?x&ticket'), 'ticket')).toBe('');
   });
 });
