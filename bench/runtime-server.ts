@@ -1,12 +1,14 @@
 /**
  * The server side of `bench/runtimes.bench.ts`, started under Node (tsx), Bun or Deno. It serves
- * two echo servers on port 0 and prints their URLs as one JSON line:
+ * three echo servers on port 0 and prints their URLs as one JSON line:
  *
  * - `guarded`: wsguard's adapter for the runtime, full checks (origin, JWT or ticket, bans,
  *   connection rate, IP and user caps, message size, both message rate limiters, JSON parse and
  *   structural scan, forbidden keys),
  *   with budgets high enough that nothing is refused, so every check runs and none short-cuts;
- * - `bare`: crossws's own adapter for the runtime with the same echo hook and no checks.
+ * - `bare`: crossws's own adapter for the runtime with the same echo hook and no checks;
+ * - `bareParse`: the same, with an echo hook that `JSON.parse`s each frame first (what an app
+ *   that reads JSON does anyway; the guard's full checks include that parse).
  *
  * HTTP: `POST /tickets?n=N` (guarded) issues N tickets for the bench user; `GET /mem` (both)
  * answers the process's memory after a full GC (Node with --expose-gc) and the open sockets;
@@ -47,6 +49,14 @@ const bareHooks = {
   },
   close() {
     bareSockets--;
+  },
+};
+/** The bare echo of an app that reads JSON: it parses each frame, as the guard does. */
+const parseHooks = {
+  ...bareHooks,
+  message(peer: Peer, message: Message) {
+    JSON.parse(message.text());
+    peer.send(message.rawData);
   },
 };
 
@@ -100,10 +110,10 @@ const { serve } = (await import(`../adapters/${runtime}.ts`)) as {
 };
 const guarded = await serve({ guard, hooks: echo, fetch: guardedFetch, idleTimeout: 0 });
 
-/** crossws alone on the same runtime: the baseline. */
-async function bare(): Promise<string> {
+/** crossws alone on the same runtime, with `hooks`: the baseline. */
+async function bare(hooks: typeof bareHooks): Promise<string> {
   if (runtime === 'bun') {
-    const ws = (await import('crossws/adapters/bun')).default({ hooks: bareHooks, idleTimeout: 0 });
+    const ws = (await import('crossws/adapters/bun')).default({ hooks, idleTimeout: 0 });
     const server = g.Bun!.serve({
       port: 0,
       hostname: '127.0.0.1',
@@ -118,10 +128,7 @@ async function bare(): Promise<string> {
     return `http://127.0.0.1:${server.port}`;
   }
   if (runtime === 'deno') {
-    const ws = (await import('crossws/adapters/deno')).default({
-      hooks: bareHooks,
-      idleTimeout: 0,
-    });
+    const ws = (await import('crossws/adapters/deno')).default({ hooks, idleTimeout: 0 });
     return new Promise((resolve) => {
       g.Deno!.serve(
         {
@@ -139,7 +146,7 @@ async function bare(): Promise<string> {
     });
   }
   const { createServer } = await import('node:http');
-  const ws = (await import('crossws/adapters/node')).default({ hooks: bareHooks, idleTimeout: 0 });
+  const ws = (await import('crossws/adapters/node')).default({ hooks, idleTimeout: 0 });
   const server = createServer((req, res) => {
     const r = req.url === '/cpu' ? cpu() : mem(bareSockets);
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -158,6 +165,7 @@ async function bare(): Promise<string> {
 setTimeout(() => process.exit(3), 600_000);
 // SIGINT exits cleanly, so `node --cpu-prof` on this process writes its profile.
 if (runtime === 'node') process.once('SIGINT', () => process.exit(0));
+const urls = { bare: await bare(bareHooks), bareParse: await bare(parseHooks) };
 process.stdout.write(
-  `${JSON.stringify({ runtime, guarded: guarded.url, bare: await bare(), secret: SECRET })}\n`,
+  `${JSON.stringify({ runtime, guarded: guarded.url, ...urls, secret: SECRET })}\n`,
 );

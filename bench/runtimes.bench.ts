@@ -7,7 +7,8 @@
  * crossws echo; this process drives both with `ws` clients over loopback, interleaved by the
  * harness (so drift falls on both alike):
  *
- * - echo: 8 clients, 8 frames in flight each, the 197-byte chat frame; ops = echoed frames;
+ * - echo: 8 clients, 8 frames in flight each, the 197-byte chat frame; ops = echoed frames; a
+ *   third server echoes after `JSON.parse` of each frame (an app reading JSON), for reference;
  * - handshakes: 8 at a time, each from a rotating 127.x source address; ops = sockets opened
  *   (then cut with a reset, so no TIME_WAIT piles up); JWT in `Authorization`, or a ticket in
  *   the query (issued in bulk outside the timed part), against a bare crossws handshake;
@@ -46,6 +47,7 @@ interface Server {
   readonly child: ChildProcess;
   readonly guarded: string;
   readonly bare: string;
+  readonly bareParse: string;
   readonly secret: string;
 }
 
@@ -263,6 +265,7 @@ try {
 
     const guardedEcho = await echoClients(wsUrl(server.guarded), bearer);
     const bareEcho = await echoClients(wsUrl(server.bare));
+    const parseEcho = await echoClients(wsUrl(server.bareParse));
     await runAll(
       [
         {
@@ -270,6 +273,7 @@ try {
           baseline: 'bare crossws',
           cases: [
             { name: 'bare crossws', run: bareEcho.run },
+            { name: 'bare crossws + JSON.parse in the app', run: parseEcho.run },
             { name: 'guarded (full checks)', run: guardedEcho.run },
           ],
         },
@@ -282,12 +286,14 @@ try {
         `Server CPU per echoed frame on ${runtime} (5 rounds × 20,000 frames)`,
         [
           { name: 'bare crossws', n: 20_000, run: bareEcho.run },
+          { name: 'bare crossws + JSON.parse in the app', n: 20_000, run: parseEcho.run },
           { name: 'guarded (full checks)', n: 20_000, run: guardedEcho.run },
         ],
       )}\n`,
     );
     guardedEcho.close();
     bareEcho.close();
+    parseEcho.close();
 
     let tickets: string[] = [];
     const ticketCase: BenchCase = {
