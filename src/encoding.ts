@@ -61,7 +61,11 @@ export function randomId(): string {
  * load), Web Crypto otherwise; both hash the same UTF-8 bytes (lone surrogates become U+FFFD).
  */
 export async function sha256Hex(text: string): Promise<string> {
-  if (syncCrypto) return syncCrypto.createHash('sha256').update(text, 'utf8').digest('hex');
+  if (syncCrypto) {
+    return syncCrypto.hash
+      ? syncCrypto.hash('sha256', text, 'hex')
+      : syncCrypto.createHash('sha256').update(text, 'utf8').digest('hex');
+  }
   return sha256HexWeb(text);
 }
 

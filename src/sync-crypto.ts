@@ -25,6 +25,11 @@ export interface SyncDigest {
 
 /** The `node:crypto` functions the core uses. */
 export interface SyncCrypto {
+  /**
+   * One-shot hash of a string (UTF-8), Node ≥ 20.12, Bun, Deno: about half the cost of
+   * `createHash` + `update` + `digest` (no object per call). Absent on older runtimes.
+   */
+  hash?(algorithm: string, data: string, encoding: 'hex'): string;
   /** A hash (`sha256`, …). */
   createHash(algorithm: string): SyncDigest;
   /** An HMAC keyed with `key`. */
