@@ -236,7 +236,9 @@ function failClosed(store: Store): Store {
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> => {
       try {
-        return fn(...args).then(undefined, reject);
+        // Promise.resolve: a store that answers a plain value or an odd thenable still gets a
+        // real promise (a native promise passes through unchanged, at no cost).
+        return Promise.resolve(fn(...args)).then(undefined, reject);
       } catch (error) {
         return Promise.reject(unavailable(error));
       }
@@ -374,7 +376,9 @@ export function createGuard(options: GuardOptions): Guard {
   const json = m.json ?? true;
   const passthrough = new Set(m.passthrough ?? []);
   // Longer frames cannot be in the set: no need to hash them to find out.
-  const passthroughMax = Math.max(0, ...[...passthrough].map((p) => p.length));
+  let passthroughMax = 0;
+  for (const p of passthrough)
+    if (typeof p === 'string' && p.length > passthroughMax) passthroughMax = p.length;
   const retryUnavailable = options.retryAfterUnavailableSec ?? 5;
 
   const live = new Map<string, ConnectionState>();

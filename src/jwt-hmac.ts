@@ -76,9 +76,12 @@ export function createHmacFastPath(
   const hashes = new Map(
     algorithms.filter((alg) => HASHES[alg] !== undefined).map((alg) => [alg, HASHES[alg]!]),
   );
-  if (!crypto || hashes.size === 0) return undefined;
+  // An empty key would make every MAC computable by anyone: never take the fast path with one
+  // (the doctor refuses short secrets; this guards against a caller that bypassed it).
+  if (!crypto || hashes.size === 0 || !(secret instanceof Uint8Array) || secret.byteLength === 0)
+    return undefined;
   // A private copy: a caller mutating its buffer later must not change the key.
-  const key = Uint8Array.from(secret);
+  const key = secret.slice();
   const checkClaims = createClaimChecks(claims);
 
   // What a header segment means here, by its exact text: an issuer signs every token with the

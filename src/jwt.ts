@@ -102,6 +102,20 @@ function byAlgorithm(
   };
 }
 
+/**
+ * The secret's bytes, as one view both verification paths use: a string as UTF-8, any
+ * `ArrayBufferView` (Buffer, Uint8Array, DataView) over exactly its own bytes, an `ArrayBuffer`
+ * whole. `undefined` for anything else (a `KeyObject`, a plain object), which the doctor refuses:
+ * treating an unknown object as bytes could mean verifying with an empty key.
+ */
+function secretBytes(secret: unknown): Uint8Array | undefined {
+  if (typeof secret === 'string') return new TextEncoder().encode(secret);
+  if (ArrayBuffer.isView(secret))
+    return new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength);
+  if (secret instanceof ArrayBuffer) return new Uint8Array(secret);
+  return undefined;
+}
+
 /** Check JWT options; returns one problem per unsafe or malformed setting. */
 export function validateJwtOptions(options: JwtOptions): string[] {
   const problems: string[] = [];
@@ -126,17 +140,12 @@ export function validateJwtOptions(options: JwtOptions): string[] {
   if (options.secret !== undefined) {
     if (hmac.length === 0)
       problems.push('jwt.secret: a secret only verifies HS* algorithms; pin HS256/384/512');
-    const bytes =
-      typeof options.secret === 'string'
-        ? new TextEncoder().encode(options.secret)
-        : options.secret;
+    const bytes = secretBytes(options.secret) ?? new Uint8Array(0);
+    if (secretBytes(options.secret) === undefined)
+      problems.push('jwt.secret: give a string or bytes (Uint8Array, Buffer, ArrayBuffer)');
     // Bytes are checked too: `readFileSync('public.pem')` hands over a PEM as a Buffer.
     const text =
-      typeof options.secret === 'string'
-        ? options.secret
-        : ArrayBuffer.isView(bytes)
-          ? new TextDecoder().decode(bytes)
-          : '';
+      typeof options.secret === 'string' ? options.secret : new TextDecoder().decode(bytes);
     const jsonLike = text.trimStart().startsWith('{');
     if (
       text.includes('-----BEGIN') ||
@@ -151,6 +160,12 @@ export function validateJwtOptions(options: JwtOptions): string[] {
       );
     }
   }
+  const tolerance = options.clockToleranceSec;
+  if (
+    tolerance !== undefined &&
+    !(typeof tolerance === 'number' && tolerance >= 0 && tolerance < Infinity)
+  )
+    problems.push('jwt.clockToleranceSec: a number of seconds, 0 or more');
   if ((options.publicKey !== undefined || options.jwks !== undefined) && hmac.length > 0) {
     problems.push(
       'jwt: a public key or JWKS verifies asymmetric algorithms only; remove HS* from algorithms',
@@ -197,10 +212,7 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
 
   let keyPromise: Promise<KeyInput>;
   if (options.secret !== undefined) {
-    const bytes =
-      typeof options.secret === 'string'
-        ? new TextEncoder().encode(options.secret)
-        : options.secret;
+    const bytes = secretBytes(options.secret)!; // the doctor refused anything else
     // Import the HMAC key once per algorithm: handing jose raw bytes re-imports it on every verify.
     const hashes: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
     keyPromise = Promise.all(
@@ -248,16 +260,11 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
 
   // HS* tokens are checked synchronously where the runtime allows (see jwt-hmac.ts); anything the
   // fast path does not take, and every other runtime, goes through jwtVerify.
+  // The same bytes jose imports: one conversion, so the two paths cannot disagree on the key.
   const fast =
     options.secret === undefined
       ? undefined
-      : createHmacFastPath(
-          typeof options.secret === 'string'
-            ? new TextEncoder().encode(options.secret)
-            : options.secret,
-          algorithms,
-          verifyOptions,
-        );
+      : createHmacFastPath(secretBytes(options.secret)!, algorithms, verifyOptions);
 
   return {
     ready: async () => {

@@ -3,6 +3,7 @@
  * through `guard.upgrade` (reason and close code), plus key handling (PEM, JWK, local and remote
  * JWKS) and the mapping of claims to a principal.
  */
+import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -962,6 +963,63 @@ describe('secrets stay out of the audit stream', () => {
     for (const t of [valid, expired, forged]) {
       expect(text).not.toContain(t);
       expect(text).not.toContain(t.split('.')[2]!);
+    }
+  });
+});
+
+describe('HMAC secrets given as other byte containers', () => {
+  // Found in review: the synchronous HS* path once copied the secret with `Uint8Array.from`, which
+  // turns an ArrayBuffer or a DataView into zero bytes: tokens MACed with an empty key verified.
+  const real = new TextEncoder().encode('byte-container-secret-0123456789-abcdef');
+  // Signed by hand: Web Crypto (and so jose) refuses to MAC with an empty key, an attacker does not.
+  const signWith = async (key: Uint8Array, sub = 'admin') => {
+    const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const input = `${part({ alg: 'HS256' })}.${part({ sub, roles: ['admin'], exp: nowSec() + 300 })}`;
+    return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+  };
+  const padded = new Uint8Array(real.byteLength + 16);
+  padded.set(real, 8);
+  const cases: [string, () => JwtOptions['secret']][] = [
+    ['an ArrayBuffer', () => real.slice().buffer as unknown as Uint8Array],
+    ['a DataView', () => new DataView(real.slice().buffer) as unknown as Uint8Array],
+    ['a Buffer', () => Buffer.from(real)],
+    ['a Uint8Array over part of a larger buffer', () => padded.subarray(8, 8 + real.byteLength)],
+  ];
+  for (const [name, secret] of cases) {
+    it(`uses exactly the secret's bytes when it is ${name}`, async () => {
+      const v = createJwtVerifier({ algorithms: ['HS256'], secret: secret() });
+      await expect(v.verify(await signWith(real, 'alice'))).resolves.toMatchObject({
+        sub: 'alice',
+      });
+      await expect(v.verify(await signWith(new Uint8Array(0)))).rejects.toBeInstanceOf(
+        CredentialError,
+      );
+      await expect(v.verify(await signWith(padded))).rejects.toBeInstanceOf(CredentialError);
+      await expect(
+        v.verify(await signWith(new TextEncoder().encode('another-secret-0123456789-abcdefghijk'))),
+      ).rejects.toBeInstanceOf(CredentialError);
+    });
+  }
+
+  it('refuses secrets that are not a string or bytes at start-up', () => {
+    for (const secret of [{ byteLength: 64 }, { type: 'secret', symmetricKeySize: 64 }, 42]) {
+      expect(
+        () => createJwtVerifier({ algorithms: ['HS256'], secret: secret as unknown as Uint8Array }),
+        JSON.stringify(secret),
+      ).toThrow(/string or bytes/);
+    }
+  });
+
+  it('refuses a negative or non-numeric clock tolerance at start-up, on every runtime alike', () => {
+    for (const clockToleranceSec of [
+      -1,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      '5' as unknown as number,
+    ]) {
+      expect(() =>
+        createJwtVerifier({ algorithms: ['HS256'], secret: real, clockToleranceSec }),
+      ).toThrow(/clockToleranceSec/);
     }
   });
 });

@@ -61,6 +61,26 @@ describe('store failure policy', () => {
     expect(d.ok === false && d.retryAfter).toBeGreaterThan(0);
   });
 
+  it('fails closed on a store that throws synchronously, and serves one that answers plain values', async () => {
+    const throwing = {
+      ...deadStore(),
+      get: () => {
+        throw new Error('boom');
+      },
+    } as Store;
+    expect(await upgrade(createGuard(base({}, throwing)), '10.0.0.2')).toMatchObject({
+      ok: false,
+      reason: 'store_unavailable',
+    });
+    // A JS store that forgets the promise (answers the value itself) still works, as with `await`.
+    const plain = {
+      ...deadStore(),
+      get: () => undefined,
+      limit: () => ({ allowed: true, remaining: 1, retryAfterMs: 0 }),
+    } as unknown as Store;
+    expect(await upgrade(createGuard(base({}, plain)), '10.0.0.3')).toMatchObject({ ok: true });
+  });
+
   it("'local' keeps serving JWT handshakes with the connection rate enforced per instance", async () => {
     const guard = createGuard(
       base({ onStoreError: 'local', connectRate: { limit: 3, windowMs: 60_000, burst: 3 } }),
