@@ -140,9 +140,10 @@ export function validateJwtOptions(options: JwtOptions): string[] {
   if (options.secret !== undefined) {
     if (hmac.length === 0)
       problems.push('jwt.secret: a secret only verifies HS* algorithms; pin HS256/384/512');
-    const bytes = secretBytes(options.secret) ?? new Uint8Array(0);
-    if (secretBytes(options.secret) === undefined)
+    const given = secretBytes(options.secret);
+    if (given === undefined)
       problems.push('jwt.secret: give a string or bytes (Uint8Array, Buffer, ArrayBuffer)');
+    const bytes = given ?? new Uint8Array(0);
     // Bytes are checked too: `readFileSync('public.pem')` hands over a PEM as a Buffer.
     const text =
       typeof options.secret === 'string' ? options.secret : new TextDecoder().decode(bytes);

@@ -13,7 +13,7 @@
  */
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
-import { errors, jwtVerify } from 'jose';
+import { jwtVerify } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
 import { createHmacFastPath } from '../../src/jwt-hmac.ts';
 import { createJwtVerifier } from '../../src/mod.ts';
@@ -344,6 +344,5 @@ describe('synchronous HS* path against jwtVerify', () => {
         sign({ sub: 'alice', roles: ['admin'], iss: 'https://issuer.example', exp: now() + 600 }),
       ),
     ).resolves.toMatchObject({ sub: 'alice', roles: ['admin'] });
-    expect(errors.JWTExpired).toBeDefined();
   });
 });
