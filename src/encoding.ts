@@ -61,12 +61,18 @@ export function randomId(): string {
  * load), Web Crypto otherwise; both hash the same UTF-8 bytes (lone surrogates become U+FFFD).
  */
 export async function sha256Hex(text: string): Promise<string> {
-  if (syncCrypto) {
-    return syncCrypto.hash
-      ? syncCrypto.hash('sha256', text, 'hex')
-      : syncCrypto.createHash('sha256').update(text, 'utf8').digest('hex');
-  }
-  return sha256HexWeb(text);
+  return sha256HexSync(text) ?? sha256HexWeb(text);
+}
+
+/**
+ * {@link sha256Hex} without a promise where the runtime hashes synchronously; `undefined` where it
+ * does not (the caller then takes the Web Crypto path).
+ */
+export function sha256HexSync(text: string): string | undefined {
+  if (!syncCrypto) return undefined;
+  return syncCrypto.hash
+    ? syncCrypto.hash('sha256', text, 'hex')
+    : syncCrypto.createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** SHA-256 hex through Web Crypto only (the fallback of {@link sha256Hex}). */

@@ -39,18 +39,12 @@ import { createOriginMatcher } from './origin.ts';
 import { createPenalties, type Penalties, type Subject, type Violation } from './penalties.ts';
 import { createPermissions, type Permissions } from './permissions.ts';
 import type { Principal } from './principal.ts';
-import {
-  gcraStep,
-  type LimitResult,
-  LocalLimiter,
-  type RateRule,
-  stepInPlace,
-} from './rate-limit.ts';
+import { gcraStep, type LimitResult, LocalLimiter, type RateRule, tryStep } from './rate-limit.ts';
 import { redactUrl } from './redact.ts';
 import { requestUrl } from './request-url.ts';
 import { Stats, type StatsSnapshot } from './stats.ts';
 import { withLocalFallback } from './store/fallback.ts';
-import { createMemoryStore } from './store/memory.ts';
+import { createMemoryStore, isMemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
 import {
   createTickets,
@@ -210,6 +204,10 @@ const REPLIES: Record<string, ErrorReply['error']['code']> = {
   permission: 'FORBIDDEN',
 };
 
+/** Already settled: for paths with nothing to wait for. */
+const DONE: Promise<void> = Promise.resolve();
+const noop = (): void => {};
+
 /** Stands in for a request URL that does not parse (no credential can be read from it). */
 const INVALID_URL = new URL('http://invalid/');
 
@@ -308,9 +306,12 @@ export function createGuard(options: GuardOptions): Guard {
     }
   };
   const rawStore = options.store ?? createMemoryStore({ now });
+  // The memory store cannot be unavailable (a throw from it is a bug, answered 500 like any other),
+  // so it goes unwrapped; every other store fails closed.
+  const guarded = isMemoryStore(rawStore) ? rawStore : failClosed(rawStore);
   const store =
     options.limits?.onStoreError === 'local'
-      ? withLocalFallback(failClosed(rawStore), (operation, error) => {
+      ? withLocalFallback(guarded, (operation, error) => {
           report('store')(error);
           audit({
             type: 'store.error',
@@ -318,7 +319,7 @@ export function createGuard(options: GuardOptions): Guard {
             detail: { fallback: operation },
           });
         })
-      : failClosed(rawStore);
+      : guarded;
   const dryRun = options.dryRun ?? false;
   const origins = createOriginMatcher({
     allow: options.origins ?? [],
@@ -579,10 +580,15 @@ export function createGuard(options: GuardOptions): Guard {
   };
 
   const reportClose = report('close');
-  const releaseLeases = async (c: ConnectionState): Promise<void> => {
+  const releaseLeases = (c: ConnectionState): Promise<void> => {
     const leases = c.leases;
     c.leases = [];
-    await Promise.all(leases.map(([key, id]) => store.releaseLease(key, id).catch(reportClose)));
+    // Not async, and no Promise.all for the usual one or two leases: this runs on every close.
+    const release = ([key, id]: readonly [string, string]): Promise<void> =>
+      store.releaseLease(key, id).catch(reportClose);
+    if (leases.length === 0) return DONE;
+    if (leases.length === 1) return release(leases[0]!);
+    return Promise.all(leases.map(release)).then(noop);
   };
 
   const registerUser = (userId: string) => {
@@ -948,17 +954,18 @@ export function createGuard(options: GuardOptions): Guard {
         penalize('ip', c.ip, 'too_big', c);
         return closeWith(c, 'too_big', 'message too big');
       }
+      // tryStep/tryTake: no result object per frame (0 = allowed, else the wait in ms).
       if (messageRate) {
-        const r = stepInPlace(c.rate, t, messageRate);
-        if (!r.allowed) {
-          const d = rateLimited(c, 'message_rate', r.retryAfterMs);
+        const wait = tryStep(c.rate, t, messageRate);
+        if (wait > 0) {
+          const d = rateLimited(c, 'message_rate', wait);
           if (d) return d;
         }
       }
       if (userLimiter && c.principal) {
-        const r = userLimiter.take(c.principal.sub, t);
-        if (!r.allowed) {
-          const d = rateLimited(c, 'user_message_rate', r.retryAfterMs);
+        const wait = userLimiter.tryTake(c.principal.sub, t);
+        if (wait > 0) {
+          const d = rateLimited(c, 'user_message_rate', wait);
           if (d) return d;
         }
       }

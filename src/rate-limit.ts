@@ -79,6 +79,8 @@ export function gcraTtlMs(tat: number, now: number): number {
 export class LocalLimiter {
   readonly #rule: RateRule;
   readonly #state = new Map<string, number>();
+  /** Reused by {@link tryTake}: one step at a time, so one holder serves every key. */
+  readonly #scratch = { tat: 0 };
   #ops = 0;
 
   /** A limiter for `rule`; keys are created on first use. */
@@ -94,6 +96,19 @@ export class LocalLimiter {
     // key, so it waits for at least as many calls as there are keys: O(1) per call at any size.
     if (++this.#ops >= 1024 && this.#ops >= this.#state.size) this.#sweep(now);
     return step.result;
+  }
+
+  /**
+   * {@link take} without a result object, for the per-frame path: 0 when allowed, otherwise the
+   * milliseconds until one event would be (at least 1).
+   */
+  tryTake(key: string, now: number, cost = 1): number {
+    const holder = this.#scratch;
+    holder.tat = this.#state.get(key) ?? 0;
+    const wait = tryStep(holder, now, this.#rule, cost);
+    this.#state.set(key, holder.tat);
+    if (++this.#ops >= 1024 && this.#ops >= this.#state.size) this.#sweep(now);
+    return wait;
   }
 
   /** Forget a key (its owner left). */
@@ -113,10 +128,16 @@ export class LocalLimiter {
 }
 
 /**
- * A single-connection limiter state: the cheapest form, one number held on the connection itself.
+ * One GCRA step that allocates nothing, for limiters that run on every frame: updates
+ * `holder.tat` and returns 0 when the event is allowed, or, when refused, the milliseconds until
+ * one would be (always at least 1) and leaves `holder.tat` unchanged. Same arithmetic as
+ * {@link gcraStep}.
  */
-export function stepInPlace(holder: { tat: number }, now: number, rule: RateRule): LimitResult {
-  const step = gcraStep(holder.tat, now, rule);
-  holder.tat = step.tat;
-  return step.result;
+export function tryStep(holder: { tat: number }, now: number, rule: RateRule, cost = 1): number {
+  const interval = rule.windowMs / rule.limit;
+  const base = Math.max(holder.tat, now);
+  const allowAt = base + (cost - (rule.burst ?? rule.limit)) * interval;
+  if (allowAt > now) return Math.ceil(allowAt - now);
+  holder.tat = base + cost * interval;
+  return 0;
 }

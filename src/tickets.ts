@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { base64url, sha256Hex } from './encoding.ts';
+import { base64url, sha256HexSync, sha256HexWeb } from './encoding.ts';
 import { CredentialError, GuardError } from './errors.ts';
 import type { Principal } from './principal.ts';
 import type { Store } from './store/types.ts';
@@ -114,7 +114,12 @@ export function createTickets(
   const defaultTtl = options.ttlMs ?? DEFAULT_TICKET_TTL_MS;
   const bindOrigin = options.bindOrigin ?? true;
   const bindIp = options.bindIp ?? false;
-  const key = async (ticket: string): Promise<string> => `ticket:${await sha256Hex(ticket)}`;
+  // The store key: synchronous where the runtime hashes synchronously (one promise less per
+  // redemption), Web Crypto otherwise; both give the same hex digest.
+  const key = (ticket: string): string | Promise<string> => {
+    const hex = sha256HexSync(ticket);
+    return hex !== undefined ? `ticket:${hex}` : sha256HexWeb(ticket).then((h) => `ticket:${h}`);
+  };
 
   return {
     async issue(principal: Principal, opts: IssueTicketOptions = {}): Promise<IssuedTicket> {
@@ -140,7 +145,8 @@ export function createTickets(
     async redeem(ticket: string, context: RedeemContext = {}): Promise<Principal> {
       // Malformed tickets cost no store round trip.
       if (!TICKET_RE.test(ticket)) throw new CredentialError('invalid ticket');
-      const raw = await store.take(await key(ticket));
+      const k = key(ticket);
+      const raw = await store.take(typeof k === 'string' ? k : await k);
       if (raw === undefined) throw new CredentialError('invalid ticket');
       let stored: StoredTicket;
       try {

@@ -37,8 +37,23 @@ interface Score {
  * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
-  return new MemoryStore(options.now ?? Date.now);
+  const store = new MemoryStore(options.now ?? Date.now);
+  created.add(store);
+  return store;
 }
+
+/**
+ * Whether `store` is this module's in-process store. The guard uses it to skip the fail-closed
+ * wrapper: an in-process map has no outage to fail closed on, and the wrapper costs a promise per
+ * operation, five to seven per handshake.
+ */
+export function isMemoryStore(store: Store): boolean {
+  // Identity, not `instanceof`: a wrapper around a memory store (a Proxy, a subclass patched to
+  // fail) is someone else's code and keeps the wrapper.
+  return created.has(store);
+}
+
+const created = new WeakSet<Store>();
 
 class MemoryStore implements Store {
   readonly name = 'memory';

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sha256Hex, sha256HexWeb } from '../../src/encoding.ts';
+import { sha256Hex, sha256HexSync, sha256HexWeb } from '../../src/encoding.ts';
 import { syncCrypto } from '../../src/sync-crypto.ts';
 import { SAMPLES } from './fixtures/sha256-samples.ts';
 
@@ -19,8 +19,11 @@ describe('sha256Hex', () => {
   it('equals the Web Crypto digest on Node, through the synchronous one-shot path', async () => {
     expect(syncCrypto, 'Node ≥ 20.16 has process.getBuiltinModule').toBeDefined();
     expect(typeof syncCrypto?.hash, 'Node ≥ 20.12 has crypto.hash').toBe('function');
-    for (const s of SAMPLES)
+    for (const s of SAMPLES) {
       expect(await sha256Hex(s), JSON.stringify(s)).toBe(await sha256HexWeb(s));
+      // The ticket key takes the synchronous form directly.
+      expect(sha256HexSync(s), JSON.stringify(s)).toBe(await sha256HexWeb(s));
+    }
     expect(await sha256Hex('abc')).toBe(
       'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
     );

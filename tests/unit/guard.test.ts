@@ -15,6 +15,7 @@ import {
   type Reject,
   type Store,
 } from '../../src/mod.ts';
+import { isMemoryStore } from '../../src/store/memory.ts';
 
 const ORIGIN = 'https://app.example.com';
 const SECRET = 'g'.repeat(40);
@@ -626,6 +627,15 @@ describe('store failures (fail closed, never throw)', () => {
       },
     });
   }
+
+  it('only the memory store itself goes without the fail-closed wrapper; anything around it keeps it', () => {
+    const mem = createMemoryStore();
+    expect(isMemoryStore(mem)).toBe(true);
+    // The tests below break one method of a memory store through a Proxy: that is a store that
+    // can fail, and it must still fail closed (503), not answer 500.
+    expect(isMemoryStore(new Proxy(mem, {}))).toBe(false);
+    expect(isMemoryStore({ ...mem } as Store)).toBe(false);
+  });
 
   it('a store whose every method rejects: 503 store_unavailable with Retry-After, reported, never thrown', async () => {
     const { upgrade, errors, events, guard } = setup({ store: failingStore });

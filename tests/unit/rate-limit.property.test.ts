@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore, gcraStep, LocalLimiter, type RateRule } from '../../src/mod.ts';
+import { tryStep } from '../../src/rate-limit.ts';
 
 /** A rule with integer parameters; `burst` sometimes left to its default (the limit). */
 const ruleArb: fc.Arbitrary<RateRule> = fc.record(
@@ -135,6 +136,49 @@ describe('GCRA budget (property)', () => {
           tat = s.tat;
         }
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  // The per-frame path uses the allocation-free forms; they must decide exactly as gcraStep does.
+  it('tryStep decides exactly as gcraStep: same verdicts, waits and state', () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 300, maxLength: 300 }),
+        ([rule, times], costs) => {
+          let tat = 0;
+          const holder = { tat: 0 };
+          for (const [i, t] of times.entries()) {
+            const cost = costs[i]!;
+            const s = gcraStep(tat, t, rule, cost);
+            const wait = tryStep(holder, t, rule, cost);
+            expect(wait).toBe(s.result.allowed ? 0 : s.result.retryAfterMs);
+            expect(holder.tat).toBe(s.tat);
+            tat = s.tat;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('LocalLimiter.tryTake decides exactly as take, key by key', () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 300, maxLength: 300 }),
+        ([rule, times], keys) => {
+          const a = new LocalLimiter(rule);
+          const b = new LocalLimiter(rule);
+          for (const [i, t] of times.entries()) {
+            const key = `k${keys[i]}`;
+            const r = a.take(key, t);
+            expect(b.tryTake(key, t)).toBe(r.allowed ? 0 : r.retryAfterMs);
+          }
+          expect(b.size).toBe(a.size);
+        },
+      ),
       { numRuns: 300 },
     );
   });
