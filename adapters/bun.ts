@@ -16,6 +16,7 @@ import bunAdapter from 'crossws/adapters/bun';
 import { isWebSocketRequest } from '../src/handshake.ts';
 import { setClient } from '../src/hooks.ts';
 import { namespaceOf } from '../src/request-url.ts';
+import type { RuntimeViolationSignals } from '../src/runtime-violation.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -73,6 +74,22 @@ export interface BunHandler {
 }
 
 /**
+ * Bun (uWebSockets) closes a frame it refuses with a close frame to the client and reports the
+ * socket's close as 1006 with its own reason ("Received too big message", "Received invalid
+ * UTF-8", "Received an incorrectly masked frame"…). A client cannot send 1006, and a plain
+ * disconnect or an idle timeout has an empty reason, so 1006 with a reason is always the
+ * runtime's refusal.
+ */
+const BUN_VIOLATIONS: RuntimeViolationSignals = {
+  fromClose(code, reason) {
+    if (code !== 1006 || reason === '') return undefined;
+    if (/too big/i.test(reason)) return { reason: 'too_big', closeCode: 1009 };
+    if (/UTF-8/i.test(reason)) return { reason: 'protocol', closeCode: 1007 };
+    return { reason: 'protocol', closeCode: 1002 };
+  },
+};
+
+/**
  * The guarded `{ fetch, websocket }` pair for your own `Bun.serve`.
  *
  * @example
@@ -82,7 +99,10 @@ export interface BunHandler {
  * ```
  */
 export function bunHandler(options: ServeOptions): BunHandler {
-  const hooks = hooksFor(options);
+  const hooks = hooksFor({
+    ...options,
+    hookOptions: { runtimeViolations: BUN_VIOLATIONS, ...options.hookOptions },
+  });
   const trust = createProxyTrust(options);
   const http = httpHandler(options);
   const secure = options.tls !== undefined;

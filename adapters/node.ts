@@ -24,6 +24,7 @@ import nodeAdapter from 'crossws/adapters/node';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { setClient } from '../src/hooks.ts';
 import { namespaceOf } from '../src/request-url.ts';
+import type { RuntimeViolationSignals } from '../src/runtime-violation.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -36,6 +37,25 @@ import {
 import { createProxyTrust } from '../src/trusted-proxy.ts';
 
 export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/serve.ts';
+
+/**
+ * `ws` reports a frame it refused as an `error` on the socket (crossws passes it on as a `WSError`
+ * whose message is the original's `String()`), then closes with the error's code. Only its
+ * receiver emits errors on a server socket (socket failures are handled without one), so these
+ * messages are the client's frames: over `maxPayload` (1009), invalid UTF-8 (1007), any other
+ * invalid frame (1002). Anything else is not attributed.
+ */
+const WS_VIOLATIONS: RuntimeViolationSignals = {
+  fromError(error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/Max payload size exceeded|payload length > 2\^53 - 1/.test(message))
+      return { reason: 'too_big', closeCode: 1009 };
+    if (/Invalid WebSocket frame: invalid UTF-8/.test(message))
+      return { reason: 'protocol', closeCode: 1007 };
+    if (/Invalid WebSocket frame:/.test(message)) return { reason: 'protocol', closeCode: 1002 };
+    return undefined;
+  },
+};
 
 /** An `upgrade` listener for `http.Server`/`https.Server`, with a graceful `close`. */
 export interface NodeUpgradeHandler {
@@ -59,7 +79,7 @@ export function upgradeHandler(options: GuardedSocketOptions): NodeUpgradeHandle
   // an accepted handshake cannot be left pending, so it needs no open timer per handshake.
   const hooks = hooksFor({
     ...options,
-    hookOptions: { openTimeoutMs: 0, ...options.hookOptions },
+    hookOptions: { openTimeoutMs: 0, runtimeViolations: WS_VIOLATIONS, ...options.hookOptions },
   });
   const trust = createProxyTrust(options);
   const ws = nodeAdapter({

@@ -42,6 +42,7 @@ import type { Principal } from './principal.ts';
 import { gcraStep, type LimitResult, LocalLimiter, type RateRule, tryStep } from './rate-limit.ts';
 import { redactUrl } from './redact.ts';
 import { requestUrl } from './request-url.ts';
+import type { RuntimeViolation } from './runtime-violation.ts';
 import { Stats, type StatsSnapshot } from './stats.ts';
 import { withLocalFallback } from './store/fallback.ts';
 import { createMemoryStore, isMemoryStore } from './store/memory.ts';
@@ -156,6 +157,12 @@ export interface Guard {
   close(connection: GuardConnection, code?: number): Promise<void>;
   /** Let the guard close this connection itself (eviction, shutdown): adapters call it on open. */
   attach(connection: GuardConnection, terminate: Terminate): void;
+  /**
+   * Record a frame the runtime refused itself before the guard saw it (over `maxPayload`, or
+   * breaking the protocol): audited as `message.rejected` with the runtime's close code, counted,
+   * and penalized like the guard's own refusal. The hooks call it from what adapters recognise.
+   */
+  violation(connection: GuardConnection, violation: RuntimeViolation): void;
   /** Re-authenticate in band with a new token for the same subject; returns the new principal. */
   refresh(connection: GuardConnection, token: string): Promise<Principal>;
   /** Verify a bearer token (for HTTP endpoints such as the ticket endpoint). */
@@ -1097,6 +1104,21 @@ export function createGuard(options: GuardOptions): Guard {
     hooks: (app, hookOptions) => guardHooks(self, app, hookOptions),
     maxBytes,
     store: rawStore,
+    violation(connection: GuardConnection, v: RuntimeViolation): void {
+      const c = connection as ConnectionState;
+      stats.messageRejected(v.reason);
+      if (auditing)
+        audit({
+          type: 'message.rejected',
+          connectionId: c.id,
+          ip: c.ip,
+          ...(c.principal ? { userId: c.principal.sub } : {}),
+          reason: v.reason,
+          closeCode: v.closeCode,
+          detail: { by: 'runtime' },
+        });
+      penalize('ip', c.ip, v.reason, c);
+    },
     attach(connection: GuardConnection, terminate: Terminate): void {
       const c = connection as ConnectionState;
       c.terminate = terminate;

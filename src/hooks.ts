@@ -20,6 +20,7 @@ import type { ErrorReply, Guard, MessageDecision, Reject } from './guard.ts';
 import { checkHandshake } from './handshake.ts';
 import type { ErrorStage } from './options.ts';
 import { forgetRequestUrl, requestUrl } from './request-url.ts';
+import type { RuntimeViolation, RuntimeViolationSignals } from './runtime-violation.ts';
 import type { ClientAddress } from './trusted-proxy.ts';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -128,6 +129,13 @@ export interface GuardHooksOptions {
   readonly clientInfo?: (request: Request) => ClientInfo | undefined;
   /** Failures of hooks (the app's or the guard's); never thrown. @default console.error */
   readonly onError?: (error: unknown, context: { stage: ErrorStage }) => void;
+  /**
+   * How the runtime reports a frame it refused itself (over its size limit, or breaking the
+   * protocol) before the guard saw it; each one is then audited, counted and penalized through
+   * `guard.violation`. wsguard's adapters set it for their runtime.
+   * @default none: such closes are not attributed
+   */
+  readonly runtimeViolations?: RuntimeViolationSignals;
 }
 
 /** crossws hooks with the guard in front, plus what adapters need for their lifecycle. */
@@ -165,6 +173,8 @@ interface PeerState {
   queue: Message[];
   queuedBytes: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** A runtime refusal was recorded for this socket (the error and close hooks may both see it). */
+  violated: boolean;
 }
 
 /*
@@ -495,6 +505,7 @@ export function guardHooks(
         queue: [],
         queuedBytes: 0,
         timer: undefined,
+        violated: false,
       };
       accepted = s;
       // The client may have gone while the guard was deciding: give back what it took.
@@ -616,9 +627,26 @@ export function guardHooks(
     s.queuedBytes += n;
   };
 
+  const signals = options.runtimeViolations;
+  /**
+   * Record a frame the runtime refused on its own, once per socket, unless the guard was closing
+   * it already (its own refusal is recorded where it was decided).
+   */
+  const noteViolation = (s: PeerState, v: RuntimeViolation | undefined): void => {
+    if (!v || s.violated || s.closeCode !== undefined || s.closed) return;
+    s.violated = true;
+    try {
+      guard.violation(s.connection, v);
+    } catch (error) {
+      report(error);
+    }
+  };
+
   const close: Hooks['close'] = (peer, details) => {
     const s = stateOf(peer);
     if (!s || s.closed) return;
+    if (signals?.fromClose)
+      noteViolation(s, signals.fromClose(details.code ?? 1005, String(details.reason ?? '')));
     release(s, s.closeCode ?? details.code);
     const handler = app.close;
     if (s.appOpened && handler) {
@@ -641,12 +669,18 @@ export function guardHooks(
       run(s, () => handler(peer, ...args));
     };
 
+  const forwardError = forward(() => app.error);
+
   return {
     upgrade,
     open,
     message,
     close,
-    error: forward(() => app.error),
+    error(peer: Peer, error: WSError): void {
+      const s = signals?.fromError ? stateOf(peer) : undefined;
+      if (s) noteViolation(s, signals!.fromError!(error));
+      forwardError(peer, error);
+    },
     drain: forward(() => app.drain),
     ping: forward(() => app.ping),
     pong: forward(() => app.pong),

@@ -18,6 +18,7 @@ export type Violation =
   | 'message_rate'
   | 'malformed'
   | 'too_big'
+  | 'protocol'
   | 'permission';
 
 /** Penalty settings. */
@@ -55,6 +56,8 @@ export const DEFAULT_POINTS: Readonly<Record<Violation, number>> = {
   message_rate: 2,
   malformed: 1,
   too_big: 5,
+  // RSV bits, unmasked or otherwise broken frames: no WebSocket library sends them by mistake.
+  protocol: 5,
   permission: 1,
 };
 

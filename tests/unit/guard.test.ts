@@ -1025,3 +1025,40 @@ describe('never throws into the runtime', () => {
     }
   });
 });
+
+describe('violations the runtime refused itself (guard.violation)', () => {
+  it('audits, counts and penalizes them like the guard’s own refusals', async () => {
+    const { guard, connect, events, upgrade } = setup({ penalties: {} });
+    const c = await connect('alice', '198.51.100.7');
+    guard.violation(c, { reason: 'protocol', closeCode: 1002 });
+    expect(events.at(-1)).toMatchObject({
+      type: 'message.rejected',
+      ip: '198.51.100.7',
+      userId: 'alice',
+      reason: 'protocol',
+      closeCode: 1002,
+      detail: { by: 'runtime' },
+    });
+    expect(guard.stats().messageRejections).toMatchObject({ protocol: 1 });
+    // 5 points each (protocol and too_big), ban at 20 (the clock stands still: no decay).
+    for (let i = 0; i < 3; i++) guard.violation(c, { reason: 'too_big', closeCode: 1009 });
+    await settle();
+    expect(guard.stats().messageRejections).toMatchObject({ protocol: 1, too_big: 3 });
+    expect(events.some((e) => e.type === 'ban.started' && e.ip === '198.51.100.7')).toBe(true);
+    expect(expectReject(await upgrade({ ip: '198.51.100.7' }), { reason: 'banned' }).status).toBe(
+      403,
+    );
+    // Another address is unaffected.
+    expect((await upgrade({ ip: '198.51.100.8' })).ok).toBe(true);
+  });
+
+  it('with penalties off, still audits and counts (no ban)', async () => {
+    const { guard, connect, events, upgrade } = setup();
+    const c = await connect('alice', '198.51.100.9');
+    for (let i = 0; i < 10; i++) guard.violation(c, { reason: 'too_big', closeCode: 1009 });
+    await settle();
+    expect(guard.stats().messageRejections).toMatchObject({ too_big: 10 });
+    expect(events.filter((e) => e.type === 'message.rejected')).toHaveLength(10);
+    expect((await upgrade({ ip: '198.51.100.9' })).ok).toBe(true);
+  });
+});

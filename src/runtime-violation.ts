@@ -1,0 +1,30 @@
+/**
+ * Frames the runtime refuses before the guard sees them. Node (`ws`, `maxPayload`) and Bun
+ * (`maxPayloadLength`) close an oversized frame from its header, and every runtime closes a frame
+ * that breaks RFC 6455 (RSV bits, an unmasked client frame, invalid UTF-8 in a text frame) on its
+ * own. The client's attack is the same as one the guard refuses itself, so it must leave the same
+ * trace: an audit event, a counter, penalty points. Each adapter knows how its runtime reports
+ * such a close and translates it into a {@link RuntimeViolation}; the hooks hand it to
+ * `guard.violation`.
+ *
+ * @module
+ */
+
+/** A frame the runtime refused itself, as an adapter recognised it. */
+export interface RuntimeViolation {
+  /**
+   * `too_big`: over the size limit (the runtime closed with 1009); `protocol`: the frame broke the
+   * WebSocket protocol (the runtime closed with 1002, or 1007 for invalid UTF-8).
+   */
+  readonly reason: 'too_big' | 'protocol';
+  /** The close code the runtime sent. */
+  readonly closeCode: number;
+}
+
+/** How an adapter's runtime reports its own refusals; each hook answers `undefined` for anything else. */
+export interface RuntimeViolationSignals {
+  /** From the `error` hook (Node: `ws` reports a refused frame as an error, then closes). */
+  readonly fromError?: (error: unknown) => RuntimeViolation | undefined;
+  /** From the `close` hook's code and reason (Bun: 1006 with the refusal in the reason). */
+  readonly fromClose?: (code: number, reason: string) => RuntimeViolation | undefined;
+}
