@@ -16,7 +16,7 @@ import bunAdapter from 'crossws/adapters/bun';
 import { isWebSocketRequest } from '../src/handshake.ts';
 import { setClient } from '../src/hooks.ts';
 import { namespaceOf } from '../src/request-url.ts';
-import type { RuntimeViolationSignals } from '../src/runtime-violation.ts';
+import type { RuntimeViolation, RuntimeViolationSignals } from '../src/runtime-violation.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -74,19 +74,33 @@ export interface BunHandler {
 }
 
 /**
- * Bun (uWebSockets) closes a frame it refuses with a close frame to the client and reports the
- * socket's close as 1006 with its own reason ("Received too big message", "Received invalid
- * UTF-8", "Received an incorrectly masked frame"…). A client cannot send 1006, and a plain
- * disconnect or an idle timeout has an empty reason, so 1006 with a reason is always the
- * runtime's refusal.
+ * Bun (uWebSockets, Bun 1.4) closes a frame it refuses with a close frame to the client and
+ * reports the socket's close as 1006 with its own reason. An idle timeout is also a 1006 with a
+ * reason ("WebSocket timed out from inactivity": a client whose network went away), and a plain
+ * disconnect has none; so only these exact refusal reasons count, and anything else, including a
+ * Bun that words them differently, is not attributed (the runtime suite then fails, not a client).
  */
+const BUN_REFUSALS: ReadonlyMap<string, RuntimeViolation> = new Map([
+  ['Received too big message', { reason: 'too_big', closeCode: 1009 }],
+  ['Received too big control frame', { reason: 'too_big', closeCode: 1009 }],
+  ['Received message that does not fit in memory', { reason: 'too_big', closeCode: 1009 }],
+  ['Received invalid UTF-8', { reason: 'protocol', closeCode: 1007 }],
+  ['Received invalid compressed data', { reason: 'protocol', closeCode: 1007 }],
+  ...[
+    'Received unexpected RSV1 bit',
+    'Received unexpected RSV2 or RSV3 bit',
+    'Received an incorrectly masked frame',
+    'Received invalid opcode',
+    'Received invalid close code',
+    'Received invalid close payload',
+    'Received continuation frame outside a fragmented message',
+    'Received fragmented control frame',
+    'Received new message inside a fragmented message',
+  ].map((r): [string, RuntimeViolation] => [r, { reason: 'protocol', closeCode: 1002 }]),
+]);
+
 const BUN_VIOLATIONS: RuntimeViolationSignals = {
-  fromClose(code, reason) {
-    if (code !== 1006 || reason === '') return undefined;
-    if (/too big/i.test(reason)) return { reason: 'too_big', closeCode: 1009 };
-    if (/UTF-8/i.test(reason)) return { reason: 'protocol', closeCode: 1007 };
-    return { reason: 'protocol', closeCode: 1002 };
-  },
+  fromClose: (code, reason) => (code === 1006 ? BUN_REFUSALS.get(reason) : undefined),
 };
 
 /**

@@ -39,17 +39,19 @@ import { createProxyTrust } from '../src/trusted-proxy.ts';
 export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/serve.ts';
 
 /**
- * `ws` reports a frame it refused as an `error` on the socket (crossws passes it on as a `WSError`
- * whose message is the original's `String()`), then closes with the error's code. Only its
- * receiver emits errors on a server socket (socket failures are handled without one), so these
- * messages are the client's frames: over `maxPayload` (1009), invalid UTF-8 (1007), any other
- * invalid frame (1002). Anything else is not attributed.
+ * `ws` reports a frame it refused as an `error` event (crossws passes it on as a `WSError` whose
+ * message is the original's `String()`), then closes with the error's code. These messages come
+ * from its receiver, that is from the client's frames: over `maxPayload` (1009), too many
+ * fragments or buffered chunks (1008), invalid UTF-8 (1007), any other invalid frame (1002).
+ * Anything else (its sender's rare error when a Blob cannot be read, say) is not attributed.
  */
 const WS_VIOLATIONS: RuntimeViolationSignals = {
   fromError(error) {
     const message = error instanceof Error ? error.message : String(error);
     if (/Max payload size exceeded|payload length > 2\^53 - 1/.test(message))
       return { reason: 'too_big', closeCode: 1009 };
+    if (/Too many message fragments|Too many buffered chunks/.test(message))
+      return { reason: 'protocol', closeCode: 1008 };
     if (/Invalid WebSocket frame: invalid UTF-8/.test(message))
       return { reason: 'protocol', closeCode: 1007 };
     if (/Invalid WebSocket frame:/.test(message)) return { reason: 'protocol', closeCode: 1002 };

@@ -460,9 +460,15 @@ export function createGuard(options: GuardOptions): Guard {
             renewalFailed.add(key);
             report('lease-renewal')(error);
           };
-          if (renewalFailed.has(key))
-            reacquire(key, ids).then(() => renewalFailed.delete(key), failed);
-          else store.renewLeases(key, ids, leaseTtl).catch(failed);
+          // In a timer: a synchronous throw (the memory store calls the guard's clock) must be
+          // caught here, not become an uncaught exception.
+          try {
+            if (renewalFailed.has(key))
+              reacquire(key, ids).then(() => renewalFailed.delete(key), failed);
+            else store.renewLeases(key, ids, leaseTtl).catch(failed);
+          } catch (error) {
+            failed(error);
+          }
         }
       },
       Math.max(1000, Math.floor(leaseTtl / 3)),

@@ -173,8 +173,11 @@ interface PeerState {
   queue: Message[];
   queuedBytes: number;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** A runtime refusal was recorded for this socket (the error and close hooks may both see it). */
-  violated: boolean;
+  /**
+   * The close code of a refusal the runtime made itself, once recorded (the error and close hooks
+   * may both see it; it is recorded once).
+   */
+  violationCode: number | undefined;
 }
 
 /*
@@ -505,7 +508,7 @@ export function guardHooks(
         queue: [],
         queuedBytes: 0,
         timer: undefined,
-        violated: false,
+        violationCode: undefined,
       };
       accepted = s;
       // The client may have gone while the guard was deciding: give back what it took.
@@ -630,12 +633,15 @@ export function guardHooks(
   const signals = options.runtimeViolations;
   /**
    * Record a frame the runtime refused on its own, once per socket, unless the guard was closing
-   * it already (its own refusal is recorded where it was decided).
+   * it already (its own refusal is recorded where it was decided). A throwing classifier is
+   * reported, never let out: the close hook must go on to release the connection.
    */
-  const noteViolation = (s: PeerState, v: RuntimeViolation | undefined): void => {
-    if (!v || s.violated || s.closeCode !== undefined || s.closed) return;
-    s.violated = true;
+  const noteViolation = (s: PeerState, classify: () => RuntimeViolation | undefined): void => {
+    if (s.violationCode !== undefined || s.closeCode !== undefined || s.closed) return;
     try {
+      const v = classify();
+      if (!v) return;
+      s.violationCode = v.closeCode;
       guard.violation(s.connection, v);
     } catch (error) {
       report(error);
@@ -645,9 +651,12 @@ export function guardHooks(
   const close: Hooks['close'] = (peer, details) => {
     const s = stateOf(peer);
     if (!s || s.closed) return;
-    if (signals?.fromClose)
-      noteViolation(s, signals.fromClose(details.code ?? 1005, String(details.reason ?? '')));
-    release(s, s.closeCode ?? details.code);
+    const fromClose = signals?.fromClose;
+    if (fromClose)
+      noteViolation(s, () => fromClose(details.code ?? 1005, String(details.reason ?? '')));
+    // The code the connection ended with: the guard's, else the runtime's refusal (Bun reports
+    // 1006 for a close it started with 1009), else what the runtime reports.
+    release(s, s.closeCode ?? s.violationCode ?? details.code);
     const handler = app.close;
     if (s.appOpened && handler) {
       try {
@@ -677,8 +686,9 @@ export function guardHooks(
     message,
     close,
     error(peer: Peer, error: WSError): void {
-      const s = signals?.fromError ? stateOf(peer) : undefined;
-      if (s) noteViolation(s, signals!.fromError!(error));
+      const fromError = signals?.fromError;
+      const s = fromError ? stateOf(peer) : undefined;
+      if (s && fromError) noteViolation(s, () => fromError(error));
       forwardError(peer, error);
     },
     drain: forward(() => app.drain),

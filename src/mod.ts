@@ -92,6 +92,7 @@ export { principalFromClaims } from './principal.ts';
 export type { GcraStep, LimitResult, RateRule } from './rate-limit.ts';
 export { gcraStep, LocalLimiter } from './rate-limit.ts';
 export { redactString, redactUrl, SECRET_PARAMS } from './redact.ts';
+export type { RuntimeViolation, RuntimeViolationSignals } from './runtime-violation.ts';
 export type { GuardedServer, GuardedSocketOptions, ServeOptions, TlsOptions } from './serve.ts';
 export type { StandardSchemaV1 } from './standard-schema.ts';
 export type { StatsSnapshot } from './stats.ts';

@@ -264,4 +264,61 @@ describe('guardHooks', () => {
     );
     expect((late as Response).status).toBe(503);
   });
+
+  describe('runtime refusals (runtimeViolations)', () => {
+    const signals: GuardHooksOptions['runtimeViolations'] = {
+      fromError: (e) =>
+        String((e as Error).message).includes('too big')
+          ? { reason: 'too_big', closeCode: 1009 }
+          : undefined,
+      fromClose: (code, reason) =>
+        code === 1006 && reason === 'bad frame'
+          ? { reason: 'protocol', closeCode: 1002 }
+          : undefined,
+    };
+    const connectAs = async (hookOptions: GuardHooksOptions) => {
+      const t = setup({}, {}, hookOptions);
+      const { fake } = await t.connect(
+        handshakeRequest({ authorization: `Bearer ${await token('ann')}` }),
+      );
+      return { ...t, fake: fake! };
+    };
+
+    it('records one refusal per socket, even when both the error and the close hook see it', async () => {
+      const { hooks, guard, fake } = await connectAs({ runtimeViolations: signals });
+      await hooks.error(fake.peer, new Error('message too big') as never);
+      await hooks.close(fake.peer, { code: 1006, reason: 'bad frame' });
+      await tick();
+      expect(guard.stats().messageRejections).toEqual({ too_big: 1 });
+      expect(guard.stats().connections).toBe(0);
+      // The connection ends with the runtime's code, not the 1006 it reported.
+      expect(guard.stats().closes).toEqual({ '1009': 1 });
+    });
+
+    it('records nothing for a socket the guard was closing itself, or a plain disconnect', async () => {
+      const a = await connectAs({ runtimeViolations: signals });
+      a.guard.kick('ann');
+      await a.hooks.close(a.fake.peer, { code: 1006, reason: 'bad frame' });
+      const b = await connectAs({ runtimeViolations: signals });
+      await b.hooks.close(b.fake.peer, { code: 1006, reason: '' });
+      await tick();
+      expect(a.guard.stats().messageRejections).toEqual({});
+      expect(b.guard.stats().messageRejections).toEqual({});
+      expect(a.guard.stats().connections + b.guard.stats().connections).toBe(0);
+    });
+
+    it('a classifier that throws is reported, and the connection is still released', async () => {
+      const { hooks, guard, fake, errors } = await connectAs({
+        runtimeViolations: {
+          fromClose: () => {
+            throw new Error('classifier bug');
+          },
+        },
+      });
+      await hooks.close(fake.peer, { code: 1006, reason: 'x' });
+      await tick();
+      expect(guard.stats().connections).toBe(0);
+      expect(errors.map(String)).toContain('Error: classifier bug');
+    });
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * The server the runtime suite drives, started under Node (tsx), Bun or Deno. It serves five guarded
+ * The server the runtime suite drives, started under Node (tsx), Bun or Deno. It serves six guarded
  * servers on port 0 through the adapter of the runtime it runs on, prints one JSON line with their
  * URLs, and serves until killed. SIGTERM closes every server gracefully, prints
  * `{"closed":true,...}` with the counters after shutdown, and exits 0.
@@ -12,7 +12,8 @@
  * - first: first-message auth with a 400 ms timeout;
  * - compressed: like main with permessage-deflate on;
  * - tls: like main over https, production mode (`requireSecure`);
- * - strict: plain http in production mode, trusting 127.0.0.10 to report TLS.
+ * - strict: plain http in production mode, trusting 127.0.0.10 to report TLS;
+ * - idle: like main with a 1 s idle timeout (the runtime pings, then drops a silent client).
  */
 import { readFileSync } from 'node:fs';
 import type { Peer } from 'crossws';
@@ -89,6 +90,7 @@ const guards = {
   compressed: guard(),
   tls: guard({ requireSecure: true }),
   strict: guard({ requireSecure: true }),
+  idle: guard(),
 };
 
 const stats = () =>
@@ -141,6 +143,7 @@ const servers: Record<string, GuardedServer> = {
     fetch: fetchFor(guards.strict),
     trustProxy: [TRUSTED_PROXY],
   }),
+  idle: await serve({ ...base, guard: guards.idle, fetch: fetchFor(guards.idle), idleTimeout: 1 }),
 };
 if (tls)
   servers.tls = await serve({ ...base, guard: guards.tls, fetch: fetchFor(guards.tls), tls });

@@ -19,6 +19,7 @@ export interface FixtureUrls {
   readonly compressed: string;
   readonly strict: string;
   readonly tls: string;
+  readonly idle: string;
 }
 
 /** A running fixture. */

@@ -499,6 +499,21 @@ export function runtimeSuite(runtime: Runtime): void {
       });
     }
 
+    it('does not count a client dropped for silence (idle timeout, pings unanswered)', async () => {
+      const h = await raw({ url: wsUrl(fixture.urls.idle), headers: await bearer() });
+      expect(h.status).toBe(101);
+      // A raw socket answers no ping: the runtime drops it after the 1 s idle timeout, as it would
+      // a phone that went to sleep. That is not the client's violation.
+      expect((await readFrames(h.socket, h.rest, 10_000)).ended).toBe(true);
+      await until(
+        async () => (await stats()).stats.idle!.connections === 0,
+        'the idle socket released',
+      );
+      const idle = (await stats()).stats.idle!.messageRejections;
+      expect(idle['protocol'] ?? 0).toBe(0);
+      expect(idle['too_big'] ?? 0).toBe(0);
+    }, 20_000);
+
     it('does not count a client that simply disconnects, or closes with 1009 itself', async () => {
       const before = { big: await refused('too_big'), protocol: await refused('protocol') };
       const a = connect(wsUrl(fixture.urls.main), { headers: await bearer() });
