@@ -8,7 +8,9 @@
  *   with budgets high enough that nothing is refused, so every check runs and none short-cuts;
  * - `bare`: crossws's own adapter for the runtime with the same echo hook and no checks;
  * - `bareParse`: the same, with an echo hook that `JSON.parse`s each frame first (what an app
- *   that reads JSON does anyway; the guard's full checks include that parse).
+ *   that reads JSON does anyway; the guard's full checks include that parse);
+ * - `guardedNoJson`: the guarded echo with `messages.json` off (binary protocols): everything
+ *   but the JSON parse and its shape checks, to show what the parse costs inside the guard.
  *
  * HTTP: `POST /tickets?n=N` (guarded) issues N tickets for the bench user; `GET /mem` (both)
  * answers the process's memory after a full GC (Node with --expose-gc) and the open sockets;
@@ -60,7 +62,7 @@ const parseHooks = {
   },
 };
 
-const guard = createGuard({
+const guardOptions = {
   origins: ['https://bench.example'],
   jwt: { algorithms: ['HS256'], secret: SECRET },
   tickets: true,
@@ -73,7 +75,9 @@ const guard = createGuard({
     maxConnectionsPerUser: 1_000_000,
   },
   audit: false,
-});
+} as const;
+const guard = createGuard(guardOptions);
+const noJsonGuard = createGuard({ ...guardOptions, messages: { json: false } });
 
 const mem = (sockets: number): Response => {
   if (g.gc) {
@@ -109,6 +113,12 @@ const { serve } = (await import(`../adapters/${runtime}.ts`)) as {
   serve(options: ServeOptions): Promise<GuardedServer>;
 };
 const guarded = await serve({ guard, hooks: echo, fetch: guardedFetch, idleTimeout: 0 });
+const guardedNoJson = await serve({
+  guard: noJsonGuard,
+  hooks: echo,
+  fetch: guardedFetch,
+  idleTimeout: 0,
+});
 
 /** crossws alone on the same runtime, with `hooks`: the baseline. */
 async function bare(hooks: typeof bareHooks): Promise<string> {
@@ -167,5 +177,5 @@ setTimeout(() => process.exit(3), 600_000);
 if (runtime === 'node') process.once('SIGINT', () => process.exit(0));
 const urls = { bare: await bare(bareHooks), bareParse: await bare(parseHooks) };
 process.stdout.write(
-  `${JSON.stringify({ runtime, guarded: guarded.url, ...urls, secret: SECRET })}\n`,
+  `${JSON.stringify({ runtime, guarded: guarded.url, guardedNoJson: guardedNoJson.url, ...urls, secret: SECRET })}\n`,
 );

@@ -7,8 +7,9 @@
  * crossws echo; this process drives both with `ws` clients over loopback, interleaved by the
  * harness (so drift falls on both alike):
  *
- * - echo: 8 clients, 8 frames in flight each, the 197-byte chat frame; ops = echoed frames; a
- *   third server echoes after `JSON.parse` of each frame (an app reading JSON), for reference;
+ * - echo: 8 clients, 8 frames in flight each, the 197-byte chat frame; ops = echoed frames; for
+ *   reference, a bare server that `JSON.parse`s each frame (an app reading JSON) and a guarded
+ *   one with `messages.json` off (every check but the parse and its shape checks);
  * - handshakes: 8 at a time, each from a rotating 127.x source address; ops = sockets opened
  *   (then cut with a reset, so no TIME_WAIT piles up); JWT in `Authorization`, or a ticket in
  *   the query (issued in bulk outside the timed part), against a bare crossws handshake;
@@ -46,6 +47,7 @@ const COMMANDS: Record<Runtime, () => Promise<[string, string[]]>> = {
 interface Server {
   readonly child: ChildProcess;
   readonly guarded: string;
+  readonly guardedNoJson: string;
   readonly bare: string;
   readonly bareParse: string;
   readonly secret: string;
@@ -266,6 +268,7 @@ try {
     const guardedEcho = await echoClients(wsUrl(server.guarded), bearer);
     const bareEcho = await echoClients(wsUrl(server.bare));
     const parseEcho = await echoClients(wsUrl(server.bareParse));
+    const noJsonEcho = await echoClients(wsUrl(server.guardedNoJson), bearer);
     await runAll(
       [
         {
@@ -274,6 +277,7 @@ try {
           cases: [
             { name: 'bare crossws', run: bareEcho.run },
             { name: 'bare crossws + JSON.parse in the app', run: parseEcho.run },
+            { name: 'guarded, messages.json off', run: noJsonEcho.run },
             { name: 'guarded (full checks)', run: guardedEcho.run },
           ],
         },
@@ -287,6 +291,7 @@ try {
         [
           { name: 'bare crossws', n: 20_000, run: bareEcho.run },
           { name: 'bare crossws + JSON.parse in the app', n: 20_000, run: parseEcho.run },
+          { name: 'guarded, messages.json off', n: 20_000, run: noJsonEcho.run },
           { name: 'guarded (full checks)', n: 20_000, run: guardedEcho.run },
         ],
       )}\n`,
@@ -294,6 +299,7 @@ try {
     guardedEcho.close();
     bareEcho.close();
     parseEcho.close();
+    noJsonEcho.close();
 
     let tickets: string[] = [];
     const ticketCase: BenchCase = {
