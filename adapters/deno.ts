@@ -18,6 +18,7 @@ import denoAdapter from 'crossws/adapters/deno';
 import { isWebSocketRequest } from '../src/handshake.ts';
 import { setClient } from '../src/hooks.ts';
 import { namespaceOf } from '../src/request-url.ts';
+import type { RuntimeViolation, RuntimeViolationSignals } from '../src/runtime-violation.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -54,6 +55,34 @@ interface DenoLike {
 }
 
 /**
+ * Deno fails a connection on a broken frame without a close frame (the client sees 1006) and
+ * reports it only as an `error` event whose message names the frame ("Reserved bits are not
+ * zero", "Invalid UTF-8", "Frame too large"…); crossws passes that event on as a `WSError` that
+ * keeps no message, so the adapter listens on the socket itself. A disconnect ("Unexpected EOF",
+ * an I/O error) matches none of these and is not attributed. Unmasked client frames are accepted
+ * by Deno (see docs/adapters.md) and so never reported.
+ */
+const DENO_PROTOCOL_ERRORS =
+  /^(Reserved bits|Invalid UTF-8|Invalid fragment|Invalid continuation frame|Invalid close frame|Invalid close code|Invalid status code|Control frame must not be fragmented|Ping frame too large)/;
+const denoRefusal = (message: string): RuntimeViolation | undefined =>
+  /^Frame too large/.test(message)
+    ? { reason: 'too_big', closeCode: 1006 }
+    : DENO_PROTOCOL_ERRORS.test(message)
+      ? { reason: 'protocol', closeCode: 1006 }
+      : undefined;
+const DENO_VIOLATIONS: RuntimeViolationSignals = {
+  watch(peer, report) {
+    const socket = peer.websocket as {
+      addEventListener?: (type: 'error', listener: (event: { message?: unknown }) => void) => void;
+    };
+    socket.addEventListener?.('error', (event) => {
+      const v = typeof event.message === 'string' ? denoRefusal(event.message) : undefined;
+      if (v) report(v);
+    });
+  },
+};
+
+/**
  * The guarded handler for your own `Deno.serve`.
  *
  * @example
@@ -63,7 +92,10 @@ interface DenoLike {
  * ```
  */
 export function denoHandler(options: ServeOptions): DenoHandler {
-  const hooks = hooksFor(options);
+  const hooks = hooksFor({
+    ...options,
+    hookOptions: { runtimeViolations: DENO_VIOLATIONS, ...options.hookOptions },
+  });
   const trust = createProxyTrust(options);
   const http = httpHandler(options);
   const secure = options.tls !== undefined;

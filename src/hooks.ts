@@ -274,6 +274,7 @@ export function guardHooks(
   };
   const live = new Set<PeerState>();
   const waiters = new Set<() => void>();
+  const signals = options.runtimeViolations;
   let stopped = false;
   let sweep: ReturnType<typeof setInterval> | undefined;
 
@@ -592,6 +593,13 @@ export function guardHooks(
         return r;
       };
       guard.attach(s.connection, (code, reason) => closePeer(s, code, reason));
+      if (signals?.watch) {
+        try {
+          signals.watch(peer, (v) => noteViolation(s, () => v));
+        } catch (error) {
+          report(error); // a watcher that fails only loses the attribution
+        }
+      }
       // From here on the app sees this socket (its close hook will run too).
       s.appOpened = true;
       const handler = app.open;
@@ -630,7 +638,6 @@ export function guardHooks(
     s.queuedBytes += n;
   };
 
-  const signals = options.runtimeViolations;
   /**
    * Record a frame the runtime refused on its own, once per socket, unless the guard was closing
    * it already (its own refusal is recorded where it was decided). A throwing classifier is

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { Peer } from 'crossws';
 
 /** A frame the runtime refused itself, as an adapter recognised it. */
 export interface RuntimeViolation {
@@ -27,4 +28,10 @@ export interface RuntimeViolationSignals {
   readonly fromError?: (error: unknown) => RuntimeViolation | undefined;
   /** From the `close` hook's code and reason (Bun: 1006 with the refusal in the reason). */
   readonly fromClose?: (code: number, reason: string) => RuntimeViolation | undefined;
+  /**
+   * For runtimes whose report does not reach the hooks intact (Deno: the error event's message is
+   * lost in crossws's `WSError`): called once when a socket opens, to watch it and `report` a
+   * refusal before the close hook runs.
+   */
+  readonly watch?: (peer: Peer, report: (violation: RuntimeViolation) => void) => void;
 }

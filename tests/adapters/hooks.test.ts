@@ -307,6 +307,36 @@ describe('guardHooks', () => {
       expect(a.guard.stats().connections + b.guard.stats().connections).toBe(0);
     });
 
+    it('a watcher set up at open reports a refusal before the close; a failing one only loses it', async () => {
+      let reportIt: ((v: { reason: 'protocol'; closeCode: number }) => void) | undefined;
+      const a = await connectAs({
+        runtimeViolations: {
+          watch: (_peer, r) => {
+            reportIt = r;
+          },
+        },
+      });
+      reportIt!({ reason: 'protocol', closeCode: 1006 });
+      reportIt!({ reason: 'protocol', closeCode: 1006 }); // once per socket
+      await a.hooks.close(a.fake.peer, {});
+      await tick();
+      expect(a.guard.stats().messageRejections).toEqual({ protocol: 1 });
+      expect(a.guard.stats().connections).toBe(0);
+
+      const b = await connectAs({
+        runtimeViolations: {
+          watch: () => {
+            throw new Error('watch bug');
+          },
+        },
+      });
+      expect(b.fake.closes).toEqual([]); // the socket stays open
+      expect(b.errors.map(String)).toContain('Error: watch bug');
+      await b.hooks.close(b.fake.peer, { code: 1000 });
+      await tick();
+      expect(b.guard.stats().connections).toBe(0);
+    });
+
     it('a classifier that throws is reported, and the connection is still released', async () => {
       const { hooks, guard, fake, errors } = await connectAs({
         runtimeViolations: {
