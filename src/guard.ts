@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type AuditEmitter, createAuditEmitter } from './audit.ts';
+import { type AuditEmitter, type AuditEvent, createAuditEmitter } from './audit.ts';
 import {
   CloseCode,
   MESSAGE_CLOSE_CODES,
@@ -762,12 +762,13 @@ export function createGuard(options: GuardOptions): Guard {
 
   // ---- message -------------------------------------------------------------------------------
 
-  const closeWith = (
+  /** Count and audit one refused message; `closeCode` when the connection closes for it. */
+  const messageRejected = (
     c: ConnectionState,
-    reason: MessageRejectReason,
-    message?: string,
-  ): MessageDecision => {
-    const code = MESSAGE_CLOSE_CODES[reason];
+    reason: string,
+    closeCode?: number,
+    detail?: AuditEvent['detail'],
+  ): void => {
     stats.messageRejected(reason);
     if (auditing)
       audit({
@@ -776,8 +777,18 @@ export function createGuard(options: GuardOptions): Guard {
         ip: c.ip,
         ...(c.principal ? { userId: c.principal.sub } : {}),
         reason,
-        closeCode: code,
+        ...(closeCode !== undefined ? { closeCode } : {}),
+        ...(detail ? { detail } : {}),
       });
+  };
+
+  const closeWith = (
+    c: ConnectionState,
+    reason: MessageRejectReason,
+    message?: string,
+  ): MessageDecision => {
+    const code = MESSAGE_CLOSE_CODES[reason];
+    messageRejected(c, reason, code);
     return { action: 'close', reason, code, message: message ?? reason.replace(/_/g, ' ') };
   };
 
@@ -788,15 +799,8 @@ export function createGuard(options: GuardOptions): Guard {
     /** The caller already emitted this decision's event (permission.denied): one per decision. */
     audited = false,
   ): MessageDecision => {
-    stats.messageRejected(reason);
-    if (!audited && auditing)
-      audit({
-        type: 'message.rejected',
-        connectionId: c.id,
-        ip: c.ip,
-        ...(c.principal ? { userId: c.principal.sub } : {}),
-        reason,
-      });
+    if (audited) stats.messageRejected(reason);
+    else messageRejected(c, reason);
     return { action: 'reply', reason, reply: { error } };
   };
 
@@ -1112,17 +1116,7 @@ export function createGuard(options: GuardOptions): Guard {
     store: rawStore,
     violation(connection: GuardConnection, v: RuntimeViolation): void {
       const c = connection as ConnectionState;
-      stats.messageRejected(v.reason);
-      if (auditing)
-        audit({
-          type: 'message.rejected',
-          connectionId: c.id,
-          ip: c.ip,
-          ...(c.principal ? { userId: c.principal.sub } : {}),
-          reason: v.reason,
-          closeCode: v.closeCode,
-          detail: { by: 'runtime' },
-        });
+      messageRejected(c, v.reason, v.closeCode, { by: 'runtime' });
       penalize('ip', c.ip, v.reason, c);
     },
     attach(connection: GuardConnection, terminate: Terminate): void {
