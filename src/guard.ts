@@ -596,10 +596,10 @@ export function createGuard(options: GuardOptions): Guard {
   const releaseLeases = (c: ConnectionState): Promise<void> => {
     const leases = c.leases;
     c.leases = [];
-    // Not async, and no Promise.all for the usual one or two leases: this runs on every close.
+    // Not async, and no Promise.all for the usual one lease: this runs on every close.
+    if (leases.length === 0) return DONE;
     const release = ([key, id]: readonly [string, string]): Promise<void> =>
       store.releaseLease(key, id).catch(reportClose);
-    if (leases.length === 0) return DONE;
     if (leases.length === 1) return release(leases[0]!);
     return Promise.all(leases.map(release)).then(noop);
   };
@@ -765,7 +765,7 @@ export function createGuard(options: GuardOptions): Guard {
   /** Count and audit one refused message; `closeCode` when the connection closes for it. */
   const messageRejected = (
     c: ConnectionState,
-    reason: string,
+    reason: MessageRejectReason | RuntimeViolation['reason'],
     closeCode?: number,
     detail?: AuditEvent['detail'],
   ): void => {

@@ -694,7 +694,7 @@ export function guardHooks(
     close,
     error(peer: Peer, error: WSError): void {
       const fromError = signals?.fromError;
-      const s = fromError ? stateOf(peer) : undefined;
+      const s = stateOf(peer);
       if (s && fromError) noteViolation(s, () => fromError(error));
       forwardError(peer, error);
     },

@@ -46,23 +46,16 @@ export interface GcraStep {
  * @param now current time in ms
  */
 export function gcraStep(tat: number, now: number, rule: RateRule, cost = 1): GcraStep {
+  // The verdict and the new TAT are tryStep's (one copy of the arithmetic); only `remaining` is
+  // added here.
+  const holder = { tat };
+  const wait = tryStep(holder, now, rule, cost);
+  if (wait > 0) return { tat, result: { allowed: false, remaining: 0, retryAfterMs: wait } };
   const interval = rule.windowMs / rule.limit;
   const burst = rule.burst ?? rule.limit;
-  const base = Math.max(tat, now);
-  const newTat = base + cost * interval;
-  // Written as base + (cost - burst) × interval rather than newTat - burst × interval: when the
-  // key is idle (base = now) the comparison is then exact, and a retry after `retryAfterMs` is
-  // allowed. The other form rounds (now + i) - i above now, refusing on-rate events.
-  const allowAt = base + (cost - burst) * interval;
-  if (allowAt > now) {
-    return {
-      tat,
-      result: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(allowAt - now) },
-    };
-  }
-  const remaining = Math.floor(burst - cost - (base - now) / interval + 1e-9);
+  const remaining = Math.floor(burst - cost - (Math.max(tat, now) - now) / interval + 1e-9);
   return {
-    tat: newTat,
+    tat: holder.tat,
     result: { allowed: true, remaining: Math.max(0, remaining), retryAfterMs: 0 },
   };
 }
@@ -130,12 +123,15 @@ export class LocalLimiter {
 /**
  * One GCRA step that allocates nothing, for limiters that run on every frame: updates
  * `holder.tat` and returns 0 when the event is allowed, or, when refused, the milliseconds until
- * one would be (always at least 1) and leaves `holder.tat` unchanged. Same arithmetic as
- * {@link gcraStep}.
+ * one would be (always at least 1) and leaves `holder.tat` unchanged. {@link gcraStep} is this
+ * step with a result object.
  */
 export function tryStep(holder: { tat: number }, now: number, rule: RateRule, cost = 1): number {
   const interval = rule.windowMs / rule.limit;
   const base = Math.max(holder.tat, now);
+  // Written as base + (cost - burst) × interval rather than newTat - burst × interval: when the
+  // key is idle (base = now) the comparison is then exact, and a retry after the returned wait is
+  // allowed. The other form rounds (now + i) - i above now, refusing on-rate events.
   const allowAt = base + (cost - (rule.burst ?? rule.limit)) * interval;
   if (allowAt > now) return Math.ceil(allowAt - now);
   holder.tat = base + cost * interval;

@@ -1,8 +1,8 @@
 /**
  * Frames the runtime refuses before the guard sees them. Node (`ws`, `maxPayload`) and Bun
- * (`maxPayloadLength`) close an oversized frame from its header, and every runtime closes a frame
- * that breaks RFC 6455 (RSV bits, an unmasked client frame, invalid UTF-8 in a text frame) on its
- * own. The client's attack is the same as one the guard refuses itself, so it must leave the same
+ * (`maxPayloadLength`) close an oversized frame from its header, and every runtime ends a
+ * connection whose frame breaks RFC 6455 (RSV bits, invalid UTF-8 in a text frame; an unmasked
+ * client frame on Node and Bun, Deno accepts those) on its own. The client's attack is the same as one the guard refuses itself, so it must leave the same
  * trace: an audit event, a counter, penalty points. Each adapter knows how its runtime reports
  * such a close and translates it into a {@link RuntimeViolation}; the hooks hand it to
  * `guard.violation`.
@@ -13,12 +13,12 @@ import type { Peer } from 'crossws';
 
 /** A frame the runtime refused itself, as an adapter recognised it. */
 export interface RuntimeViolation {
-  /**
-   * `too_big`: over the size limit (the runtime closed with 1009); `protocol`: the frame broke the
-   * WebSocket protocol (the runtime closed with 1002, or 1007 for invalid UTF-8).
-   */
+  /** `too_big`: over the size limit; `protocol`: the frame broke the WebSocket protocol. */
   readonly reason: 'too_big' | 'protocol';
-  /** The close code the runtime sent. */
+  /**
+   * The close code the runtime sent: 1009 (too big), 1008 (too many fragments), 1007 (invalid
+   * UTF-8), 1002 (any other broken frame); 1006 where it sends none (Deno drops the connection).
+   */
   readonly closeCode: number;
 }
 
