@@ -28,7 +28,10 @@ export const CloseCode = {
   TooManyConnections: 4008,
   /** Connection or message rate exceeded: back off, then retry. */
   RateLimited: 4029,
-  /** Banned: stop until the ban's end (sent in the reason). */
+  /**
+   * Banned: stop until the ban's end (sent in the reason as `banned until <ISO date>`). Browsers
+   * get it as a close even at the upgrade, since they cannot read a refused handshake's status.
+   */
   Banned: 4030,
 } as const;
 
@@ -71,6 +74,7 @@ export type MessageRejectReason =
   | 'ip_cap'
   | 'credentials_invalid'
   | 'credentials_missing'
+  | 'path_mismatch'
   | 'store_unavailable'
   | 'internal';
 
@@ -191,6 +195,7 @@ export const MESSAGE_CLOSE_CODES: Readonly<Record<MessageRejectReason, CloseCode
   ip_cap: CloseCode.TooManyConnections,
   credentials_invalid: CloseCode.Unauthorized,
   credentials_missing: CloseCode.Unauthorized,
+  path_mismatch: CloseCode.Forbidden,
   store_unavailable: CloseCode.TryAgainLater,
   internal: CloseCode.InternalError,
 };

@@ -49,8 +49,16 @@ export interface ConnectionState extends GuardConnection {
   closed: boolean;
   /** Per-connection limiter state (GCRA theoretical arrival time). */
   rate: { tat: number };
-  /** Rate-limit refusals in a row. */
+  /** Rate-limit refusals, decaying (halves every 10 s); see `rateHitsAt`. */
   rateHits: number;
+  /** When `rateHits` was last updated (ms since epoch). */
+  rateHitsAt: number;
+  /** The key every per-IP defence uses for this client (the IPv6 prefix, or the IPv4 address). */
+  ipKey: string;
+  /** The handshake's path, for path binding at a later authentication or refresh. */
+  path: string;
+  /** Set when a ban covering this connection was seen: its end. The connection is closing. */
+  bannedUntil: number | undefined;
   /** Invalid messages so far. */
   invalid: number;
   /** Leases held: [set key, lease id]. */

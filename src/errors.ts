@@ -13,6 +13,8 @@ export type GuardErrorCode =
   | 'ERR_WSGUARD_CREDENTIALS'
   | 'ERR_WSGUARD_EXPIRED'
   | 'ERR_WSGUARD_TICKET'
+  | 'ERR_WSGUARD_BANNED'
+  | 'ERR_WSGUARD_CAP'
   | 'ERR_WSGUARD_FEED';
 
 const BRAND = Symbol.for('wsguard.error');
@@ -69,6 +71,19 @@ export class CredentialError extends GuardError {
     super(expired ? 'ERR_WSGUARD_EXPIRED' : 'ERR_WSGUARD_CREDENTIALS', message, options);
     this.name = 'CredentialError';
     this.expired = expired;
+  }
+}
+
+/** The IP or user is banned until `until`: refused, and told until when (close 4030, HTTP 403). */
+export class BannedError extends GuardError {
+  /** The ban's end, ms since epoch. */
+  readonly until: number;
+
+  /** A refusal for a ban ending at `until`. */
+  constructor(until: number) {
+    super('ERR_WSGUARD_BANNED', `banned until ${new Date(until).toISOString()}`);
+    this.name = 'BannedError';
+    this.until = until;
   }
 }
 

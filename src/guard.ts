@@ -25,13 +25,15 @@ import { type Credential, createCredentialExtractor, isUsableCredential } from '
 import { diagnose } from './doctor.ts';
 import { randomId } from './encoding.ts';
 import {
+  BannedError,
   CredentialError,
   GuardConfigError,
-  type GuardError,
+  GuardError,
   isGuardError,
   StoreUnavailableError,
 } from './errors.ts';
 import { type GuardedHooks, type GuardHooks, type GuardHooksOptions, guardHooks } from './hooks.ts';
+import { ipKey } from './ip-key.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
 import { frameBytes, parseFrame, type ReportedIssue, validate } from './messages.ts';
 import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
@@ -46,7 +48,7 @@ import type { RuntimeViolation } from './runtime-violation.ts';
 import { Stats, type StatsSnapshot } from './stats.ts';
 import { withLocalFallback } from './store/fallback.ts';
 import { createMemoryStore, isMemoryStore } from './store/memory.ts';
-import type { Store } from './store/types.ts';
+import type { Store, StoreSubscription } from './store/types.ts';
 import {
   createTickets,
   type IssuedTicket,
@@ -163,7 +165,11 @@ export interface Guard {
    * and penalized like the guard's own refusal. The hooks call it from what adapters recognise.
    */
   violation(connection: GuardConnection, violation: RuntimeViolation): void;
-  /** Re-authenticate in band with a new token for the same subject; returns the new principal. */
+  /**
+   * Re-authenticate in band with a new token for the same subject (or, on an anonymous or pending
+   * connection, its first); returns the new principal. Admitted like a handshake: a banned user is
+   * closed with 4030 ({@link BannedError}), a full user cap or a path mismatch refuses the token.
+   */
   refresh(connection: GuardConnection, token: string): Promise<Principal>;
   /** Verify a bearer token (for HTTP endpoints such as the ticket endpoint). */
   verifyToken(token: string): Promise<Principal>;
@@ -175,10 +181,19 @@ export interface Guard {
   checkOrigin(origin: string | null): boolean;
   /** Whether `principal` may access `resource` (the `canAccess` hook). */
   canAccess(principal: Principal, resource: string): Promise<boolean>;
-  /** Ban an IP or user now (admin action); open connections of a banned user are closed (4030). */
+  /**
+   * Ban an IP (its IPv6 prefix) or user now (admin action). Open connections it covers are closed
+   * with 4030, on this instance at once and on every instance sharing the store through its
+   * control channel.
+   */
   ban(subject: Subject, id: string, ms?: number): Promise<number>;
   /** Lift a ban. */
   unban(subject: Subject, id: string): Promise<void>;
+  /**
+   * The end of the ban on an IP (its IPv6 prefix) or user (ms since epoch), or `undefined`: for
+   * HTTP endpoints, such as the ticket endpoint, that tell a banned client until when.
+   */
+  bannedUntil(subject: Subject, id: string): Promise<number | undefined>;
   /**
    * Close every open connection of `userId` on this instance (default 4003: the client stops);
    * returns how many were closed.
@@ -210,6 +225,12 @@ const REPLIES: Record<string, ErrorReply['error']['code']> = {
   user_message_rate: 'TOO_MANY_REQUESTS',
   permission: 'FORBIDDEN',
 };
+
+/** Why {@link admit} refused an identity. */
+type Refusal =
+  | { readonly reason: 'banned'; readonly until: number }
+  | { readonly reason: 'path_mismatch' | 'ip_cap' | 'user_cap' | 'closed' };
+const CLOSED: Refusal = { reason: 'closed' };
 
 /** Already settled: for paths with nothing to wait for. */
 const DONE: Promise<void> = Promise.resolve();
@@ -261,7 +282,49 @@ function failClosed(store: Store): Store {
     releaseLease: wrap(store.releaseLease.bind(store)),
     countLeases: wrap(store.countLeases.bind(store)),
     addScore: wrap(store.addScore.bind(store)),
+    ...(store.takeWithTtl ? { takeWithTtl: wrap(store.takeWithTtl.bind(store)) } : {}),
+    ...(store.publish ? { publish: wrap(store.publish.bind(store)) } : {}),
+    // Synchronous, and its failures are the listener's resync: not wrapped.
+    ...(store.subscribe ? { subscribe: store.subscribe.bind(store) } : {}),
   };
+}
+
+/** The control channel every guard on one store listens to: bans reach every instance. */
+const CONTROL_CHANNEL = 'control';
+/** Half-life of a connection's rate-refusal count: refusals are counted in a decaying window. */
+const RATE_HIT_HALF_LIFE_MS = 10_000;
+/** Bans seen recently, held to refuse an upgrade racing the ban; bounded. */
+const MAX_RECENT_BANS = 10_000;
+
+/** A ban as carried on the control channel. */
+interface BanMessage {
+  readonly v: 1;
+  readonly from: string;
+  readonly kind: 'ban';
+  readonly subject: Subject;
+  readonly id: string;
+  readonly until: number;
+}
+
+function parseBanMessage(text: string): BanMessage | undefined {
+  if (text.length > 4096) return undefined;
+  try {
+    const m = JSON.parse(text) as Partial<BanMessage> | null;
+    if (
+      m &&
+      m.v === 1 &&
+      m.kind === 'ban' &&
+      (m.subject === 'ip' || m.subject === 'user') &&
+      typeof m.id === 'string' &&
+      typeof m.from === 'string' &&
+      typeof m.until === 'number' &&
+      Number.isFinite(m.until)
+    )
+      return m as BanMessage;
+  } catch {
+    // Not ours: ignored.
+  }
+  return undefined;
 }
 
 /** Match `/ws/:sub`-style routes; returns the parameter value or `undefined`. */
@@ -388,12 +451,73 @@ export function createGuard(options: GuardOptions): Guard {
   for (const p of passthrough)
     if (typeof p === 'string' && p.length > passthroughMax) passthroughMax = p.length;
   const retryUnavailable = options.retryAfterUnavailableSec ?? 5;
+  const ipv6Prefix = options.ipv6Prefix ?? DEFAULTS.ipv6Prefix;
+  /** The key of every per-IP defence: one IPv6 prefix counts as one client. */
+  const keyOfIp = (ip: string): string => ipKey(ip, ipv6Prefix);
+  const instanceId = randomId();
 
   const live = new Map<string, ConnectionState>();
   const userConnections = new Map<string, number>();
   let renewTimer: ReturnType<typeof setInterval> | undefined;
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /** `subject:key` → ban end, for bans this instance has seen; see {@link MAX_RECENT_BANS}. */
+  const recentBans = new Map<string, number>();
+  const rememberBan = (subject: Subject, key: string, until: number): void => {
+    const k = `${subject}:${key}`;
+    recentBans.delete(k);
+    recentBans.set(k, until);
+    if (recentBans.size <= MAX_RECENT_BANS) return;
+    const t = now();
+    for (const [bk, u] of recentBans) if (u <= t) recentBans.delete(bk);
+    for (const bk of recentBans.keys()) {
+      if (recentBans.size <= MAX_RECENT_BANS) break;
+      recentBans.delete(bk);
+    }
+  };
+  /** The end of a ban this instance has seen on `c`'s address or user, if one is running. */
+  const knownBan = (c: ConnectionState, userId: string | undefined): number | undefined => {
+    if (recentBans.size === 0) return undefined;
+    const t = now();
+    const ipBan = recentBans.get(`ip:${c.ipKey}`);
+    if (ipBan !== undefined && ipBan > t) return ipBan;
+    if (userId === undefined) return undefined;
+    const userBan = recentBans.get(`user:${userId}`);
+    return userBan !== undefined && userBan > t ? userBan : undefined;
+  };
+  const bannedText = (until: number): string => `banned until ${new Date(until).toISOString()}`;
+
+  /**
+   * End this instance's connections covered by a ban (4030, with its end), and remember the ban
+   * so an upgrade or authentication racing it is refused too.
+   */
+  const closeBanned = (subject: Subject, key: string, until: number): void => {
+    if (!(until > now())) return;
+    rememberBan(subject, key, until);
+    const reason = bannedText(until);
+    for (const c of live.values()) {
+      if (c.closed || c.bannedUntil !== undefined) continue;
+      if (subject === 'ip' ? c.ipKey !== key : c.principal?.sub !== key) continue;
+      c.bannedUntil = until;
+      // Not attached yet (the socket is opening): `attach` terminates it.
+      c.terminate?.(CloseCode.Banned, reason);
+    }
+  };
+
+  /** Enforce a new ban here and tell every other instance on the store. */
+  const enforceBan = (subject: Subject, key: string, until: number): void => {
+    closeBanned(subject, key, until);
+    const text = JSON.stringify({
+      v: 1,
+      from: instanceId,
+      kind: 'ban',
+      subject,
+      id: key,
+      until,
+    } satisfies BanMessage);
+    store.publish?.(CONTROL_CHANNEL, text).catch(report('store'));
+  };
 
   const penalize = (
     subject: Subject,
@@ -407,22 +531,69 @@ export function createGuard(options: GuardOptions): Guard {
       stats.banned();
       audit({
         type: 'ban.started',
-        ...(subject === 'ip' ? { ip: id } : { userId: id, ip: context.ip }),
+        ...(subject === 'ip' ? { ip: context.ip ?? id } : { userId: id, ip: context.ip }),
         reason: violation,
         dryRun,
         detail: {
           subject,
+          ...(subject === 'ip' && context.ip !== id ? { key: id } : {}),
           until: new Date(r.bannedUntil).toISOString(),
           score: Math.round(r.score * 100) / 100,
         },
       });
-      if (!dryRun && subject === 'user')
-        closeUser(id, CloseCode.Banned, `banned until ${new Date(r.bannedUntil).toISOString()}`);
+      if (!dryRun) enforceBan(subject, id, r.bannedUntil);
     }, report('store'));
   };
 
-  const closeUser = (userId: string, code: number, reason: string) => {
-    for (const c of live.values()) if (c.principal?.sub === userId) c.terminate?.(code, reason);
+  // ---- bans on other instances -----------------------------------------------------------------
+  //
+  // A ban placed anywhere reaches this instance's connections through the store's control
+  // channel (Redis pub/sub: milliseconds). Pub/sub is at most once: after the subscription was
+  // interrupted, `resync` re-reads the ban of every address and user with a connection here. A
+  // store without pub/sub is polled the same way at every lease renewal (leaseTtlMs / 3).
+
+  let subscription: StoreSubscription | undefined;
+  let subscribed = false;
+  let polling = false;
+  const onControl = (text: string): void => {
+    const m = parseBanMessage(text);
+    if (!m || m.from === instanceId || dryRun) return;
+    closeBanned(m.subject, m.id, m.until);
+  };
+  let sweeping = false;
+  /** Read the bans of every address and user connected here; close what they cover. */
+  const sweepBans = (): void => {
+    if (sweeping || live.size === 0 || dryRun) return;
+    sweeping = true;
+    const ips = new Set<string>();
+    const users = new Set<string>();
+    for (const c of live.values()) {
+      ips.add(c.ipKey);
+      if (c.principal) users.add(c.principal.sub);
+    }
+    const check = (subject: Subject, key: string) =>
+      bans.bannedUntil(subject, key).then((until) => {
+        if (until !== undefined) closeBanned(subject, key, until);
+      });
+    Promise.all([
+      ...[...ips].map((k) => check('ip', k)),
+      ...[...users].map((k) => check('user', k)),
+    ])
+      .catch(report('store'))
+      .finally(() => {
+        sweeping = false;
+      });
+  };
+  const listen = (): void => {
+    if (subscribed) return;
+    subscribed = true;
+    try {
+      subscription = store.subscribe?.(CONTROL_CHANNEL, { message: onControl, resync: sweepBans });
+    } catch (error) {
+      report('store')(error);
+    }
+    // Shared stores only: guards on one unshared store without pub/sub have nobody to hear.
+    polling = subscription === undefined && store.shared;
   };
 
   // Lease sets whose last renewal failed. Their leases may have expired meanwhile (an outage
@@ -446,6 +617,7 @@ export function createGuard(options: GuardOptions): Guard {
     if (renewTimer !== undefined) return;
     renewTimer = setInterval(
       () => {
+        if (polling) sweepBans();
         const byKey = new Map<string, string[]>();
         for (const c of live.values()) {
           for (const [key, id] of c.leases) {
@@ -493,10 +665,16 @@ export function createGuard(options: GuardOptions): Guard {
       url: string;
       protocol: string | undefined;
     },
-    extra: { retryAfter?: number; message?: string; userId?: string; violation?: Violation } = {},
+    extra: {
+      retryAfter?: number;
+      message?: string;
+      userId?: string;
+      violation?: Violation;
+      mode?: RejectMode;
+    } = {},
   ): Reject => {
     const row = REJECTIONS[reason];
-    const mode = options.rejectModes?.[reason] ?? row.mode;
+    const mode = options.rejectModes?.[reason] ?? extra.mode ?? row.mode;
     stats.rejected(reason);
     audit({
       type: 'connection.rejected',
@@ -509,7 +687,7 @@ export function createGuard(options: GuardOptions): Guard {
       status: row.status,
       closeCode: row.closeCode,
     });
-    if (extra.violation) penalize('ip', base.ip, extra.violation, base);
+    if (extra.violation) penalize('ip', keyOfIp(base.ip), extra.violation, base);
     return {
       ok: false,
       reason,
@@ -544,14 +722,17 @@ export function createGuard(options: GuardOptions): Guard {
     };
   };
 
-  /** Caps: IP lease then user lease; on any refusal, release what was taken. */
+  /**
+   * Caps: IP lease then user lease; on a refusal, release what this call took (and only that: a
+   * live connection authenticating later keeps the IP lease it holds).
+   */
   const acquireCaps = async (
     c: ConnectionState,
     userId: string | undefined,
     takeIp: boolean,
   ): Promise<'ip_cap' | 'user_cap' | undefined> => {
     if (takeIp && ipCap !== undefined) {
-      const key = `lease:ip:${c.ip}`;
+      const key = `lease:ip:${c.ipKey}`;
       const r = await store.acquireLease(key, c.id, ipCap, leaseTtl);
       if (!r.ok && !dryRun) return 'ip_cap';
       if (r.ok) c.leases.push([key, c.id]);
@@ -565,7 +746,7 @@ export function createGuard(options: GuardOptions): Guard {
         evictOldest: (limits.singleSession ?? false) && !dryRun,
       });
       if (!r.ok && !dryRun) {
-        await releaseLeases(c);
+        if (takeIp) await releaseLeases(c);
         return 'user_cap';
       }
       if (r.ok) c.leases.push([key, c.id]);
@@ -590,6 +771,62 @@ export function createGuard(options: GuardOptions): Guard {
       }
     }
     return undefined;
+  };
+
+  /** Release the leases of `c` taken since it held `held` of them. */
+  const releaseNewLeases = (c: ConnectionState, held: number): Promise<void> => {
+    if (c.leases.length <= held) return DONE;
+    const taken = c.leases.splice(held);
+    return Promise.all(taken.map(([k, id]) => store.releaseLease(k, id).catch(reportClose))).then(
+      noop,
+    );
+  };
+
+  /**
+   * Admission of an identity on a connection, the same at the handshake, at first-message
+   * authentication and at an in-band refresh: the user's ban, path binding, caps. `closed` and
+   * the bans seen meanwhile are re-checked after every await, and leases taken by a refused
+   * admission are released, so a socket that closed mid-way leaves nothing behind.
+   */
+  const admit = async (
+    c: ConnectionState,
+    principal: Principal,
+    takeIp: boolean,
+  ): Promise<Refusal | undefined> => {
+    const sub = principal.sub;
+    const until = knownBan(c, sub) ?? (await bans.bannedUntil('user', sub));
+    if (c.closed) return CLOSED;
+    if (until !== undefined) {
+      if (!dryRun) return { reason: 'banned', until };
+      audit({ type: 'limit.exceeded', ip: c.ip, userId: sub, reason: 'banned', dryRun });
+    }
+    if (options.pathBinding !== undefined && pathParam(options.pathBinding, c.path) !== sub)
+      return { reason: 'path_mismatch' };
+    const newUser = c.principal?.sub !== sub;
+    if (!newUser && !takeIp) return undefined;
+    const held = c.leases.length;
+    const capped = await acquireCaps(c, newUser ? sub : undefined, takeIp);
+    if (capped) return { reason: capped };
+    const late = dryRun ? undefined : knownBan(c, sub);
+    if (c.closed || late !== undefined) {
+      // The socket closed, or a ban arrived, while the leases were taken: give them back.
+      await releaseNewLeases(c, held);
+      return late !== undefined && !c.closed ? { reason: 'banned', until: late } : CLOSED;
+    }
+    return undefined;
+  };
+
+  /** Make `principal` the identity of live connection `c` (after {@link admit}). */
+  const join = (c: ConnectionState, principal: Principal): void => {
+    const previous = c.principal?.sub;
+    c.principal = principal;
+    c.expiresAt = principal.expiresAt;
+    c.authDeadline = undefined;
+    if (previous !== principal.sub) {
+      stats.userJoined(principal.sub);
+      registerUser(principal.sub);
+    }
+    armTimer(c);
   };
 
   const reportClose = report('close');
@@ -625,19 +862,32 @@ export function createGuard(options: GuardOptions): Guard {
     try {
       base.protocol = extractor.selectProtocol(request);
 
-      // 1. bans
-      const ipBan = await bans.bannedUntil('ip', ip);
+      // Stateless refusals first: a foreign origin or plain ws:// costs no store step, spends no
+      // connection budget and scores nothing. A browser sends the page's own Origin, so a hostile
+      // page opening sockets through its visitors' browsers must not be able to spend or ban
+      // their address.
+      // 1. transport and origin
+      if (options.requireSecure && !info.secure) return reject('insecure_transport', base);
+      if (!origins.check(origin)) return reject('origin', base, { violation: 'origin' });
+
+      const key = keyOfIp(ip);
+      // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is told
+      // a ban by a 4030 close carrying the end, which its WebSocket API does show.
+      const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
+      // 2. bans
+      const ipBan = await bans.bannedUntil('ip', key);
       if (ipBan !== undefined) {
         if (!dryRun)
           return reject('banned', base, {
             retryAfter: Math.ceil((ipBan - now()) / 1000),
-            message: `banned until ${new Date(ipBan).toISOString()}`,
+            message: bannedText(ipBan),
+            ...(banMode ? { mode: banMode } : {}),
           });
         audit({ type: 'limit.exceeded', ip, reason: 'banned', dryRun });
       }
-      // 2. connection rate
+      // 3. connection rate
       if (connectRate) {
-        const r = await store.limit(`rate:connect:${ip}`, connectRate);
+        const r = await store.limit(`rate:connect:${key}`, connectRate);
         if (!r.allowed) {
           if (!dryRun)
             return reject('connect_rate', base, {
@@ -647,9 +897,6 @@ export function createGuard(options: GuardOptions): Guard {
           audit({ type: 'limit.exceeded', ip, reason: 'connect_rate', dryRun });
         }
       }
-      // 3. transport and origin
-      if (options.requireSecure && !info.secure) return reject('insecure_transport', base);
-      if (!origins.check(origin)) return reject('origin', base, { violation: 'origin' });
 
       // 4. credentials
       const credential = extractor.fromRequest(request, url);
@@ -668,24 +915,23 @@ export function createGuard(options: GuardOptions): Guard {
         closed: false,
         rate: { tat: 0 },
         rateHits: 0,
+        rateHitsAt: 0,
         invalid: 0,
         leases: [],
         terminate: undefined,
         authenticating: false,
         timer: undefined,
+        ipKey: key,
+        path: url.pathname,
+        bannedUntil: undefined,
       };
 
       if (!credential) {
-        if (extractor.firstMessage) {
-          c.authDeadline = now() + extractor.firstMessageTimeoutMs;
+        if (extractor.firstMessage || options.allowAnonymous) {
+          if (extractor.firstMessage) c.authDeadline = now() + extractor.firstMessageTimeoutMs;
           const capped = await acquireCaps(c, undefined, true);
           if (capped) return reject(capped, base, { retryAfter: 5 });
-          return accept(c);
-        }
-        if (options.allowAnonymous) {
-          const capped = await acquireCaps(c, undefined, true);
-          if (capped) return reject(capped, base, { retryAfter: 5 });
-          return accept(c);
+          return accept(c, base);
         }
         return reject('credentials_missing', base, { violation: 'credentials_missing' });
       }
@@ -707,29 +953,27 @@ export function createGuard(options: GuardOptions): Guard {
         if (error.expired) return reject('expired', base);
         return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
       }
-      const userBan = await bans.bannedUntil('user', principal.sub);
-      if (userBan !== undefined) {
-        if (!dryRun)
-          return reject('banned', base, {
-            userId: principal.sub,
-            retryAfter: Math.ceil((userBan - now()) / 1000),
-            message: `banned until ${new Date(userBan).toISOString()}`,
-          });
-        audit({ type: 'limit.exceeded', ip, userId: principal.sub, reason: 'banned', dryRun });
-      }
-      if (
-        options.pathBinding !== undefined &&
-        pathParam(options.pathBinding, url.pathname) !== principal.sub
-      ) {
-        return reject('path_mismatch', base, { userId: principal.sub, violation: 'path_mismatch' });
-      }
 
-      // 6. caps
+      // 6. user ban, path binding, caps: the same admission as a later authentication
+      const refused = await admit(c, principal, true);
+      if (refused) {
+        const userId = principal.sub;
+        if (refused.reason === 'banned')
+          return reject('banned', base, {
+            userId,
+            retryAfter: Math.ceil((refused.until - now()) / 1000),
+            message: bannedText(refused.until),
+            ...(banMode ? { mode: banMode } : {}),
+          });
+        if (refused.reason === 'path_mismatch')
+          return reject('path_mismatch', base, { userId, violation: 'path_mismatch' });
+        // Nobody can close a connection that is not accepted yet; kept for completeness.
+        if (refused.reason === 'closed') return reject('internal', base);
+        return reject(refused.reason, base, { userId, retryAfter: 5 });
+      }
       c.principal = principal;
       c.expiresAt = principal.expiresAt;
-      const capped = await acquireCaps(c, principal.sub, true);
-      if (capped) return reject(capped, base, { userId: principal.sub, retryAfter: 5 });
-      return accept(c);
+      return accept(c, base);
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         report('store')(error);
@@ -741,8 +985,20 @@ export function createGuard(options: GuardOptions): Guard {
     }
   };
 
-  const accept = (c: ConnectionState): Accept => {
+  const accept = (c: ConnectionState, base: Parameters<typeof reject>[1]): Accept | Reject => {
+    // A ban seen while this handshake awaited the store (placed here or on another instance).
+    const banned = dryRun ? undefined : knownBan(c, c.principal?.sub);
+    if (banned !== undefined) {
+      releaseLeases(c);
+      return reject('banned', base, {
+        ...(c.principal ? { userId: c.principal.sub } : {}),
+        retryAfter: Math.ceil((banned - now()) / 1000),
+        message: bannedText(banned),
+        ...(c.origin !== null ? { mode: 'close' as const } : {}),
+      });
+    }
     live.set(c.id, c);
+    listen();
     startRenewal();
     stats.opened(c.principal?.sub);
     if (c.principal) registerUser(c.principal.sub);
@@ -810,7 +1066,7 @@ export function createGuard(options: GuardOptions): Guard {
     reason: MessageRejectReason,
     issues?: readonly ReportedIssue[],
   ): MessageDecision => {
-    penalize('ip', c.ip, 'malformed', c);
+    penalize('ip', c.ipKey, 'malformed', c);
     if (++c.invalid >= maxInvalid) return closeWith(c, 'repeated_invalid');
     return replyWith(c, reason, {
       code: 'BAD_REQUEST',
@@ -822,6 +1078,19 @@ export function createGuard(options: GuardOptions): Guard {
     });
   };
 
+  /**
+   * One more rate refusal for `c`; returns the decayed count. A window, not a run: a count reset
+   * by one allowed frame would let a 1-allowed-in-10 pattern go on for ever, and every refusal
+   * still costs the server an error reply.
+   */
+  const countRateHit = (c: ConnectionState, t: number): number => {
+    const hits =
+      c.rateHits === 0 ? 0 : c.rateHits * 0.5 ** ((t - c.rateHitsAt) / RATE_HIT_HALF_LIFE_MS);
+    c.rateHits = hits + 1;
+    c.rateHitsAt = t;
+    return c.rateHits;
+  };
+
   const rateLimited = (
     c: ConnectionState,
     reason: 'message_rate' | 'user_message_rate',
@@ -831,8 +1100,8 @@ export function createGuard(options: GuardOptions): Guard {
       audit({ type: 'limit.exceeded', connectionId: c.id, ip: c.ip, reason, dryRun });
       return undefined;
     }
-    penalize('ip', c.ip, 'message_rate', c);
-    if (++c.rateHits >= closeAfterRateHits) return closeWith(c, reason);
+    penalize('ip', c.ipKey, 'message_rate', c);
+    if (countRateHit(c, now()) >= closeAfterRateHits) return closeWith(c, reason);
     return replyWith(c, reason, {
       code: REPLIES[reason]!,
       message: 'rate limit exceeded',
@@ -909,20 +1178,22 @@ export function createGuard(options: GuardOptions): Guard {
     c.authenticating = true;
     try {
       const principal = await verifyCredential(credential, c.ip, c.origin);
+      // Closed while the credential was verified: no ban lookup, no lease, no eviction for it.
       if (c.closed) return closeWith(c, 'internal', 'closed');
-      if (!dryRun) {
-        const ban = await bans.bannedUntil('user', principal.sub);
-        if (ban !== undefined)
-          return closeWith(c, 'banned', `banned until ${new Date(ban).toISOString()}`);
+      const refused = await admit(c, principal, false);
+      if (refused) {
+        if (refused.reason === 'closed') return closeWith(c, 'internal', 'closed');
+        if (refused.reason === 'banned') {
+          c.bannedUntil = refused.until;
+          return closeWith(c, 'banned', bannedText(refused.until));
+        }
+        if (refused.reason === 'path_mismatch') {
+          penalize('ip', c.ipKey, 'path_mismatch', c);
+          return closeWith(c, 'path_mismatch', REJECTIONS.path_mismatch.message);
+        }
+        return closeWith(c, refused.reason, REJECTIONS[refused.reason].message);
       }
-      const capped = await acquireCaps(c, principal.sub, false);
-      if (capped) return closeWith(c, capped, REJECTIONS[capped].message);
-      c.principal = principal;
-      c.expiresAt = principal.expiresAt;
-      c.authDeadline = undefined;
-      armTimer(c);
-      stats.userJoined(principal.sub);
-      registerUser(principal.sub);
+      join(c, principal);
       audit({
         type: 'connection.authenticated',
         connectionId: c.id,
@@ -941,7 +1212,7 @@ export function createGuard(options: GuardOptions): Guard {
         return closeWith(c, 'internal', 'internal error');
       }
       if (error.expired) return closeWith(c, 'expired', 'credentials expired');
-      penalize('ip', c.ip, 'credentials_invalid', c);
+      penalize('ip', c.ipKey, 'credentials_invalid', c);
       return closeWith(c, 'credentials_invalid', 'invalid credentials');
     } finally {
       c.authenticating = false;
@@ -957,6 +1228,7 @@ export function createGuard(options: GuardOptions): Guard {
       const t = now();
       c.lastActivity = t;
       if (c.closed) return closeWith(c, 'internal', 'closed');
+      if (c.bannedUntil !== undefined) return closeWith(c, 'banned', bannedText(c.bannedUntil));
       if (c.expiresAt !== undefined && t >= c.expiresAt)
         return closeWith(c, 'expired', 'credentials expired');
       const pending = c.principal === undefined && c.authDeadline !== undefined;
@@ -968,7 +1240,7 @@ export function createGuard(options: GuardOptions): Guard {
         return closeWith(c, 'credentials_missing', 'authentication in progress');
 
       if (frameBytes(frame, maxBytes) > maxBytes) {
-        penalize('ip', c.ip, 'too_big', c);
+        penalize('ip', c.ipKey, 'too_big', c);
         return closeWith(c, 'too_big', 'message too big');
       }
       // tryStep/tryTake: no result object per frame (0 = allowed, else the wait in ms).
@@ -986,9 +1258,6 @@ export function createGuard(options: GuardOptions): Guard {
           if (d) return d;
         }
       }
-      // Only a frame that passed both limiters ends a run of refusals: resetting on the
-      // per-connection limit alone would let per-user refusals go on without ever closing.
-      c.rateHits = 0;
       if (typeof frame === 'string' && frame.length <= passthroughMax && passthrough.has(frame))
         return deliver(frame);
       if (!json) {
@@ -1094,16 +1363,22 @@ export function createGuard(options: GuardOptions): Guard {
     const c = connection as ConnectionState;
     if (!(cost > 0) || dryRun) return undefined;
     const t = now();
+    let refused: LimitResult | undefined;
     if (messageRate) {
       const step = gcraStep(c.rate.tat, t, messageRate, cost);
-      if (!step.result.allowed) return step.result;
-      c.rate.tat = step.tat;
+      if (step.result.allowed) c.rate.tat = step.tat;
+      else refused = step.result;
     }
-    if (userLimiter && c.principal) {
+    if (!refused && userLimiter && c.principal) {
       const r = userLimiter.take(c.principal.sub, t, cost);
-      if (!r.allowed) return r;
+      if (!r.allowed) refused = r;
     }
-    return undefined;
+    // A refused batch counts like a refused frame: persistent offenders are closed with 4029.
+    if (refused && countRateHit(c, t) >= closeAfterRateHits && !c.closed) {
+      const d = closeWith(c, 'message_rate');
+      if (d.action === 'close') c.terminate?.(d.code, d.message);
+    }
+    return refused;
   };
 
   const self: Guard = {
@@ -1117,16 +1392,22 @@ export function createGuard(options: GuardOptions): Guard {
     violation(connection: GuardConnection, v: RuntimeViolation): void {
       const c = connection as ConnectionState;
       messageRejected(c, v.reason, v.closeCode, { by: 'runtime' });
-      penalize('ip', c.ip, v.reason, c);
+      penalize('ip', c.ipKey, v.reason, c);
     },
     attach(connection: GuardConnection, terminate: Terminate): void {
       const c = connection as ConnectionState;
       c.terminate = terminate;
+      // Banned while the socket was opening.
+      if (c.bannedUntil !== undefined) {
+        terminate(CloseCode.Banned, bannedText(c.bannedUntil));
+        return;
+      }
       armTimer(c);
     },
     async refresh(connection: GuardConnection, token: string): Promise<Principal> {
       const c = connection as ConnectionState;
       if (!jwt) throw new CredentialError('tokens are not enabled');
+      if (c.closed) throw new CredentialError('connection closed');
       const principal = await verifyCredential(
         { kind: 'token', source: 'first-message', value: token },
         c.ip,
@@ -1134,9 +1415,21 @@ export function createGuard(options: GuardOptions): Guard {
       );
       if (c.principal && principal.sub !== c.principal.sub)
         throw new CredentialError('token is for another subject');
-      c.principal = principal;
-      c.expiresAt = principal.expiresAt;
-      armTimer(c);
+      // The same admission as a handshake: a banned user cannot stay by refreshing, and an
+      // anonymous or pending connection that becomes a user takes that user's lease and counts.
+      const refused = await admit(c, principal, false);
+      if (refused) {
+        if (refused.reason === 'banned') {
+          c.bannedUntil = refused.until;
+          c.terminate?.(CloseCode.Banned, bannedText(refused.until));
+          throw new BannedError(refused.until);
+        }
+        if (refused.reason === 'closed') throw new CredentialError('connection closed');
+        if (refused.reason === 'path_mismatch')
+          throw new CredentialError('token is for another path');
+        throw new GuardError('ERR_WSGUARD_CAP', REJECTIONS[refused.reason].message);
+      }
+      join(c, principal);
       audit({ type: 'token.refreshed', connectionId: c.id, ip: c.ip, userId: principal.sub });
       return principal;
     },
@@ -1165,22 +1458,29 @@ export function createGuard(options: GuardOptions): Guard {
     checkOrigin: (origin) => origins.check(origin),
     canAccess: async (principal, resource) => permissions.canAccess(principal, resource),
     async ban(subject: Subject, id: string, ms?: number): Promise<number> {
-      const p = bans;
-      const until = await p.ban(subject, id, ms);
+      const key = subject === 'ip' ? keyOfIp(id) : id;
+      const until = await bans.ban(subject, key, ms);
       stats.banned();
       audit({
         type: 'ban.started',
         ...(subject === 'ip' ? { ip: id } : { userId: id }),
         reason: 'admin',
-        detail: { subject, until: new Date(until).toISOString() },
+        detail: {
+          subject,
+          ...(key !== id ? { key } : {}),
+          until: new Date(until).toISOString(),
+        },
       });
-      const reason = `banned until ${new Date(until).toISOString()}`;
-      if (subject === 'user') closeUser(id, CloseCode.Banned, reason);
-      else for (const c of live.values()) if (c.ip === id) c.terminate?.(CloseCode.Banned, reason);
+      enforceBan(subject, key, until);
       return until;
     },
     async unban(subject: Subject, id: string): Promise<void> {
-      await bans.unban(subject, id);
+      const key = subject === 'ip' ? keyOfIp(id) : id;
+      recentBans.delete(`${subject}:${key}`);
+      await bans.unban(subject, key);
+    },
+    bannedUntil(subject: Subject, id: string): Promise<number | undefined> {
+      return bans.bannedUntil(subject, subject === 'ip' ? keyOfIp(id) : id);
     },
     kick(
       userId: string,
@@ -1216,6 +1516,11 @@ export function createGuard(options: GuardOptions): Guard {
       await Promise.all(all.map((c) => close(c, CloseCode.GoingAway)));
       if (renewTimer !== undefined) clearInterval(renewTimer);
       renewTimer = undefined;
+      const sub = subscription;
+      subscription = undefined;
+      subscribed = false;
+      polling = false;
+      await sub?.close().catch(report('store'));
     },
   };
   return self;

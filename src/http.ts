@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { BannedError } from './errors.ts';
 import type { Guard } from './guard.ts';
 import type { Principal } from './principal.ts';
 
@@ -74,20 +75,40 @@ async function authenticate(guard: Guard, request: Request): Promise<Principal |
 
 /** Options for {@link ticketHandler}. */
 export interface TicketHandlerOptions {
-  /** Client IP of the request (for IP-bound tickets); adapters know it. */
+  /**
+   * Client IP of the request (for IP-bound tickets, and to tell a banned address so); adapters
+   * know it. An `ip` passed to the handler itself takes precedence.
+   */
   readonly ip?: (request: Request) => string | undefined;
 }
 
 /**
+ * The answer to a banned IP or user: 403, `Retry-After`, and a body a browser can read (a refused
+ * WebSocket handshake hides its status from the page, this response does not):
+ * `{ "error": { "code": "BANNED", "message": "banned until <ISO>", "until": "<ISO>", "retryAfterSec": N } }`.
+ */
+export function bannedResponse(until: number, extra: Record<string, string> = {}): Response {
+  const retryAfterSec = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+  const iso = new Date(until).toISOString();
+  return json(
+    { error: { code: 'BANNED', message: `banned until ${iso}`, until: iso, retryAfterSec } },
+    403,
+    { 'retry-after': String(retryAfterSec), ...extra },
+  );
+}
+
+/**
  * `POST /ws/ticket` with `Authorization: Bearer <jwt>` → `{ ticket, expiresIn }`. Refuses a
- * foreign `Origin` (403), a missing or bad token (401), an expired one (401), other methods (405);
- * answers a same-origin preflight only.
+ * foreign `Origin` (403), a missing or bad token (401), an expired one (401), a banned address or
+ * user (403 with the ban's end, see {@link bannedResponse}), other methods (405); answers a
+ * same-origin preflight only. Pass the client's `ip` (the adapter's resolved address) so a banned
+ * address is told so here rather than by a refused handshake it cannot read.
  */
 export function ticketHandler(
   guard: Guard,
   options: TicketHandlerOptions = {},
-): (request: Request) => Promise<Response> {
-  return async (request) => {
+): (request: Request, ip?: string) => Promise<Response> {
+  return async (request, clientIp) => {
     const origin = request.headers.get('origin');
     if (!guard.checkOrigin(origin)) return json({ error: 'origin not allowed' }, 403);
     if (request.method === 'OPTIONS') {
@@ -106,20 +127,29 @@ export function ticketHandler(
     }
     if (request.method !== 'POST')
       return json({ error: 'method not allowed' }, 405, { allow: 'POST, OPTIONS' });
+    const cors: Record<string, string> = origin
+      ? { 'access-control-allow-origin': origin, vary: 'origin' }
+      : {};
+    const ip = clientIp ?? options.ip?.(request);
+    try {
+      // A banned address learns it before its token is even read, and is told until when.
+      const ipBan = ip !== undefined ? await guard.bannedUntil('ip', ip) : undefined;
+      if (ipBan !== undefined) return bannedResponse(ipBan, cors);
+    } catch {
+      return json({ error: 'service unavailable' }, 503, { 'retry-after': '5' });
+    }
     const principal = await authenticate(guard, request);
     if (principal instanceof Response) return principal;
     try {
-      const ip = options.ip?.(request);
+      const userBan = await guard.bannedUntil('user', principal.sub);
+      if (userBan !== undefined) return bannedResponse(userBan, cors);
       const issued = await guard.issueTicket(principal, {
         origin,
         ...(ip !== undefined ? { ip } : {}),
       });
-      return json(
-        { ticket: issued.ticket, expiresIn: issued.expiresIn },
-        200,
-        origin ? { 'access-control-allow-origin': origin, vary: 'origin' } : {},
-      );
-    } catch {
+      return json({ ticket: issued.ticket, expiresIn: issued.expiresIn }, 200, cors);
+    } catch (error) {
+      if (error instanceof BannedError) return bannedResponse(error.until, cors);
       return json({ error: 'service unavailable' }, 503, { 'retry-after': '5' });
     }
   };

@@ -41,6 +41,7 @@ export { createCredentialExtractor, readCookie } from './credentials.ts';
 export { diagnose } from './doctor.ts';
 export type { GuardErrorCode } from './errors.ts';
 export {
+  BannedError,
   CredentialError,
   GuardConfigError,
   GuardError,
@@ -60,6 +61,7 @@ export type {
 export { connectionOf, guardHooks, setClient } from './hooks.ts';
 export type { StatsHandlerOptions, TicketHandlerOptions } from './http.ts';
 export {
+  bannedResponse,
   healthHandler,
   json,
   metricsHandler,
@@ -99,7 +101,14 @@ export type { StatsSnapshot } from './stats.ts';
 export { Stats } from './stats.ts';
 export type { MemoryStoreOptions } from './store/memory.ts';
 export { createMemoryStore } from './store/memory.ts';
-export type { AcquireLeaseOptions, LeaseResult, Store } from './store/types.ts';
+export type {
+  AcquireLeaseOptions,
+  ChannelListener,
+  LeaseResult,
+  Store,
+  StoreSubscription,
+  TakenValue,
+} from './store/types.ts';
 export type {
   IssuedTicket,
   IssueTicketOptions,

@@ -58,15 +58,17 @@ export interface LimitOptions {
    */
   readonly leaseTtlMs?: number;
   /**
-   * Rate-limit refusals in a row before a connection is closed with 4029 (earlier ones are
-   * answered with an error frame and the message dropped).
+   * Rate-limit refusals before a connection is closed with 4029 (earlier ones are answered with
+   * an error frame and the message dropped). Refusals are counted in a decaying window (the count
+   * halves every 10 s), not "in a row": a client that slips one allowed frame between refusals is
+   * still closed.
    * @default 10
    */
   readonly closeAfterRateHits?: number;
   /**
    * When the store cannot answer: `'fail-closed'` refuses every handshake (503); `'local'` lets
-   * the connection rate and ban lookups fall back to this instance's own state (per-instance
-   * limits during the outage). Tickets and caps always fail closed.
+   * the connection rate, penalty scores, bans and ban lookups fall back to this instance's own
+   * state (per-instance limits and bans during the outage). Tickets and caps always fail closed.
    * @default 'fail-closed'
    */
   readonly onStoreError?: 'fail-closed' | 'local';
@@ -136,6 +138,14 @@ export interface GuardOptions {
    * unless the segment equals the user id.
    */
   readonly pathBinding?: string;
+  /**
+   * The IPv6 prefix length that counts as one client for every per-IP defence (connection rate,
+   * caps, penalty scores, bans). A host usually gets a whole /64 and can rotate addresses inside it
+   * at will, so keying on the full /128 lets one client pass as millions. IPv4 addresses (and
+   * IPv4-mapped IPv6) are keyed whole. Audit events and `connection.ip` keep the full address.
+   * @default 64
+   */
+  readonly ipv6Prefix?: number;
   /** Atomic state. @default createMemoryStore() */
   readonly store?: Store;
   /**
@@ -189,6 +199,7 @@ export const DEFAULTS: {
   readonly maxConnectionsPerUser: number;
   readonly leaseTtlMs: number;
   readonly closeAfterRateHits: number;
+  readonly ipv6Prefix: number;
   readonly maxBytes: number;
   readonly maxDepth: number;
   readonly maxEntries: number;
@@ -202,6 +213,7 @@ export const DEFAULTS: {
   maxConnectionsPerUser: 10,
   leaseTtlMs: 30_000,
   closeAfterRateHits: 10,
+  ipv6Prefix: 64,
   maxBytes: 64 * 1024,
   maxDepth: 32,
   maxEntries: 1000,

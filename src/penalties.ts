@@ -45,9 +45,15 @@ export interface PenaltyOptions {
 /** Who is penalised. */
 export type Subject = 'ip' | 'user';
 
-/** Default points: forgery and hijacking attempts weigh most; an expired session weighs nothing. */
+/**
+ * Default points: forgery weighs most; an expired session weighs nothing, and so does a foreign
+ * origin: a browser sends the *page's* `Origin`, so a hostile page that opens sockets to the target
+ * through its visitors' browsers would otherwise get those visitors' addresses (and everyone behind
+ * the same NAT) banned. A foreign origin is refused before any stateful step and costs nobody
+ * anything; a non-browser client can forge any `Origin`, so scoring it protects nothing.
+ */
 export const DEFAULT_POINTS: Readonly<Record<Violation, number>> = {
-  origin: 5,
+  origin: 0,
   credentials_invalid: 4,
   credentials_missing: 1,
   csrf: 5,
@@ -73,7 +79,10 @@ export interface PenaltyResult {
 export interface Penalties {
   /** The ban's end (ms since epoch) if `id` is banned, else `undefined`. */
   bannedUntil(subject: Subject, id: string): Promise<number | undefined>;
-  /** Record a violation; bans when the score crosses the threshold (unless `dryRun`). */
+  /**
+   * Record a violation; bans when the score is at or over the threshold and no ban is active
+   * (in `dryRun`, reports the crossing only and stores nothing).
+   */
   record(
     subject: Subject,
     id: string,
@@ -104,13 +113,15 @@ export function createPenalties(
     return until;
   };
 
+  const bannedUntil = async (subject: Subject, id: string): Promise<number | undefined> => {
+    const v = await store.get(banKey(subject, id));
+    if (v === undefined) return undefined;
+    const until = Number(v);
+    return Number.isFinite(until) && until > now() ? until : undefined;
+  };
+
   return {
-    async bannedUntil(subject: Subject, id: string): Promise<number | undefined> {
-      const v = await store.get(banKey(subject, id));
-      if (v === undefined) return undefined;
-      const until = Number(v);
-      return Number.isFinite(until) && until > now() ? until : undefined;
-    },
+    bannedUntil,
     async record(
       subject: Subject,
       id: string,
@@ -120,12 +131,16 @@ export function createPenalties(
       const p = points[violation];
       if (!(p > 0)) return { score: 0 };
       const score = await store.addScore(`score:${subject}:${id}`, p, halfLife);
-      // Ban once, at the crossing; later violations while banned are refused before scoring.
-      if (score >= threshold && score - p < threshold) {
-        if (dryRun) return { score, bannedUntil: now() + banMs };
-        return { score, bannedUntil: await ban(subject, id) };
-      }
-      return { score };
+      if (score < threshold) return { score };
+      // Dry run stores no ban, so "no ban active" would hold at every violation: report the
+      // crossing only.
+      if (dryRun) return score - p < threshold ? { score, bannedUntil: now() + banMs } : { score };
+      // At or over the threshold and no ban active: ban. Not only at the crossing: a score held
+      // above the threshold (violations from a socket opened before the ban, a ban that ended
+      // while the score had not decayed) must ban again, or the attacker scores forever after one
+      // ban. Two instances racing here may both set the ban; the later end wins, which is harmless.
+      if ((await bannedUntil(subject, id)) !== undefined) return { score };
+      return { score, bannedUntil: await ban(subject, id) };
     },
     ban,
     async unban(subject: Subject, id: string): Promise<void> {

@@ -22,6 +22,7 @@ export type {
   RedisClientLike,
   RedisClientOptions,
   RedisStoreOptions,
+  RedisSubscriberLike,
   UnstorageDriverLike,
   UnstorageLike,
   UnstorageRedisStoreOptions,

@@ -146,7 +146,17 @@ export function createTickets(
       // Malformed tickets cost no store round trip.
       if (!TICKET_RE.test(ticket)) throw new CredentialError('invalid ticket');
       const k = key(ticket);
-      const raw = await store.take(typeof k === 'string' ? k : await k);
+      const storeKey = typeof k === 'string' ? k : await k;
+      let raw: string | undefined;
+      let expired: boolean | undefined;
+      if (store.takeWithTtl) {
+        // Expiry judged by the store's clock: the key lives GRACE_MS past the ticket's end, so a
+        // ticket with less than that left is expired. An instance whose own clock runs behind
+        // (45 s, say) would otherwise accept a 1-second ticket long after it ended.
+        const taken = await store.takeWithTtl(storeKey);
+        raw = taken?.value;
+        if (taken) expired = taken.ttlMs <= GRACE_MS;
+      } else raw = await store.take(storeKey);
       if (raw === undefined) throw new CredentialError('invalid ticket');
       let stored: StoredTicket;
       try {
@@ -154,7 +164,8 @@ export function createTickets(
       } catch {
         throw new CredentialError('invalid ticket');
       }
-      if (now() >= stored.exp) throw new CredentialError('ticket expired', true);
+      // A store that cannot tell the time left: this instance's clock judges.
+      if (expired ?? now() >= stored.exp) throw new CredentialError('ticket expired', true);
       if (stored.ip !== undefined && stored.ip !== context.ip)
         throw new CredentialError('ticket bound to another address');
       if (stored.origin !== undefined && stored.origin !== (context.origin ?? null)) {

@@ -155,7 +155,7 @@ export function createDemoApp(options: DemoOptions): DemoApp {
       if (pathname === '/healthz') return health(request);
       if (pathname === '/metrics') return metrics(request);
       if (pathname === '/ws/stats') return stats(request);
-      if (pathname === '/ws/ticket') return tickets(request);
+      if (pathname === '/ws/ticket') return tickets(request, ip);
       if (pathname === '/auth/login' || pathname === '/auth/refresh') {
         if (method !== 'POST') return json({ error: 'method not allowed' }, 405, { allow: 'POST' });
         // The page posts JSON from its own origin; another site's form cannot (and may not).

@@ -1,10 +1,12 @@
 /**
  * The rate-limit failure policy. By default the guard fails closed when its store is unreachable:
- * every handshake is refused with 503. With `limits.onStoreError: 'local'`, rate limits and ban
- * lookups fall back to this process's own state while the store is down — the connection rate is
- * then enforced per instance instead of cluster-wide, and only bans held in memory here apply —
- * so a Redis outage does not take the whole service down. Tickets, caps and everything else still
- * fail closed: a ticket redeemed without the shared store could be redeemed twice.
+ * every handshake is refused with 503. With `limits.onStoreError: 'local'`, rate limits, penalty
+ * scores, bans and ban lookups fall back to this process's own state while the store is down —
+ * the connection rate is then enforced per instance instead of cluster-wide, violations are scored
+ * here, a ban started during the outage holds on this instance, and only bans held in memory here
+ * apply — so a Redis outage does not take the whole service down, nor switch the automatic bans
+ * off. Tickets, caps and everything else still fail closed: a ticket redeemed without the shared
+ * store could be redeemed twice.
  *
  * @module
  */
@@ -24,6 +26,7 @@ export function withLocalFallback(
 ): Store {
   const limiters = new Map<string, LocalLimiter>();
   const localBans = new Map<string, { value: string; expiresAt: number }>();
+  const localScores = new Map<string, { score: number; at: number; halfLifeMs: number }>();
   const limiterFor = (rule: RateRule): LocalLimiter => {
     const k = `${rule.limit}/${rule.windowMs}/${rule.burst ?? rule.limit}`;
     let l = limiters.get(k);
@@ -44,9 +47,39 @@ export function withLocalFallback(
       }
     },
     async set(key: string, value: string, ttlMs: number): Promise<void> {
-      // Bans are remembered here too, so they still hold on this instance during an outage.
-      if (key.startsWith('ban:')) localBans.set(key, { value, expiresAt: Date.now() + ttlMs });
-      await store.set(key, value, ttlMs);
+      if (!key.startsWith('ban:')) return store.set(key, value, ttlMs);
+      // Bans are remembered here too, so they still hold on this instance during an outage, and
+      // a ban placed during the outage holds here even though the store did not take it.
+      remember(
+        localBans,
+        key,
+        { value, expiresAt: Date.now() + ttlMs },
+        (e, t) => e.expiresAt <= t,
+      );
+      try {
+        await store.set(key, value, ttlMs);
+      } catch (error) {
+        onFallback('ban', error);
+      }
+    },
+    async addScore(key: string, points: number, halfLifeMs: number): Promise<number> {
+      try {
+        return await store.addScore(key, points, halfLifeMs);
+      } catch (error) {
+        onFallback('score', error);
+        // The local score starts from zero: the shared score is out of reach, and counting from
+        // zero errs towards the client, never against it.
+        const t = Date.now();
+        const prev = localScores.get(key);
+        const score = (prev ? prev.score * 0.5 ** ((t - prev.at) / halfLifeMs) : 0) + points;
+        remember(
+          localScores,
+          key,
+          { score, at: t, halfLifeMs },
+          (e, now) => now - e.at > e.halfLifeMs * 10,
+        );
+        return score;
+      }
     },
     async get(key: string): Promise<string | undefined> {
       try {
@@ -59,6 +92,27 @@ export function withLocalFallback(
       }
     },
   };
+}
+
+/** Entries kept per local map: past it, expired entries go first, then the oldest. */
+const MAX_LOCAL_ENTRIES = 10_000;
+
+/** Set `key` in a bounded map (re-inserted, so insertion order is write order). */
+function remember<V>(
+  map: Map<string, V>,
+  key: string,
+  value: V,
+  expired: (value: V, now: number) => boolean,
+): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size <= MAX_LOCAL_ENTRIES) return;
+  const t = Date.now();
+  for (const [k, v] of map) if (expired(v, t)) map.delete(k);
+  for (const k of map.keys()) {
+    if (map.size <= MAX_LOCAL_ENTRIES) break;
+    map.delete(k);
+  }
 }
 
 function bindAll(store: Store): Store {
@@ -75,6 +129,9 @@ function bindAll(store: Store): Store {
     releaseLease: store.releaseLease.bind(store),
     countLeases: store.countLeases.bind(store),
     addScore: store.addScore.bind(store),
+    ...(store.takeWithTtl ? { takeWithTtl: store.takeWithTtl.bind(store) } : {}),
+    ...(store.publish ? { publish: store.publish.bind(store) } : {}),
+    ...(store.subscribe ? { subscribe: store.subscribe.bind(store) } : {}),
     ...(store.close ? { close: store.close.bind(store) } : {}),
   };
 }

@@ -6,7 +6,14 @@
  * @module
  */
 import { gcraStep, type LimitResult, type RateRule } from '../rate-limit.ts';
-import type { AcquireLeaseOptions, LeaseResult, Store } from './types.ts';
+import type {
+  AcquireLeaseOptions,
+  ChannelListener,
+  LeaseResult,
+  Store,
+  StoreSubscription,
+  TakenValue,
+} from './types.ts';
 
 /** Options for {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -63,6 +70,8 @@ class MemoryStore implements Store {
   readonly #tat = new Map<string, number>();
   readonly #leases = new Map<string, Map<string, number>>();
   readonly #scores = new Map<string, Score>();
+  /** Guards sharing this store in one process hear each other's bans through these. */
+  readonly #channels = new Map<string, Set<ChannelListener>>();
   #writes = 0;
 
   constructor(now: () => number) {
@@ -89,6 +98,41 @@ class MemoryStore implements Store {
     const entry = this.#live(key);
     this.#kv.delete(key);
     return Promise.resolve(entry?.value);
+  }
+
+  takeWithTtl(key: string): Promise<TakenValue | undefined> {
+    const entry = this.#live(key);
+    this.#kv.delete(key);
+    return Promise.resolve(
+      entry ? { value: entry.value, ttlMs: entry.expiresAt - this.#now() } : undefined,
+    );
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    const listeners = this.#channels.get(channel);
+    if (listeners) {
+      // Delivered on a later turn, as a network broker would: a publisher never re-enters its
+      // own listener in the middle of the call that published.
+      for (const l of listeners) queueMicrotask(() => l.message(message));
+    }
+    return Promise.resolve();
+  }
+
+  subscribe(channel: string, listener: ChannelListener): StoreSubscription {
+    let listeners = this.#channels.get(channel);
+    if (!listeners) {
+      listeners = new Set();
+      this.#channels.set(channel, listeners);
+    }
+    listeners.add(listener);
+    return {
+      close: () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && this.#channels.get(channel) === listeners)
+          this.#channels.delete(channel);
+        return Promise.resolve();
+      },
+    };
   }
 
   limit(key: string, rule: RateRule, cost = 1): Promise<LimitResult> {

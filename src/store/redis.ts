@@ -32,7 +32,14 @@
  */
 import { StoreUnavailableError } from '../errors.ts';
 import type { LimitResult, RateRule } from '../rate-limit.ts';
-import type { AcquireLeaseOptions, LeaseResult, Store } from './types.ts';
+import type {
+  AcquireLeaseOptions,
+  ChannelListener,
+  LeaseResult,
+  Store,
+  StoreSubscription,
+  TakenValue,
+} from './types.ts';
 
 /**
  * The part of a Redis client the store uses: ioredis's generic `call`. Declared structurally so
@@ -43,6 +50,23 @@ export interface RedisClientLike {
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
   /** Close the connection; used by `close()` only when the store owns the client. */
   quit?(): Promise<unknown>;
+  // A client that also has ioredis's `duplicate()` returning a {@link RedisSubscriberLike} gets
+  // the pub/sub channel that carries bans to every instance; without it, bans are polled. Not
+  // declared here, so that clients typed with a narrower `duplicate` (the feed's) still fit.
+}
+
+/**
+ * The part of a second connection the store uses for its pub/sub channel (an ioredis client,
+ * which then enters subscriber mode). All optional, so any `duplicate()` type fits; without
+ * `subscribe` and `on` the store does not subscribe.
+ */
+export interface RedisSubscriberLike {
+  /** Subscribe to channels. */
+  subscribe?(...channels: string[]): Promise<unknown>;
+  /** ioredis events used: `ready` (connected, again after a reconnect), `message`, `error`. */
+  on?(event: string, listener: (...args: never[]) => void): unknown;
+  /** Close the connection. */
+  disconnect?(reconnect?: boolean): void;
 }
 
 /** Options for {@link createRedisStore}. */
@@ -158,6 +182,16 @@ end
 `;
 
 const SCRIPTS = {
+  // GET, PTTL and DEL in one step: the value and the time it had left by Redis's clock.
+  takeTtl: {
+    name: 'takeTtl',
+    source: `local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return {v, ttl}
+`,
+  },
   // The GCRA step of src/rate-limit.ts (gcraStep), operation for operation and in the same order,
   // so both stores decide alike to the last bit; keep the two in step (a property test compares
   // them). KEYS[1] holds the TAT; ARGV: windowMs, limit, burst, cost, pinned clock.
@@ -328,6 +362,7 @@ class RedisStore implements Store {
   readonly #ownsClient: boolean;
   readonly #now: (() => number) | undefined;
   readonly #shas = new Map<Script, Promise<string>>();
+  readonly #subscriptions = new Set<StoreSubscription>();
 
   constructor(
     client: RedisClientLike,
@@ -374,6 +409,71 @@ class RedisStore implements Store {
       const v = await this.#client.call('GETDEL', k);
       return v === null || v === undefined ? undefined : String(v);
     });
+  }
+
+  takeWithTtl(key: string): Promise<TakenValue | undefined> {
+    const k = this.#key(key);
+    return this.#run('take', async () => {
+      const r = await this.#eval(SCRIPTS.takeTtl, [k], []);
+      if (r === null || r === undefined) return undefined;
+      const [value, ttl] = asArray(r);
+      // PTTL answers -1 for a key without expiry: it cannot be judged expired by time.
+      const ttlMs = toNumber(ttl);
+      return { value: String(value), ttlMs: ttlMs < 0 ? Number.POSITIVE_INFINITY : ttlMs };
+    });
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    const c = this.#prefix + channel;
+    return this.#run('publish', async () => {
+      await this.#client.call('PUBLISH', c, message);
+    });
+  }
+
+  subscribe(channel: string, listener: ChannelListener): StoreSubscription | undefined {
+    const duplicate = (this.#client as { duplicate?: () => RedisSubscriberLike }).duplicate;
+    if (typeof duplicate !== 'function') return undefined;
+    const c = this.#prefix + channel;
+    const dup = duplicate.call(this.#client);
+    if (typeof dup.subscribe !== 'function' || typeof dup.on !== 'function') {
+      dup.disconnect?.();
+      return undefined;
+    }
+    const sub = dup as Required<Pick<RedisSubscriberLike, 'subscribe' | 'on'>> &
+      RedisSubscriberLike;
+    let readyBefore = false;
+    let closed = false;
+    const onReady = () => {
+      if (closed) return;
+      // SUBSCRIBE is idempotent, so it is sent at every (re)connect whatever the client's own
+      // resubscription does; after the first, messages may have been lost meanwhile: resync.
+      sub.subscribe(c).then(
+        () => {
+          if (readyBefore) listener.resync?.();
+          readyBefore = true;
+        },
+        () => {
+          // Fails only when the connection dropped again; the next `ready` retries.
+        },
+      );
+    };
+    sub.on('ready', onReady as (...args: never[]) => void);
+    sub.on('message', ((ch: string, message: string) => {
+      if (ch === c && !closed) listener.message(message);
+    }) as (...args: never[]) => void);
+    // ioredis reports connection trouble as events; unheard, it prints them. The store's own
+    // commands already fail closed; a lost subscription is made good by `resync`.
+    sub.on('error', (() => {}) as (...args: never[]) => void);
+    const subscription: StoreSubscription = {
+      close: () => {
+        closed = true;
+        this.#subscriptions.delete(subscription);
+        sub.disconnect?.();
+        return Promise.resolve();
+      },
+    };
+    this.#subscriptions.add(subscription);
+    return subscription;
   }
 
   limit(key: string, rule: RateRule, cost = 1): Promise<LimitResult> {
@@ -443,6 +543,7 @@ class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#shas.clear();
+    for (const s of [...this.#subscriptions]) await s.close();
     if (this.#ownsClient && this.#client.quit) {
       await this.#run('close', async () => {
         await this.#client.quit?.();

@@ -24,6 +24,31 @@ export interface AcquireLeaseOptions {
   readonly evictOldest?: boolean;
 }
 
+/** A value taken with {@link Store.takeWithTtl}, with the time it had left by the store's clock. */
+export interface TakenValue {
+  /** The value. */
+  readonly value: string;
+  /** Milliseconds the key had left to live when it was taken, by the store's own clock. */
+  readonly ttlMs: number;
+}
+
+/** A live subscription to a store channel; {@link Store.subscribe} returns it. */
+export interface StoreSubscription {
+  /** Stop listening (and release the connection, when the store opened one for it). */
+  close(): Promise<void>;
+}
+
+/** What a subscriber is told. */
+export interface ChannelListener {
+  /** A message published on the channel (by any instance, this one included). */
+  message(message: string): void;
+  /**
+   * The subscription was interrupted and is live again: messages published meanwhile were lost,
+   * so the listener re-reads whatever state they carried.
+   */
+  resync?(): void;
+}
+
 /**
  * Atomic state for the guard. All methods may reject with {@link StoreUnavailableError} when the
  * backend cannot answer; the guard then fails closed.
@@ -67,6 +92,23 @@ export interface Store {
    * Add `points` to the score at `key`, which halves every `halfLifeMs`; returns the new score.
    */
   addScore(key: string, points: number, halfLifeMs: number): Promise<number>;
+  /**
+   * Like {@link Store.take}, and also how long the key had left, judged by the store's clock and
+   * not the caller's: an instance whose clock is behind must not accept an expired ticket. Stores
+   * without it fall back to the instance's clock (the value carries its expiry).
+   */
+  takeWithTtl?(key: string): Promise<TakenValue | undefined>;
+  /**
+   * Publish `message` on `channel` to every instance subscribed on this store (at most once:
+   * subscribers that were disconnected are told to {@link ChannelListener.resync}). Bans use it to
+   * reach the connections other instances hold.
+   */
+  publish?(channel: string, message: string): Promise<void>;
+  /**
+   * Listen to `channel`; see {@link Store.publish}. `undefined` when this store cannot (a Redis
+   * client without `duplicate`): the guard then polls for bans instead.
+   */
+  subscribe?(channel: string, listener: ChannelListener): StoreSubscription | undefined;
   /** Release resources (connections, timers). */
   close?(): Promise<void>;
 }

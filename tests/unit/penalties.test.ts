@@ -42,7 +42,9 @@ function setup(extra: Partial<GuardOptions> = {}) {
     audit: (e) => events.push(e),
     now: clock.now,
     limits: { connectRate: false },
-    penalties: { threshold: 20, halfLifeMs: 60_000, banMs: 300_000 },
+    // A foreign origin scores nothing by default (a hostile page would otherwise ban its visitors);
+    // 5 points here only to drive the scoring mechanics with one cheap violation.
+    penalties: { threshold: 20, halfLifeMs: 60_000, banMs: 300_000, points: { origin: 5 } },
     ...extra,
   });
   const upgrade = async (ip: string, opts: { origin?: string; sub?: string } = {}) =>
@@ -82,7 +84,8 @@ describe('penalty scores and IP bans', () => {
     expect(d.reason).toBe('banned');
     expect(d.status).toBe(403);
     expect(d.closeCode).toBe(4030);
-    expect(d.mode).toBe('http');
+    // The request carries an allowed Origin (a browser): told by a 4030 close it can read.
+    expect(d.mode).toBe('close');
     expect(d.retryAfter).toBe(300);
     const end = new Date(bannedAt + 300_000).toISOString();
     expect(d.message).toContain(end);
@@ -95,12 +98,15 @@ describe('penalty scores and IP bans', () => {
     expect(await upgrade(ATTACKER)).toMatchObject({ ok: false, reason: 'banned', retryAfter: 200 });
   });
 
-  it('refuses a banned IP before checking its credentials or origin, even with a valid token', async () => {
+  it('refuses a banned IP before checking its credentials, even with a valid token; a foreign origin is refused first, statelessly', async () => {
     const { upgrade, badOrigin, events } = setup();
     for (let i = 0; i < 4; i++) await badOrigin(ATTACKER);
     events.length = 0;
-    expect(await upgrade(ATTACKER, { origin: EVIL })).toMatchObject({ reason: 'banned' });
+    expect(await upgrade(ATTACKER)).toMatchObject({ reason: 'banned' });
     expect(events.map((e) => e.reason)).toEqual(['banned']);
+    events.length = 0;
+    expect(await upgrade(ATTACKER, { origin: EVIL })).toMatchObject({ reason: 'origin' });
+    expect(events.map((e) => e.reason)).toEqual(['origin']);
   });
 
   it('audits the start of the ban with its end', async () => {
@@ -264,17 +270,35 @@ describe('user bans', () => {
 });
 
 describe('createPenalties', () => {
-  it('returns the score, and the ban end only at the crossing', async () => {
+  it('returns the score, and a ban end when the score reaches the threshold with no ban active', async () => {
     let t = 1_000_000;
     const store = createMemoryStore({ now: () => t });
     const p = createPenalties(store, { threshold: 10, banMs: 5000 }, () => t);
-    expect(await p.record('ip', 'x', 'origin')).toEqual({ score: 5 });
-    expect(await p.record('ip', 'x', 'origin')).toEqual({ score: 10, bannedUntil: 1_005_000 });
+    expect(await p.record('ip', 'x', 'too_big')).toEqual({ score: 5 });
+    expect(await p.record('ip', 'x', 'too_big')).toEqual({ score: 10, bannedUntil: 1_005_000 });
     expect(await p.bannedUntil('ip', 'x')).toBe(1_005_000);
-    expect(await p.record('ip', 'x', 'origin')).toEqual({ score: 15 });
+    // While the ban runs, more violations raise the score but start no second ban.
+    expect(await p.record('ip', 'x', 'too_big')).toEqual({ score: 15 });
     expect(await p.bannedUntil('user', 'x')).toBeUndefined();
     t += 5000;
     expect(await p.bannedUntil('ip', 'x')).toBeUndefined();
+  });
+
+  it('bans again when a score held above the threshold meets a violation after the ban ended', async () => {
+    // The review's case: an attacker kept scoring during the ban (from a socket it had open), so
+    // the score never came back under the threshold; a ban only at the crossing never recurs.
+    let t = 1_000_000;
+    const store = createMemoryStore({ now: () => t });
+    const p = createPenalties(store, { threshold: 20, halfLifeMs: 60_000, banMs: 1000 }, () => t);
+    for (let i = 0; i < 4; i++) await p.record('ip', 'x', 'too_big'); // 20: banned
+    expect(await p.bannedUntil('ip', 'x')).toBe(1_001_000);
+    for (let i = 0; i < 8; i++) await p.record('ip', 'x', 'too_big'); // ~60, during the ban
+    t += 1500; // the ban ended; the score is still ~59
+    expect(await p.bannedUntil('ip', 'x')).toBeUndefined();
+    const r = await p.record('ip', 'x', 'credentials_invalid');
+    expect(r.score).toBeGreaterThan(50);
+    expect(r.bannedUntil).toBe(t + 1000);
+    expect(await p.bannedUntil('ip', 'x')).toBe(t + 1000);
   });
 
   it('halves a score per half-life', async () => {
@@ -290,7 +314,7 @@ describe('createPenalties', () => {
     const t = 0;
     const store = createMemoryStore({ now: () => t });
     const p = createPenalties(store, { threshold: 5, banMs: 1000 }, () => t);
-    expect(await p.record('ip', 'x', 'origin', true)).toEqual({ score: 5, bannedUntil: 1000 });
+    expect(await p.record('ip', 'x', 'too_big', true)).toEqual({ score: 5, bannedUntil: 1000 });
     expect(await p.bannedUntil('ip', 'x')).toBeUndefined();
   });
 
