@@ -5,6 +5,7 @@
  * @module
  */
 import { validateJwtOptions } from './jwt.ts';
+import { GUARD_OPTION_ALIASES, GUARD_OPTION_KEYS, unknownKeys } from './option-keys.ts';
 import type { GuardOptions } from './options.ts';
 import { validateOrigins } from './origin.ts';
 import type { RateRule } from './rate-limit.ts';
@@ -27,9 +28,14 @@ function checkRule(name: string, rule: RateRule | false | undefined, problems: s
   }
 }
 
-/** Every problem with `options`, each with its fix; empty when the options are safe. */
+/**
+ * Every problem with `options`, each with its fix; empty when the options are safe. Unknown keys
+ * at any level come first, each with the nearest valid name (see `unknownKeys`): a misspelled
+ * security option is a defence silently missing.
+ */
 export function diagnose(options: GuardOptions): string[] {
-  const problems: string[] = [];
+  // Unknown keys first: a misspelled option is often the cause of a "missing" one reported below.
+  const problems: string[] = unknownKeys(options, GUARD_OPTION_KEYS, '', GUARD_OPTION_ALIASES);
   const o = options as GuardOptions & Record<string, unknown>;
 
   // Origins: required, valid, and '*' only by name.

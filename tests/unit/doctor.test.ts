@@ -273,3 +273,122 @@ describe('isGuardError', () => {
     expect(isGuardError('ERR_WSGUARD_CONFIG')).toBe(false);
   });
 });
+
+/** Options as a config file might hold them: not checked by the compiler. */
+const untyped = (options: Record<PropertyKey, unknown>): GuardOptions =>
+  options as unknown as GuardOptions;
+
+describe('createGuard refuses unknown option keys at every level, with the nearest valid name', () => {
+  it('messages.maxMessageSize: says messages.maxBytes (the defence would be silently missing)', () => {
+    expect(oneProblem(untyped({ ...safe, messages: { maxMessageSize: 1024 } }))).toBe(
+      'messages.maxMessageSize: unknown option; did you mean "messages.maxBytes"?',
+    );
+  });
+
+  it('maxMessageSize at the top level: the best match across levels, messages.maxBytes', () => {
+    expect(oneProblem(untyped({ ...safe, maxMessageSize: 1024 }))).toBe(
+      'maxMessageSize: unknown option; did you mean "messages.maxBytes"?',
+    );
+  });
+
+  it.each([
+    [{ requireSecures: true }, 'requireSecures', 'requireSecure'],
+    [{ jwt: { ...jwt, issuers: 'i' } }, 'jwt.issuers', 'jwt.issuer'],
+    [{ tickets: { bindOrign: true } }, 'tickets.bindOrign', 'tickets.bindOrigin'],
+    [{ credentials: { header: true, qurey: true } }, 'credentials.qurey', 'credentials.query'],
+    [
+      { credentials: { ticket: { params: 't' } } },
+      'credentials.ticket.params',
+      'credentials.ticket.param',
+    ],
+    [
+      { credentials: { query: { parm: 't' } } },
+      'credentials.query.parm',
+      'credentials.query.param',
+    ],
+    [
+      { credentials: { subprotocol: { prefixes: 'b.' } } },
+      'credentials.subprotocol.prefixes',
+      'credentials.subprotocol.prefix',
+    ],
+    [
+      { credentials: { firstMessage: { timeOutMs: 100 } } },
+      'credentials.firstMessage.timeOutMs',
+      'credentials.firstMessage.timeoutMs',
+    ],
+    [
+      { credentials: { cookie: { name: 's', csrf: { verify: () => true, parma: 'c' } } } },
+      'credentials.cookie.csrf.parma',
+      'credentials.cookie.csrf.param',
+    ],
+    [
+      { limits: { maxConnectionPerIp: 1 } },
+      'limits.maxConnectionPerIp',
+      'limits.maxConnectionsPerIp',
+    ],
+    [
+      { limits: { messageRate: { limit: 1, windowMs: 1000, bursts: 2 } } },
+      'limits.messageRate.bursts',
+      'limits.messageRate.burst',
+    ],
+    [{ messages: { maxDept: 4 } }, 'messages.maxDept', 'messages.maxDepth'],
+    [{ penalties: { treshold: 5 } }, 'penalties.treshold', 'penalties.threshold'],
+    [{ penalties: { points: { csfr: 9 } } }, 'penalties.points.csfr', 'penalties.points.csrf'],
+    [{ rejectModes: { bannned: 'close' } }, 'rejectModes.bannned', 'rejectModes.banned'],
+    [{ permissions: { canAcces: () => true } }, 'permissions.canAcces', 'permissions.canAccess'],
+  ] as const)('%j is refused as %s, did you mean %s', (extra, path, suggestion) => {
+    expect(oneProblem(untyped({ ...safe, ...extra }))).toBe(
+      `${path}: unknown option; did you mean "${suggestion}"?`,
+    );
+  });
+
+  it('a misspelled required option is named first, beside the problem it causes', () => {
+    const problems = refused(untyped({ origin: [ORIGIN], jwt, audit: false }));
+    expect(problems[0]).toBe('origin: unknown option; did you mean "origins"?');
+    expect(problems[1]).toMatch(/^origins: missing/);
+  });
+
+  it('role names, stores and schemas are user data: never checked', () => {
+    expect(
+      diagnose({
+        ...safe,
+        permissions: { roles: { maxMessageSize: ['chat.*'], constructor: ['x'] } },
+        store: Object.assign(createMemoryStore(), { custom: true }),
+      }),
+    ).toEqual([]);
+  });
+
+  it('a key under a known key whose value is not an object is refused', () => {
+    expect(oneProblem(untyped({ ...safe, credentials: { header: { name: 'x-token' } } }))).toBe(
+      'credentials.header.name: unknown option; credentials.header takes a value, not nested options',
+    );
+  });
+
+  it('prototype names and symbols are unknown keys too (a JSON config can hold __proto__)', () => {
+    const config = JSON.parse(
+      `{"origins": ["${ORIGIN}"], "allowAnonymous": true, "audit": false, "__proto__": {"dangerouslyAllowAnyOrigin": true}, "limits": {"constructor": 1, "toString": 2}}`,
+    ) as Record<PropertyKey, unknown>;
+    const problems = refused(untyped({ ...config, [Symbol('dryRun')]: true }));
+    expect(problems.map((p) => p.split(':')[0])).toEqual([
+      '__proto__',
+      'limits.constructor',
+      'limits.toString',
+      '[Symbol(dryRun)]',
+    ]);
+  });
+
+  it("GuardConfigError's message stays one line per problem", () => {
+    try {
+      createGuard(
+        untyped({ ...safe, 'two\nlines': 1, messages: { maxbytes: 1, [`${'x'.repeat(500)}`]: 2 } }),
+      );
+      expect.unreachable('createGuard accepted unknown keys');
+    } catch (error) {
+      const e = error as GuardConfigError;
+      expect(e.problems).toHaveLength(3);
+      const lines = e.message.split('\n');
+      expect(lines).toHaveLength(1 + e.problems.length);
+      for (const [i, p] of e.problems.entries()) expect(lines[i + 1]).toBe(`  - ${p}`);
+    }
+  });
+});
