@@ -132,6 +132,30 @@ describe('bans reach every instance on the store', () => {
   });
 });
 
+describe('nobody can get an innocent address refused', () => {
+  it("a hostile page's sockets through a visitor's browser (foreign Origin) neither ban nor spend the visitor's address", async () => {
+    // The review: 5 points per foreign origin, threshold 20: a page opening a handful of sockets
+    // banned its visitors (and their whole NAT) for 5 minutes, renewable at will.
+    const store = createMemoryStore();
+    const { guard, upgrade, events } = testGuard(store, {
+      penalties: { threshold: 20 },
+      limits: { connectRate: { limit: 5, windowMs: 60_000, burst: 5 } },
+    });
+    const VICTIM = '192.0.2.44';
+    for (let i = 0; i < 100; i++) {
+      expect(
+        await upgrade({ ip: VICTIM, sub: 'victim', origin: 'https://evil.example.net' }),
+      ).toMatchObject({ ok: false, reason: 'origin', status: 403, mode: 'http' });
+      await settle();
+    }
+    expect(events.filter((e) => e.type === 'ban.started')).toEqual([]);
+    expect(await guard.bannedUntil('ip', VICTIM)).toBeUndefined();
+    // The visitor's own page still connects, with its whole connection budget.
+    for (let i = 0; i < 5; i++)
+      expect((await upgrade({ ip: VICTIM, sub: 'victim' })).ok).toBe(true);
+  });
+});
+
 describe('browsers are told about a ban', () => {
   it('a banned handshake with an allowed Origin is accepted then closed with 4030 and the end', async () => {
     const { guard, upgrade } = testGuard(createMemoryStore());

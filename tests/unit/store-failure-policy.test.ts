@@ -113,6 +113,37 @@ describe('store failure policy', () => {
     expect((await upgrade(guard, '10.0.0.6')).ok).toBe(true);
   });
 
+  it("'local' scores violations during the outage and bans a repeat forger on this instance", async () => {
+    // The review: with 'local', limits and ban lookups fell back but scoring did not, so no
+    // automatic ban could start while the store was down.
+    const guard = createGuard({
+      ...base({ onStoreError: 'local', connectRate: false }),
+      penalties: { threshold: 20 },
+    });
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('admin')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('x'.repeat(40)));
+    const forge = () =>
+      guard.upgrade({
+        request: new Request('http://app/ws', {
+          headers: { origin: 'https://app.example.com', authorization: `Bearer ${forged}` },
+        }),
+        ip: '10.0.0.66',
+      });
+    const reasons: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const d = await forge();
+      reasons.push(d.ok ? 'accepted' : d.reason);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    expect(reasons.slice(0, 6)).toEqual(Array(6).fill('credentials_invalid'));
+    expect(reasons.slice(6)).toEqual(['banned', 'banned']);
+    // Another address is not affected.
+    expect(await upgrade(guard, '10.0.0.67')).toMatchObject({ ok: true });
+  });
+
   it("uses the shared store when it answers, also in 'local' mode", async () => {
     const store = createMemoryStore();
     const guard = createGuard(
