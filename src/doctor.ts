@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { validateIpv6Prefix } from './ip-key.ts';
 import { validateJwtOptions } from './jwt.ts';
 import { GUARD_OPTION_ALIASES, GUARD_OPTION_KEYS, unknownKeys } from './option-keys.ts';
 import type { GuardOptions } from './options.ts';
@@ -52,6 +53,8 @@ export function diagnose(options: GuardOptions): string[] {
       problems.push(...validateOrigins(o.origins));
     }
   }
+
+  problems.push(...validateIpv6Prefix(o.ipv6Prefix));
 
   // Authentication.
   const tickets = o.tickets;

@@ -38,7 +38,11 @@ export interface PenaltyOptions {
    * @default 300000
    */
   readonly banMs?: number;
-  /** Points per violation; merged over the defaults. */
+  /**
+   * Points per violation; merged over the defaults. Think before giving `origin` points: a
+   * browser sends the page's own `Origin`, so any web page could then get its visitors' addresses
+   * banned by opening sockets to you; it is 0 by default for that reason.
+   */
   readonly points?: Partial<Record<Violation, number>>;
 }
 
