@@ -561,9 +561,22 @@ export function createGuard(options: GuardOptions): Guard {
     closeBanned(m.subject, m.id, m.until);
   };
   let sweeping = false;
+  /** A sweep asked for and not completed (store away, or one already running): retried soon. */
+  let sweepRetry: ReturnType<typeof setTimeout> | undefined;
+  let sweepFailures = 0;
+  const retrySweep = (): void => {
+    if (sweepRetry !== undefined) return;
+    const ms = Math.min(250 * 2 ** sweepFailures, Math.max(1000, Math.floor(leaseTtl / 3)));
+    sweepRetry = setTimeout(() => {
+      sweepRetry = undefined;
+      sweepBans();
+    }, ms);
+    (sweepRetry as { unref?: () => void }).unref?.();
+  };
   /** Read the bans of every address and user connected here; close what they cover. */
   const sweepBans = (): void => {
-    if (sweeping || live.size === 0 || dryRun) return;
+    if (live.size === 0 || dryRun) return;
+    if (sweeping) return retrySweep();
     sweeping = true;
     const ips = new Set<string>();
     const users = new Set<string>();
@@ -579,7 +592,17 @@ export function createGuard(options: GuardOptions): Guard {
       ...[...ips].map((k) => check('ip', k)),
       ...[...users].map((k) => check('user', k)),
     ])
-      .catch(report('store'))
+      .then(
+        () => {
+          sweepFailures = 0;
+        },
+        (error: unknown) => {
+          // The re-read is what makes up for lost messages: it must not be lost in turn.
+          sweepFailures = Math.min(sweepFailures + 1, 8);
+          report('store')(error);
+          retrySweep();
+        },
+      )
       .finally(() => {
         sweeping = false;
       });
@@ -877,12 +900,19 @@ export function createGuard(options: GuardOptions): Guard {
       // 2. bans
       const ipBan = await bans.bannedUntil('ip', key);
       if (ipBan !== undefined) {
-        if (!dryRun)
+        if (!dryRun) {
+          // Telling a browser costs an accepted socket; a banned client that forges an Origin must
+          // not get them without bound: past the connection rate (counted apart, so a ban does
+          // not also eat the budget the address has once it ends) it gets the plain 403.
+          const tell =
+            banMode !== undefined &&
+            (!connectRate || (await store.limit(`rate:banned:${key}`, connectRate)).allowed);
           return reject('banned', base, {
             retryAfter: Math.ceil((ipBan - now()) / 1000),
             message: bannedText(ipBan),
-            ...(banMode ? { mode: banMode } : {}),
+            ...(tell ? { mode: banMode } : {}),
           });
+        }
         audit({ type: 'limit.exceeded', ip, reason: 'banned', dryRun });
       }
       // 3. connection rate
@@ -1520,6 +1550,8 @@ export function createGuard(options: GuardOptions): Guard {
       subscription = undefined;
       subscribed = false;
       polling = false;
+      if (sweepRetry !== undefined) clearTimeout(sweepRetry);
+      sweepRetry = undefined;
       await sub?.close().catch(report('store'));
     },
   };

@@ -441,7 +441,6 @@ class RedisStore implements Store {
     }
     const sub = dup as Required<Pick<RedisSubscriberLike, 'subscribe' | 'on'>> &
       RedisSubscriberLike;
-    let readyBefore = false;
     let closed = false;
     const onReady = () => {
       if (closed) return;
@@ -449,8 +448,9 @@ class RedisStore implements Store {
       // resubscription does; after the first, messages may have been lost meanwhile: resync.
       sub.subscribe(c).then(
         () => {
-          if (readyBefore) listener.resync?.();
-          readyBefore = true;
+          // Every subscription may have missed messages: the first, those published between a
+          // connection's admission and this SUBSCRIBE; later ones, those of the interruption.
+          listener.resync?.();
         },
         () => {
           // Fails only when the connection dropped again; the next `ready` retries.

@@ -170,6 +170,24 @@ describe('browsers are told about a ban', () => {
     });
   });
 
+  it('a banned client forging an Origin gets accepted-then-closed sockets only within the connection rate, then 403', async () => {
+    const { guard, upgrade } = testGuard(createMemoryStore(), {
+      limits: { connectRate: { limit: 5, windowMs: 60_000, burst: 5 } },
+    });
+    await guard.ban('ip', ATTACKER, 60_000);
+    const modes: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const d = await upgrade({ ip: ATTACKER, sub: 'alice' });
+      modes.push(d.ok ? 'accepted' : `${d.reason}:${d.mode}`);
+    }
+    expect(modes.slice(0, 5)).toEqual(Array(5).fill('banned:close'));
+    expect(modes.slice(5)).toEqual(Array(55).fill('banned:http'));
+    // The notices are counted apart: once the ban is lifted the address has its whole budget.
+    await guard.unban('ip', ATTACKER);
+    for (let i = 0; i < 5; i++)
+      expect((await upgrade({ ip: ATTACKER, sub: 'alice' })).ok).toBe(true);
+  });
+
   it('a banned handshake without Origin (not a browser) is refused at the upgrade: 403 + Retry-After', async () => {
     const { guard, upgrade } = testGuard(createMemoryStore());
     await guard.ban('ip', ATTACKER, 60_000);
