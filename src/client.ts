@@ -8,11 +8,15 @@
 export {
   type BackoffOptions,
   backoffDelay,
+  banEnd,
   type CloseAction,
   closeAction,
   retryHintMs,
   tokenExpiry,
 } from './client/policy.ts';
+export type { RetryLimits } from './client/retry-budget.ts';
+export { type ClientStop, ClientStoppedError } from './client/stop.ts';
+export { fetchTicket, TicketError } from './client/ticket.ts';
 export {
   type AuthStop,
   createGuardedWSClient,

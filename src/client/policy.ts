@@ -50,12 +50,18 @@ export function retryHintMs(reason: string, now: number = Date.now()): number | 
   if (ms) return Number(ms[1]);
   const s = /retry after (\d{1,7}) ?s/i.exec(reason);
   if (s) return Number(s[1]) * 1000;
-  const until = /until (\d{4}-\d{2}-\d{2}T[\d:.]+Z)/.exec(reason);
-  if (until) {
-    const t = Date.parse(until[1]!);
-    if (Number.isFinite(t)) return Math.max(0, t - now);
-  }
-  return undefined;
+  const until = banEnd(reason);
+  return until === undefined ? undefined : Math.max(0, until - now);
+}
+
+/**
+ * A ban's end in ms since the epoch, from a close reason such as 4030's
+ * `banned until 2026-11-23T20:00:00.000Z`; `undefined` when the reason names no valid date.
+ */
+export function banEnd(reason: string): number | undefined {
+  const until = /until (\d{4}-\d{2}-\d{2}T[\d:.]{1,20}Z)/.exec(reason);
+  const t = until ? Date.parse(until[1]!) : Number.NaN;
+  return Number.isFinite(t) ? t : undefined;
 }
 
 /** Backoff settings. */
