@@ -2,8 +2,8 @@
  * tRPC v11's WebSocket protocol served over a guarded socket. It speaks exactly the wire protocol
  * of `@trpc/server/adapters/ws` (queries, mutations, subscriptions, batches, `tracked()` events
  * with `lastEventId`, `connectionParams`, `PING`/`PONG`, the reconnect notification), built on
- * tRPC's own `callProcedure`, `parseTRPCMessage` and `getErrorShape`, so the unmodified
- * `@trpc/client` `wsLink` talks to it.
+ * tRPC's own procedure lookup (`getProcedureAtPath`, lazy routers included), `parseTRPCMessage`
+ * and `getErrorShape`, so the unmodified `@trpc/client` `wsLink` talks to it.
  *
  * It is written here rather than driving `getWSConnectionHandler` through a shim because the
  * guarantees live in the loop that sends events: tRPC's loop sends a subscription's events in
@@ -16,7 +16,6 @@
 import type { AnyRouter } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import {
-  callProcedure,
   defaultTransformer,
   getErrorShape,
   getTRPCErrorFromUnknown,
@@ -30,9 +29,12 @@ import { CloseCode } from '../codes.ts';
 import type { GuardConnection } from '../connection.ts';
 import { isGuardError } from '../errors.ts';
 import type { ErrorReply, Guard } from '../guard.ts';
-import { frameBytes, scanJson } from '../messages.ts';
+import { frameBytes } from '../messages.ts';
 import type { Principal } from '../principal.ts';
-import type { GuardedContext, GuardedMeta } from './context.ts';
+import { type CallId, visitCallIds, type WalkEnd } from './call-ids.ts';
+import type { GuardedContext } from './context.ts';
+import { permits, type ResolvedProcedure, resolveProcedure } from './procedure.ts';
+import { answerRefusal } from './refusal.ts';
 
 /** The socket the bridge writes to; crossws peers fit it. */
 export interface TRPCSocket {
@@ -65,7 +67,8 @@ export interface TRPCBridgeOptions<TRouter extends AnyRouter> {
    */
   readonly maxSubscriptions?: number;
   /**
-   * Calls in one batch frame; each call is also charged to the guard's message rate limit.
+   * Calls in one batch frame; each call is also charged to the guard's message rate limit. Also
+   * the most error replies a refused frame gets (see {@link TRPCBridge.refused}).
    * @default 100
    */
   readonly maxBatchSize?: number;
@@ -114,13 +117,21 @@ export interface TRPCSession {
 export interface TRPCBridge {
   /** Start serving a socket the guard accepted. */
   open(socket: TRPCSocket, connection: GuardConnection, request?: Request): TRPCSession;
-  /** Handle a frame the guard delivered (parsed JSON, or the `PING`/`PONG` text). */
-  message(session: TRPCSession, value: unknown): void;
   /**
-   * Answer a frame the guard refused with an error reply (rate limit, invalid message): every
-   * call in it gets a tRPC error with the reply's code, so the unmodified client's calls fail
-   * instead of waiting forever (it ignores a reply without an `id`). The frame is read
-   * defensively: never over the guard's `maxBytes`, depth bounded, at most 1,000 ids answered.
+   * Handle a frame the guard delivered (parsed JSON, or the `PING`/`PONG` text). `frameBytes`, the
+   * frame's size, bounds what refusing it may send (a batch too large, or over the rate); without
+   * it the size is estimated from the value.
+   */
+  message(session: TRPCSession, value: unknown, frameBytes?: number): void;
+  /**
+   * Answer a frame the guard refused with an error reply (rate limit, invalid message): its calls
+   * get a tRPC error with the reply's code, so the unmodified client's calls fail instead of
+   * waiting forever (it ignores a reply without an `id`). Bounded: never more than `maxBatchSize`
+   * replies, never more bytes out than one reply plus twice the frame, and the frame is read only
+   * as far as the ids answered (never parsed, never over the guard's `maxBytes`). A call left
+   * unanswered by those bounds is not left waiting: the connection is closed (4029 for a rate
+   * limit, with its retry hint; 1013 otherwise), which fails the client's pending calls and makes
+   * it reconnect after a back-off.
    */
   refused(
     session: TRPCSession,
@@ -143,6 +154,8 @@ interface Subscription {
   readonly path: string;
   readonly input: unknown;
   readonly controller: AbortController;
+  /** Once resolved (a lazy router may still be loading): what re-authorization checks. */
+  procedure: ResolvedProcedure | undefined;
   forbidden: boolean;
 }
 
@@ -159,54 +172,32 @@ interface Session extends TRPCSession {
 
 const ABORTED = Symbol('aborted');
 
-/**
- * Most call ids answered for one refused frame. A frame within the guard's limits holds far fewer
- * calls (64 KiB and 1,000 entries by default); this only bounds the replies to a hostile one.
- */
-const MAX_ANSWERED_IDS = 1000;
-/**
- * Depth up to which a refused frame is parsed to find its call ids (only the top level is read
- * afterwards). Above the guard's default (32), so a frame refused as too deep still has its calls
- * answered; a deeper one gets a single error without an id.
- */
-const REFUSED_MAX_DEPTH = 256;
 const lenientDecoder = new TextDecoder();
 
-type CallId = { readonly id: string | number; readonly jsonrpc: '2.0' | undefined };
-
-/** The ids of the calls (query, mutation, subscription) in a frame's value, at most `max`. */
-function callIdsOf(calls: readonly unknown[], max: number): CallId[] {
-  const out: CallId[] = [];
-  for (let i = 0; i < calls.length && out.length < max; i++) {
-    const m = calls[i];
+/** Walk the call ids of an already parsed frame, in order, until `visit` returns false. */
+function parsedCallIds(calls: readonly unknown[], visit: (call: CallId) => boolean): WalkEnd {
+  for (const m of calls) {
     if (typeof m !== 'object' || m === null || Array.isArray(m)) continue;
     const { id, method, jsonrpc } = m as { id?: unknown; method?: unknown; jsonrpc?: unknown };
     if (method !== 'query' && method !== 'mutation' && method !== 'subscription') continue;
     if (
-      (typeof id === 'number' && Number.isFinite(id)) ||
-      (typeof id === 'string' && id.length <= 256)
+      ((typeof id === 'number' && Number.isFinite(id)) ||
+        (typeof id === 'string' && id.length <= 256)) &&
+      !visit({ id, jsonrpc: jsonrpc === '2.0' ? '2.0' : undefined })
     )
-      out.push({ id, jsonrpc: jsonrpc === '2.0' ? '2.0' : undefined });
+      return 'stopped';
   }
-  return out;
+  return 'end';
 }
 
-/** The calls of a frame the guard refused unparsed, or undefined when it cannot be read safely. */
-function refusedCalls(
+/** The text of a frame the guard refused, or undefined when it is over the size limit. */
+function refusedText(
   frame: string | ArrayBuffer | ArrayBufferView,
   maxBytes: number,
-): unknown[] | undefined {
-  // Never parse what the guard would not: the size limit comes first.
+): string | undefined {
+  // Never read what the guard would not: the size limit comes first.
   if (frameBytes(frame, maxBytes) > maxBytes) return undefined;
-  const text = typeof frame === 'string' ? frame : lenientDecoder.decode(frame);
-  if (scanJson(text, REFUSED_MAX_DEPTH, Number.POSITIVE_INFINITY) !== 'ok') return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  return Array.isArray(value) ? value : [value];
+  return typeof frame === 'string' ? frame : lenientDecoder.decode(frame);
 }
 
 /**
@@ -268,10 +259,6 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const shouldYield = createSlicer(options.sliceMs ?? 1);
   const sessions = new Set<Session>();
-  const procedures = router._def.procedures as Record<
-    string,
-    { _def?: { meta?: GuardedMeta } } | undefined
-  >;
 
   const reportError = (
     error: TRPCError,
@@ -337,26 +324,106 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     send(s, { id, jsonrpc, error: errorShape(s, error, type, path, input) });
   };
 
+  /** Stop everything a session runs (the socket closed, or the bridge is closing it). */
+  const endSession = (s: Session): void => {
+    if (!s.open) return;
+    s.open = false;
+    sessions.delete(s);
+    for (const sub of s.subs.values()) sub.controller.abort();
+    s.subs.clear();
+    s.abort.abort();
+  };
+
+  /** Remove a subscription from its session, unless its id already names a newer one. */
+  const forget = (s: Session, sub: Subscription): void => {
+    if (s.subs.get(sub.id) === sub) s.subs.delete(sub.id);
+  };
+
   /**
-   * Refuse every call of a frame with `error`: one error per call id (the client matches answers
-   * by id, and ignores an error without one), or one error without an id when there is none.
-   * Ids of this connection's live subscriptions are skipped: a refused frame cannot end them.
+   * The JSON of the error every reply to a refused frame carries, serialized once. The bridge made
+   * this error itself, so its stack says nothing about the client's call: it is dropped, or in
+   * development it would be most of every reply.
+   */
+  const refusalJson = (s: Session, error: TRPCError): string => {
+    try {
+      Object.defineProperty(error, 'stack', {
+        value: undefined,
+        configurable: true,
+        writable: true,
+      });
+    } catch {
+      // A runtime whose stack cannot be redefined sends it: larger replies, same bounds.
+    }
+    const shape = errorShape(s, error, 'unknown', undefined, undefined);
+    if (transformer === defaultTransformer) return JSON.stringify(shape);
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: tRPC's response union is wider than we build
+      const response = transformTRPCResponse(config, { id: null, error: shape } as any) as {
+        error: unknown;
+      };
+      return JSON.stringify(response.error);
+    } catch {
+      return JSON.stringify(shape);
+    }
+  };
+
+  /**
+   * Refuse the calls of a frame with `error`, within the bounds of `answerRefusal` (at most
+   * `maxBatchSize` replies, at most one reply plus 2 bytes per byte in, ids read only as far as
+   * needed). Ids of this connection's live subscriptions are skipped: a refused frame cannot end
+   * them. A call the bounds leave unanswered would wait forever in the client, so then the
+   * connection is closed instead: 4029 (with the retry hint) for a rate limit, 1013 (back off,
+   * retry) for anything else: the client is told to slow down, not that it is broken, because the
+   * unmodified client sends every call made in one tick as one batch and cannot cap it.
    */
   const refuseCalls = (
     s: Session,
-    calls: readonly unknown[] | undefined,
+    walk: (visit: (call: CallId) => boolean) => WalkEnd | undefined,
+    bytesIn: number,
     error: TRPCError,
   ): void => {
     reportError(error, undefined, 'unknown', s);
-    const shape = errorShape(s, error, 'unknown', undefined, undefined);
-    const ids = calls ? callIdsOf(calls, MAX_ANSWERED_IDS) : [];
-    let answered = 0;
-    for (const { id, jsonrpc } of ids) {
-      if (s.subs.has(id)) continue;
-      answered++;
-      send(s, { id, jsonrpc, error: shape });
+    const outcome = answerRefusal(walk, {
+      maxReplies: maxBatchSize,
+      bytesIn,
+      errorJson: refusalJson(s, error),
+      skip: (id) => s.subs.has(id),
+      send: (reply) => {
+        if (!s.open) return;
+        try {
+          s.socket.send(reply);
+        } catch (cause) {
+          reportError(getTRPCErrorFromUnknown(cause), undefined, 'unknown', s);
+        }
+      },
+    });
+    if (outcome.complete || !s.open) return;
+    const rate = error.code === 'TOO_MANY_REQUESTS';
+    try {
+      s.socket.close(
+        rate ? CloseCode.RateLimited : CloseCode.TryAgainLater,
+        // A close reason holds 123 bytes; the messages are short ASCII, this only makes sure.
+        error.message.slice(0, 120),
+      );
+    } catch (cause) {
+      reportError(getTRPCErrorFromUnknown(cause), undefined, 'unknown', s);
     }
-    if (answered === 0 && ids.length === 0) send(s, { id: null, error: shape });
+    // Nothing more runs for a connection being closed: no later frame starts a call.
+    endSession(s);
+  };
+
+  /** Refuse the calls of a frame the guard delivered (parsed): a batch too large, or over the rate. */
+  const refuseParsed = (
+    s: Session,
+    calls: readonly unknown[],
+    value: unknown,
+    bytes: number | undefined,
+    error: TRPCError,
+  ): void => {
+    // The frame's size bounds what refusing it may send; estimated from below (JSON.stringify
+    // drops whitespace) only when the caller did not say.
+    const bytesIn = bytes ?? JSON.stringify(value).length;
+    refuseCalls(s, (visit) => parsedCallIds(calls, visit), bytesIn, error);
   };
 
   const buildContext = (s: Session): Promise<GuardedContext> => {
@@ -412,15 +479,14 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     return s.ctx;
   };
 
-  /** The procedure's `meta.permission`, checked synchronously before every call. */
-  const permitted = (ctx: GuardedContext, path: string): boolean => {
-    const permission = procedures[path]?._def?.meta?.permission;
-    return permission === undefined || ctx.can(permission);
-  };
-
-  /** Whether a live subscription may go on: its permission, then the `reauthorize` hook. */
+  /**
+   * Whether a live subscription may go on: its procedure's `meta.permission`, then the
+   * `reauthorize` hook. A subscription still waiting for its lazy router is resolved here too,
+   * so it is judged by its real meta; one that cannot be resolved is not allowed (this rejects).
+   */
   const stillAllowed = async (ctx: GuardedContext, sub: Subscription): Promise<boolean> => {
-    if (!permitted(ctx, sub.path)) return false;
+    const procedure = sub.procedure ?? (await resolveProcedure(router, sub.path, 'subscription'));
+    if (!permits(procedure, (permission) => ctx.can(permission))) return false;
     if (options.reauthorize)
       return await options.reauthorize(ctx, { path: sub.path, input: sub.input });
     return true;
@@ -447,7 +513,8 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     let wake: ((value: typeof ABORTED) => void) | undefined;
     const onAbort = (): void => wake?.(ABORTED);
     signal.addEventListener('abort', onAbort, { once: true });
-    send(s, { id, jsonrpc, result: { type: 'started' } });
+    // Stopped or refused while its procedure set up: it never started, so it is not announced.
+    if (!signal.aborted) send(s, { id, jsonrpc, result: { type: 'started' } });
     try {
       while (!signal.aborted) {
         // One fresh promise per event; the abort wakes it without piling reactions on a shared promise.
@@ -483,7 +550,7 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     } finally {
       signal.removeEventListener('abort', onAbort);
       controller.abort();
-      s.subs.delete(id);
+      forget(s, sub);
       try {
         await iterator.return?.();
       } catch (cause) {
@@ -556,22 +623,39 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     }
     const sub: Subscription | undefined =
       type === 'subscription'
-        ? { id, jsonrpc, path, input, controller: new AbortController(), forbidden: false }
+        ? {
+            id,
+            jsonrpc,
+            path,
+            input,
+            controller: new AbortController(),
+            procedure: undefined,
+            forbidden: false,
+          }
         : undefined;
     if (sub) s.subs.set(id, sub);
     try {
       // Once built, the context is used as is: awaiting its settled promise would only cost a
       // microtask turn per call.
       const ctx = s.ctxValue ?? (await context(s));
+      // The procedure is resolved before it is checked: behind a lazy() router that has not
+      // loaded, the router's table does not hold it yet, and a check that read the table would
+      // find no meta.permission and allow. A loaded procedure is found without waiting.
+      const found = resolveProcedure(router, path, type);
+      const procedure = found instanceof Promise ? await found : found;
+      // The waits may have outlived the socket or the subscription (stopped by the client, or
+      // refused by a re-authorization that ran meanwhile and already answered it).
       if (!s.open || sub?.controller.signal.aborted) {
-        if (sub) s.subs.delete(id);
+        if (sub) forget(s, sub);
         return;
       }
-      if (!permitted(ctx, path)) {
+      if (sub) sub.procedure = procedure;
+      // Checked against the principal of now, then run at once: the procedure that was checked
+      // is the one that runs (tRPC's callProcedure would look it up again).
+      if (!permits(procedure, (permission) => ctx.can(permission))) {
         throw new TRPCError({ code: 'FORBIDDEN', message: 'permission denied' });
       }
-      const result = await callProcedure({
-        router,
+      const result = await procedure({
         path,
         getRawInput: async () => input,
         ctx,
@@ -594,7 +678,7 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       }
       await runSubscription(s, sub, result);
     } catch (cause) {
-      if (sub) s.subs.delete(id);
+      if (sub) forget(s, sub);
       if (sub?.controller.signal.aborted) return;
       sendError(s, id, jsonrpc, cause, type, path, input);
     }
@@ -611,7 +695,8 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       } catch {
         ok = false;
       }
-      if (ok) continue;
+      // The wait may have let it end, or be refused by its own first check: answer it once.
+      if (ok || !s.open || sub.controller.signal.aborted || s.subs.get(sub.id) !== sub) continue;
       stopped++;
       sub.forbidden = true;
       sub.controller.abort();
@@ -661,7 +746,7 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       return s;
     },
 
-    message(session: TRPCSession, value: unknown): void {
+    message(session: TRPCSession, value: unknown, bytes?: number): void {
       const s = session as Session;
       if (!s.open) return;
       if (value === 'PING') {
@@ -692,9 +777,11 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       }
       const calls = Array.isArray(value) ? value : [value];
       if (calls.length > maxBatchSize) {
-        refuseCalls(
+        refuseParsed(
           s,
           calls,
+          value,
+          bytes,
           new TRPCError({
             code: 'BAD_REQUEST',
             message: `batch too large (${calls.length} calls; at most ${maxBatchSize})`,
@@ -706,9 +793,11 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       if (calls.length > 1) {
         const refused = guard.consume(s.connection, calls.length - 1);
         if (refused) {
-          refuseCalls(
+          refuseParsed(
             s,
             calls,
+            value,
+            bytes,
             new TRPCError({
               code: 'TOO_MANY_REQUESTS',
               message: `rate limit exceeded; retry in ${refused.retryAfterMs} ms`,
@@ -734,9 +823,11 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
       // A refused keep-alive needs no answer (the client's own timeout handles a missing PONG).
       if (frame === 'PING' || frame === 'PONG') return;
       const { code, message, retryAfterMs } = reply.error;
+      const text = refusedText(frame, guard.maxBytes);
       refuseCalls(
         s,
-        refusedCalls(frame, guard.maxBytes),
+        (visit) => (text === undefined ? undefined : visitCallIds(text, visit)),
+        frameBytes(frame, guard.maxBytes),
         new TRPCError({
           code,
           message: retryAfterMs === undefined ? message : `${message}; retry in ${retryAfterMs} ms`,
@@ -745,13 +836,7 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     },
 
     close(session: TRPCSession): void {
-      const s = session as Session;
-      if (!s.open) return;
-      s.open = false;
-      sessions.delete(s);
-      for (const sub of s.subs.values()) sub.controller.abort();
-      s.subs.clear();
-      s.abort.abort();
+      endSession(session as Session);
     },
 
     async reauthorize(filter?: (connection: GuardConnection) => boolean): Promise<number> {

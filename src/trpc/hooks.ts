@@ -8,6 +8,13 @@ import type { Peer } from 'crossws';
 import type { GuardedHooks } from '../hooks.ts';
 import type { TRPCBridge, TRPCSession } from './bridge.ts';
 
+/** A frame's size in bytes (a string's length is a lower bound), or undefined when unknown. */
+function sizeOf(raw: unknown): number | undefined {
+  if (typeof raw === 'string') return raw.length;
+  if (raw instanceof ArrayBuffer || ArrayBuffer.isView(raw)) return raw.byteLength;
+  return undefined;
+}
+
 /**
  * crossws hooks that serve a tRPC bridge. Each peer gets one bridge session, opened when the guard
  * has accepted the socket and closed with it. A frame the guard refuses (rate limit, invalid
@@ -36,9 +43,10 @@ export function trpcHooks(bridge: TRPCBridge): GuardedHooks {
       );
       sessions.set(peer, session);
     },
-    message(peer, _message, guarded) {
+    message(peer, message, guarded) {
       const session = sessions.get(peer);
-      if (session) bridge.message(session, guarded.value);
+      // The frame's size bounds what refusing it may cost (a batch over the limit or the rate).
+      if (session) bridge.message(session, guarded.value, sizeOf(message.rawData));
     },
     refused(peer, reply, frame) {
       // The guard's own reply has no call id, so tRPC's client would ignore it and the calls in

@@ -101,6 +101,9 @@ describe('guardHooks', () => {
     const foreign = await connect(handshakeRequest({ origin: 'https://evil.example' }));
     expect(foreign.response?.status).toBe(403);
     expect(await foreign.response?.text()).toBe('origin not allowed');
+    // The foreign origin spent nothing: the one connection of the minute is still there.
+    const first = await connect(handshakeRequest({ authorization: `Bearer ${await token('a')}` }));
+    expect(first.response).toBeUndefined();
     const limited = await connect(
       handshakeRequest({ authorization: `Bearer ${await token('a')}` }),
     );

@@ -3,6 +3,7 @@
  * tRPC error per call id, read defensively. In process, with a recording socket: the wire-level
  * behaviour with the real client is in `suite.ts`.
  */
+import { type AnyRouter, initTRPC } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { createGuard, type ErrorReply, type GuardConnection } from '../../src/mod.ts';
 import { createTRPCBridge } from '../../src/trpc.ts';
@@ -18,7 +19,11 @@ const INVALID: ErrorReply = {
 
 type Sent = { id: unknown; error?: { message: string; data: { code: string } }; result?: unknown };
 
-async function setup(maxBytes = 64 * 1024) {
+async function setup(
+  maxBytes = 64 * 1024,
+  maxBatchSize?: number,
+  router: AnyRouter = makeRouter(new Rooms()),
+) {
   const guard = createGuard({
     origins: ['http://127.0.0.1'],
     jwt: { algorithms: ['HS256'], secret },
@@ -39,13 +44,33 @@ async function setup(maxBytes = 64 * 1024) {
   });
   if (!d.ok) throw new Error(d.reason);
   const connection: GuardConnection = d.connection;
-  const bridge = createTRPCBridge({ router: makeRouter(new Rooms()), guard, onError: () => {} });
+  const bridge = createTRPCBridge({
+    router,
+    guard,
+    onError: () => {},
+    ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
+  });
   const sent: Sent[] = [];
+  const closed: { code: number | undefined; reason: string | undefined }[] = [];
+  let bytesOut = 0;
   const session = bridge.open(
-    { send: (data) => sent.push(JSON.parse(data) as Sent), close: () => {} },
+    {
+      send: (data) => {
+        bytesOut += new TextEncoder().encode(data).byteLength;
+        sent.push(JSON.parse(data) as Sent);
+      },
+      close: (code, reason) => closed.push({ code, reason }),
+    },
     connection,
   );
-  return { bridge, session, sent, close: () => guard.close(connection) };
+  return {
+    bridge,
+    session,
+    sent,
+    closed,
+    bytesOut: () => bytesOut,
+    close: () => guard.close(connection),
+  };
 }
 
 const call = (id: unknown, method = 'query') => ({
@@ -112,8 +137,10 @@ describe('bridge.refused: answers a refused frame in tRPC terms', () => {
     await close();
   });
 
-  it('answers at most 1,000 ids, skips odd ids and subscription.stop, and says nothing to a refused PING', async () => {
-    const { bridge, session, sent, close } = await setup(1024 * 1024);
+  it('answers at most maxBatchSize ids, skips odd ids and subscription.stop, and says nothing to a refused PING', async () => {
+    const { bridge, session, sent, closed, close } = await setup(1024 * 1024, 1000);
+    bridge.refused(session, RATE, 'PING');
+    expect(sent).toEqual([]);
     const calls = [
       { id: 'x'.repeat(300), method: 'query' },
       { id: Number.NaN, method: 'query' },
@@ -124,9 +151,90 @@ describe('bridge.refused: answers a refused frame in tRPC terms', () => {
     bridge.refused(session, RATE, JSON.stringify(calls));
     expect(sent).toHaveLength(1000);
     expect(sent[0]?.id).toBe(100);
-    sent.length = 0;
-    bridge.refused(session, RATE, 'PING');
-    expect(sent).toEqual([]);
+    expect(sent.at(-1)?.id).toBe(1099);
+    // The 500 calls left unanswered must not wait forever: the connection closes (4029, with
+    // the retry hint), which fails them in the client.
+    expect(closed).toEqual([{ code: 4029, reason: 'rate limit exceeded; retry in 250 ms' }]);
+    await close();
+  });
+
+  it('answers no more calls of a refused frame than maxBatchSize (default 100), then closes; the session ends', async () => {
+    const { bridge, session, sent, closed, close } = await setup();
+    bridge.refused(session, RATE, JSON.stringify(Array.from({ length: 300 }, (_, i) => call(i))));
+    expect(sent.map((m) => m.id)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(closed.map((c) => c.code)).toEqual([4029]);
+    // Nothing more is answered or run on a connection the bridge is closing.
+    bridge.refused(session, RATE, JSON.stringify(call(1)));
+    bridge.message(session, call(2));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toHaveLength(100);
+    expect(session.subscriptions).toBe(0);
+    await close();
+  });
+
+  it('sends at most one reply plus twice the bytes of the refused frame, and closes when that leaves calls unanswered', async () => {
+    const { bridge, session, sent, closed, bytesOut, close } = await setup(64 * 1024, 1000);
+    // Bare calls: 25 bytes each, each answer about 120. The count cap (1000) is not what binds.
+    const frame = JSON.stringify(
+      Array.from({ length: 300 }, (_, i) => ({ id: i, method: 'query' })),
+    );
+    bridge.refused(session, RATE, frame);
+    const firstReply = JSON.stringify(sent[0]).length;
+    expect(bytesOut()).toBeLessThanOrEqual(firstReply + 2 * frame.length);
+    expect(sent.length).toBeGreaterThan(10);
+    expect(sent.length).toBeLessThan(300);
+    expect(sent.map((m) => m.id)).toEqual(Array.from({ length: sent.length }, (_, i) => i));
+    expect(closed.map((c) => c.code)).toEqual([4029]);
+    await close();
+  });
+
+  it('answers a whole refused batch of calls as the unmodified client sends them, and keeps the connection', async () => {
+    const { bridge, session, sent, closed, bytesOut, close } = await setup();
+    // The shape of @trpc/client's calls: params with input and path (60+ bytes per call).
+    const frame = JSON.stringify(
+      Array.from({ length: 100 }, (_, i) => ({
+        id: i + 1,
+        method: 'query',
+        params: { input: { n: i }, path: 'echo' },
+      })),
+    );
+    bridge.refused(session, RATE, frame);
+    expect(sent).toHaveLength(100);
+    expect(closed).toEqual([]);
+    expect(bytesOut()).toBeLessThanOrEqual(2 * frame.length + JSON.stringify(sent[0]).length);
+    // Each reply carries no stack: the error was the bridge's own, its stack says nothing.
+    for (const m of sent) expect(JSON.stringify(m)).not.toContain('stack');
+    await close();
+  });
+
+  it('refuses an accepted batch over maxBatchSize with at most maxBatchSize replies, then closes with 1013', async () => {
+    const { bridge, session, sent, closed, close } = await setup(64 * 1024, 20);
+    const calls = Array.from({ length: 25 }, (_, i) => call(i + 1));
+    bridge.message(session, calls, JSON.stringify(calls).length);
+    expect(sent.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (const m of sent) expect(m.error?.data.code).toBe('BAD_REQUEST');
+    expect(closed.map((c) => c.code)).toEqual([1013]);
+    await close();
+  });
+
+  it("serializes a refusal through the router's transformer, as every other reply", async () => {
+    const wrap = {
+      serialize: (v: unknown) => ({ wrapped: v }),
+      deserialize: (v: unknown) => (v as { wrapped: unknown }).wrapped,
+    };
+    const t = initTRPC.create({ transformer: wrap });
+    const { bridge, session, sent, close } = await setup(64 * 1024, undefined, t.router({}));
+    bridge.refused(session, RATE, JSON.stringify([call(1), call(2)]));
+    // A call the router cannot route is answered by the ordinary path: the same envelope.
+    bridge.message(session, call(3));
+    await expect.poll(() => sent.length).toBe(3);
+    const [a, b, c] = sent as unknown as {
+      id: number;
+      error: { wrapped: { data: { code: string } } };
+    }[];
+    expect([a?.id, b?.id, c?.id]).toEqual([1, 2, 3]);
+    expect(a?.error.wrapped.data.code).toBe('TOO_MANY_REQUESTS');
+    expect(c?.error.wrapped.data.code).toBe('NOT_FOUND');
     await close();
   });
 
