@@ -16,7 +16,10 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** Internal error: back off, then retry. */
   InternalError: 1011,
-  /** Try again later (store unreachable, client too slow to read): back off, then retry. */
+  /**
+   * Try again later (store unreachable, client too slow to read, or a refused frame held more
+   * calls than could be answered in `wsguard/trpc`): back off, then retry.
+   */
   TryAgainLater: 1013,
   /** Credentials missing or invalid: stop and get new credentials. */
   Unauthorized: 4001,

@@ -109,6 +109,19 @@ function connect(): void {
         'bad',
       );
     },
+    onStop: (stop) => {
+      // The client stays stopped until we say otherwise: after a ban, once it has ended.
+      if (stop.kind === 'banned' && stop.until !== undefined) {
+        setConn('banned');
+        const wait = Math.max(0, stop.until - Date.now()) + 1000;
+        setTimeout(() => {
+          if (ws?.restart()) say('The ban has ended: reconnecting.');
+        }, wait);
+      } else if (stop.kind === 'gave-up') {
+        setConn('stopped');
+        say('Could not reconnect; reload the page to try again.', 'bad');
+      }
+    },
   });
   trpc = createTRPCClient<DemoRouter>({ links: [wsLink({ client: ws.client })] });
   join(($('join-form') as HTMLFormElement).room.value);
