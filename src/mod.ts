@@ -71,6 +71,7 @@ export {
   ticketHandler,
   withSecurityHeaders,
 } from './http.ts';
+export { DEFAULT_IPV6_PREFIX, ipKey, validateIpv6Prefix } from './ip-key.ts';
 export type { Jwk, JwtAlgorithm, JwtOptions, JwtVerifier } from './jwt.ts';
 export { createJwtVerifier, validateJwtOptions } from './jwt.ts';
 export type {
@@ -123,4 +124,4 @@ export type {
   ProxyTrust,
   ProxyTrustOptions,
 } from './trusted-proxy.ts';
-export { canonicalIp, createProxyTrust } from './trusted-proxy.ts';
+export { canonicalIp, createProxyTrust, UNKNOWN_CLIENT } from './trusted-proxy.ts';

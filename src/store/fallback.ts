@@ -96,6 +96,9 @@ export function withLocalFallback(
 
 /** Entries kept per local map: past it, expired entries go first, then the oldest. */
 const MAX_LOCAL_ENTRIES = 10_000;
+/** Writes past the bound between two sweeps: a sweep costs the map's size, so it runs rarely. */
+const SWEEP_EVERY = MAX_LOCAL_ENTRIES / 4;
+const overflowWrites = new WeakMap<Map<string, unknown>, number>();
 
 /** Set `key` in a bounded map (re-inserted, so insertion order is write order). */
 function remember<V>(
@@ -107,11 +110,17 @@ function remember<V>(
   map.delete(key);
   map.set(key, value);
   if (map.size <= MAX_LOCAL_ENTRIES) return;
-  const t = Date.now();
-  for (const [k, v] of map) if (expired(v, t)) map.delete(k);
-  for (const k of map.keys()) {
-    if (map.size <= MAX_LOCAL_ENTRIES) break;
-    map.delete(k);
+  const writes = (overflowWrites.get(map) ?? 0) + 1;
+  overflowWrites.set(map, writes);
+  if (writes >= SWEEP_EVERY) {
+    overflowWrites.set(map, 0);
+    const t = Date.now();
+    for (const [k, v] of map) if (expired(v, t)) map.delete(k);
+  }
+  // Still over: the oldest written goes (the first key of the map), one per write.
+  if (map.size > MAX_LOCAL_ENTRIES) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
   }
 }
 

@@ -3,6 +3,26 @@
  * maps, which is what makes it atomic within a process; it is not shared across processes, so the
  * guard's doctor refuses it where a cluster-wide guarantee is asked for.
  *
+ * **Bounds.** Each kind of state (bans, other values such as tickets, rate states, lease sets,
+ * scores) holds at most `maxKeys` keys, so a flood of distinct keys (rotated addresses, forged
+ * users) cannot grow the process without limit. A new key past the bound first sweeps expired
+ * entries (at most once per quarter of the bound of overflows, so a write costs O(1) amortised);
+ * if none were expired, what happens depends on what losing an entry means:
+ *
+ * - values, rate states and scores evict the least recently written key (every write re-inserts
+ *   its key, and maps iterate in insertion order). Evicting lifts a ban, resets a limit or
+ *   forgives a score, so the oldest goes: the ban nearest its end, the rate state that has repaid
+ *   the most, the score that has decayed the most. Reaching a live key this way takes `maxKeys`
+ *   distinct keys written since it was: an attacker with that many addresses is past per-IP
+ *   defences anyway. Refusing instead would keep stale state and refuse the newest ban or ticket.
+ *   Bans (keys under `ban:`) are bounded apart from other values: anyone with an account can mint
+ *   tickets (the guard does not throttle `issueTicket`), and 100,000 of them within a ticket's
+ *   70 s would otherwise evict every ban. A ticket flood evicts only older tickets; evicting a
+ *   ban takes `maxKeys` newer bans (the oldest, nearest its end at the default length, goes first).
+ * - lease sets refuse the new key (`{ ok: false, count: 0 }`, the guard's cap refusal): a lease
+ *   is a live connection, and evicting one would under-count a cap. Leases are taken only by
+ *   accepted connections, so this binds only with `maxKeys` distinct holders connected at once.
+ *
  * @module
  */
 import { gcraStep, type LimitResult, type RateRule } from '../rate-limit.ts';
@@ -22,6 +42,32 @@ export interface MemoryStoreOptions {
    * @default Date.now
    */
   readonly now?: () => number;
+  /**
+   * The most keys each kind of state holds (bans, other values, rate states, lease sets, scores),
+   * each apart; see the module notes for what happens past it. A key costs 180–420 bytes (measured
+   * in tests/unit/memory-bounds.test.ts), so the default bounds the store near 140 MiB under any
+   * flood; normal use stays far below it.
+   * @default 100_000
+   */
+  readonly maxKeys?: number;
+}
+
+/** The default bound per kind of state. */
+const DEFAULT_MAX_KEYS = 100_000;
+
+/** The guard's ban keys (`ban:ip:…`, `ban:user:…`, see penalties.ts): bounded apart. */
+const BAN_PREFIX = 'ban:';
+
+/** A bounded map's bookkeeping. */
+interface SweepClock {
+  /** Overflows since the map's last sweep; the sweep waits for a quarter of the bound of them. */
+  overflows: number;
+  /**
+   * A live iterator over the map's keys, at the oldest: everything before it was evicted or
+   * re-inserted behind it. A fresh `keys()` per eviction would walk the holes earlier deletions
+   * left at the head of the table (V8 compacts only on rehash): quadratic under a flood.
+   */
+  oldest: Iterator<string> | undefined;
 }
 
 interface Expiring<T> {
@@ -44,7 +90,10 @@ interface Score {
  * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
-  const store = new MemoryStore(options.now ?? Date.now);
+  const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1)
+    throw new TypeError(`createMemoryStore: maxKeys must be a positive integer, got ${maxKeys}`);
+  const store = new MemoryStore(options.now ?? Date.now, maxKeys);
   created.add(store);
   return store;
 }
@@ -67,19 +116,38 @@ class MemoryStore implements Store {
   readonly shared = false;
   readonly #now: () => number;
   readonly #kv = new Map<string, Expiring<string>>();
+  /** The guard's bans, held apart from other values: see the module notes. */
+  readonly #bans = new Map<string, Expiring<string>>();
   readonly #tat = new Map<string, number>();
   readonly #leases = new Map<string, Map<string, number>>();
   readonly #scores = new Map<string, Score>();
   /** Guards sharing this store in one process hear each other's bans through these. */
   readonly #channels = new Map<string, Set<ChannelListener>>();
   #writes = 0;
+  readonly #max: number;
+  // The first overflow of each map sweeps at once.
+  readonly #kvSweep: SweepClock;
+  readonly #banSweep: SweepClock;
+  readonly #tatSweep: SweepClock;
+  readonly #leaseSweep: SweepClock;
+  readonly #scoreSweep: SweepClock;
 
-  constructor(now: () => number) {
+  constructor(now: () => number, maxKeys: number) {
     this.#now = now;
+    this.#max = maxKeys;
+    this.#kvSweep = { overflows: maxKeys, oldest: undefined };
+    this.#banSweep = { overflows: maxKeys, oldest: undefined };
+    this.#tatSweep = { overflows: maxKeys, oldest: undefined };
+    this.#leaseSweep = { overflows: maxKeys, oldest: undefined };
+    this.#scoreSweep = { overflows: maxKeys, oldest: undefined };
   }
 
   set(key: string, value: string, ttlMs: number): Promise<void> {
-    this.#kv.set(key, { value, expiresAt: this.#now() + ttlMs });
+    const now = this.#now();
+    const map = this.#values(key);
+    if (this.#ordered(map) && !map.delete(key))
+      this.#room(map, map === this.#bans ? this.#banSweep : this.#kvSweep, now, kvExpired, true);
+    map.set(key, { value, expiresAt: now + ttlMs });
     this.#tick();
     return Promise.resolve();
   }
@@ -89,20 +157,20 @@ class MemoryStore implements Store {
   }
 
   delete(key: string): Promise<void> {
-    this.#kv.delete(key);
+    this.#values(key).delete(key);
     return Promise.resolve();
   }
 
   take(key: string): Promise<string | undefined> {
     // Read and delete in the same synchronous turn: no other caller can interleave.
     const entry = this.#live(key);
-    this.#kv.delete(key);
+    this.#values(key).delete(key);
     return Promise.resolve(entry?.value);
   }
 
   takeWithTtl(key: string): Promise<TakenValue | undefined> {
     const entry = this.#live(key);
-    this.#kv.delete(key);
+    this.#values(key).delete(key);
     return Promise.resolve(
       entry ? { value: entry.value, ttlMs: entry.expiresAt - this.#now() } : undefined,
     );
@@ -137,7 +205,10 @@ class MemoryStore implements Store {
 
   limit(key: string, rule: RateRule, cost = 1): Promise<LimitResult> {
     const now = this.#now();
-    const step = gcraStep(this.#tat.get(key) ?? 0, now, rule, cost);
+    const prev = this.#tat.get(key);
+    const step = gcraStep(prev ?? 0, now, rule, cost);
+    if (prev === undefined) this.#room(this.#tat, this.#tatSweep, now, tatExpired, true);
+    else if (this.#ordered(this.#tat)) this.#tat.delete(key);
     this.#tat.set(key, step.tat);
     this.#tick();
     return Promise.resolve(step.result);
@@ -151,6 +222,10 @@ class MemoryStore implements Store {
     options: AcquireLeaseOptions = {},
   ): Promise<LeaseResult> {
     const now = this.#now();
+    const held = this.#leases.has(key);
+    // A new holder past the bound: refused, never evicting a live lease (see the module notes).
+    if (!held && !this.#room(this.#leases, this.#leaseSweep, now, leasesExpired, false))
+      return Promise.resolve({ ok: false, count: 0 });
     const set = this.#liveLeases(key, now);
     if (set.has(leaseId)) {
       set.set(leaseId, now + ttlMs);
@@ -203,6 +278,8 @@ class MemoryStore implements Store {
     const decayed =
       prev && prev.expiresAt > now ? prev.score * 0.5 ** ((now - prev.at) / halfLifeMs) : 0;
     const score = decayed + points;
+    if (prev === undefined) this.#room(this.#scores, this.#scoreSweep, now, scoreExpired, true);
+    else if (this.#ordered(this.#scores)) this.#scores.delete(key);
     // Below 1/1024 of a point the score is noise; keep it for ten half-lives at most.
     this.#scores.set(key, { score, at: now, expiresAt: now + halfLifeMs * 10 });
     this.#tick();
@@ -211,20 +288,70 @@ class MemoryStore implements Store {
 
   close(): Promise<void> {
     this.#kv.clear();
+    this.#bans.clear();
     this.#tat.clear();
     this.#leases.clear();
     this.#scores.clear();
     return Promise.resolve();
   }
 
+  /** The map a value lives in: bans apart, so that no other kind of write can evict one. */
+  #values(key: string): Map<string, Expiring<string>> {
+    return key.startsWith(BAN_PREFIX) ? this.#bans : this.#kv;
+  }
+
   #live(key: string): Expiring<string> | undefined {
-    const entry = this.#kv.get(key);
+    const map = this.#values(key);
+    const entry = map.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.#kv.delete(key);
+      map.delete(key);
       return undefined;
     }
     return entry;
+  }
+
+  /**
+   * Whether a write to an existing key of `map` re-inserts it (delete, then set), which keeps the
+   * map's iteration order the write order, the eviction order. Only from half the bound on: a
+   * re-insertion costs 100–180 ns over an update, and below half nothing is evicted soon. Eviction
+   * happens only at the bound, by when every key written since the map passed half has moved
+   * behind the keys last written before: the head is still the least recently written.
+   */
+  #ordered(map: Map<string, unknown>): boolean {
+    return map.size * 2 >= this.#max;
+  }
+
+  /**
+   * Room for one new key in `map`. Below the bound there is; past it, expired entries are swept
+   * when a quarter of the bound of overflows has passed since the last sweep (O(1) amortised,
+   * where sweeping on every overflow of a map full of live keys would cost O(bound) per write),
+   * then, when `evict`, the least recently written key goes. Whether there is room now.
+   */
+  #room<V>(
+    map: Map<string, V>,
+    clock: SweepClock,
+    now: number,
+    expired: (value: V, now: number) => boolean,
+    evict: boolean,
+  ): boolean {
+    if (map.size < this.#max) return true;
+    if (++clock.overflows >= this.#max / 4) {
+      clock.overflows = 0;
+      for (const [k, v] of map) if (expired(v, now)) map.delete(k);
+      if (map.size < this.#max) return true;
+    }
+    if (!evict) return false;
+    while (map.size >= this.#max) {
+      let next = clock.oldest?.next();
+      if (next === undefined || next.done) {
+        clock.oldest = map.keys();
+        next = clock.oldest.next();
+      }
+      if (next.done) break;
+      map.delete(next.value);
+    }
+    return true;
   }
 
   #liveLeases(key: string, now: number): Map<string, number> {
@@ -240,17 +367,31 @@ class MemoryStore implements Store {
   #tick(): void {
     if (
       ++this.#writes <
-      Math.max(4096, this.#kv.size + this.#tat.size + this.#scores.size + this.#leases.size)
+      Math.max(
+        4096,
+        this.#kv.size + this.#bans.size + this.#tat.size + this.#scores.size + this.#leases.size,
+      )
     )
       return;
     this.#writes = 0;
     const now = this.#now();
-    for (const [k, e] of this.#kv) if (e.expiresAt <= now) this.#kv.delete(k);
-    for (const [k, tat] of this.#tat) if (tat <= now) this.#tat.delete(k);
-    for (const [k, s] of this.#scores) if (s.expiresAt <= now) this.#scores.delete(k);
+    for (const [k, e] of this.#kv) if (kvExpired(e, now)) this.#kv.delete(k);
+    for (const [k, e] of this.#bans) if (kvExpired(e, now)) this.#bans.delete(k);
+    for (const [k, tat] of this.#tat) if (tatExpired(tat, now)) this.#tat.delete(k);
+    for (const [k, s] of this.#scores) if (scoreExpired(s, now)) this.#scores.delete(k);
     for (const [k, set] of this.#leases) {
       for (const [id, exp] of set) if (exp <= now) set.delete(id);
       if (set.size === 0) this.#leases.delete(k);
     }
   }
+}
+
+const kvExpired = (e: Expiring<string>, now: number): boolean => e.expiresAt <= now;
+// A rate state in the past carries nothing: the GCRA step treats it as a fresh key.
+const tatExpired = (tat: number, now: number): boolean => tat <= now;
+const scoreExpired = (s: Score, now: number): boolean => s.expiresAt <= now;
+/** A lease set is expired when all its leases are; pruning the dead ones on the way is harmless. */
+function leasesExpired(set: Map<string, number>, now: number): boolean {
+  for (const [id, expiresAt] of set) if (expiresAt <= now) set.delete(id);
+  return set.size === 0;
 }
