@@ -49,10 +49,10 @@ export interface ConnectionState extends GuardConnection {
   closed: boolean;
   /** Per-connection limiter state (GCRA theoretical arrival time). */
   rate: { tat: number };
-  /** Rate-limit refusals, decaying (halves every 10 s); see `rateHitsAt`. */
+  /** Rate-limit refusals so far. */
   rateHits: number;
-  /** When `rateHits` was last updated (ms since epoch). */
-  rateHitsAt: number;
+  /** The times of the last `closeAfterRateHits` refusals (a ring), from the first refusal on. */
+  rateHitTimes: number[] | undefined;
   /** The key every per-IP defence uses for this client (the IPv6 prefix, or the IPv4 address). */
   ipKey: string;
   /** The handshake's path, for path binding at a later authentication or refresh. */

@@ -291,8 +291,8 @@ function failClosed(store: Store): Store {
 
 /** The control channel every guard on one store listens to: bans reach every instance. */
 const CONTROL_CHANNEL = 'control';
-/** Half-life of a connection's rate-refusal count: refusals are counted in a decaying window. */
-const RATE_HIT_HALF_LIFE_MS = 10_000;
+/** The window rate refusals are counted in: `closeAfterRateHits` within it close with 4029. */
+const RATE_HIT_WINDOW_MS = 10_000;
 /** Bans seen recently, held to refuse an upgrade racing the ban; bounded. */
 const MAX_RECENT_BANS = 10_000;
 
@@ -945,7 +945,7 @@ export function createGuard(options: GuardOptions): Guard {
         closed: false,
         rate: { tat: 0 },
         rateHits: 0,
-        rateHitsAt: 0,
+        rateHitTimes: undefined,
         invalid: 0,
         leases: [],
         terminate: undefined,
@@ -1109,16 +1109,19 @@ export function createGuard(options: GuardOptions): Guard {
   };
 
   /**
-   * One more rate refusal for `c`; returns the decayed count. A window, not a run: a count reset
-   * by one allowed frame would let a 1-allowed-in-10 pattern go on for ever, and every refusal
-   * still costs the server an error reply.
+   * One more rate refusal for `c`; true when it is the `closeAfterRateHits`-th within
+   * {@link RATE_HIT_WINDOW_MS}. A window, not a run: a count reset by one allowed frame let a
+   * 1-allowed-in-10 pattern go on for ever, and every refusal still costs the server a reply.
    */
-  const countRateHit = (c: ConnectionState, t: number): number => {
-    const hits =
-      c.rateHits === 0 ? 0 : c.rateHits * 0.5 ** ((t - c.rateHitsAt) / RATE_HIT_HALF_LIFE_MS);
-    c.rateHits = hits + 1;
-    c.rateHitsAt = t;
-    return c.rateHits;
+  const countRateHit = (c: ConnectionState, t: number): boolean => {
+    if (closeAfterRateHits <= 1) return true;
+    // The times of the last `closeAfterRateHits` refusals, in a ring allocated at the first one:
+    // the connection is closed when the oldest of them is within the window.
+    const ring = (c.rateHitTimes ??= new Array<number>(closeAfterRateHits).fill(-Infinity));
+    ring[c.rateHits % closeAfterRateHits] = t;
+    c.rateHits++;
+    // The oldest of the last `closeAfterRateHits` (-Infinity until there are that many).
+    return t - ring[c.rateHits % closeAfterRateHits]! <= RATE_HIT_WINDOW_MS;
   };
 
   const rateLimited = (
@@ -1131,7 +1134,7 @@ export function createGuard(options: GuardOptions): Guard {
       return undefined;
     }
     penalize('ip', c.ipKey, 'message_rate', c);
-    if (countRateHit(c, now()) >= closeAfterRateHits) return closeWith(c, reason);
+    if (countRateHit(c, now())) return closeWith(c, reason);
     return replyWith(c, reason, {
       code: REPLIES[reason]!,
       message: 'rate limit exceeded',
@@ -1404,7 +1407,7 @@ export function createGuard(options: GuardOptions): Guard {
       if (!r.allowed) refused = r;
     }
     // A refused batch counts like a refused frame: persistent offenders are closed with 4029.
-    if (refused && countRateHit(c, t) >= closeAfterRateHits && !c.closed) {
+    if (refused && countRateHit(c, t) && !c.closed) {
       const d = closeWith(c, 'message_rate');
       if (d.action === 'close') c.terminate?.(d.code, d.message);
     }

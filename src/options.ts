@@ -59,9 +59,8 @@ export interface LimitOptions {
   readonly leaseTtlMs?: number;
   /**
    * Rate-limit refusals before a connection is closed with 4029 (earlier ones are answered with
-   * an error frame and the message dropped). Refusals are counted in a decaying window (the count
-   * halves every 10 s), not "in a row": a client that slips one allowed frame between refusals is
-   * still closed.
+   * an error frame and the message dropped). Refusals are counted within 10 s, not "in a row": a
+   * client that slips one allowed frame between refusals is still closed.
    * @default 10
    */
   readonly closeAfterRateHits?: number;

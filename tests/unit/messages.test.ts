@@ -427,7 +427,7 @@ describe('message rate', () => {
     expectClose(await guard.message(c, '5'), 4029, 'message_rate');
   });
 
-  it('resets the run of refusals when a message gets through', async () => {
+  it('counts refusals within a 10 s window: spread wider they never close, one allowed frame between them does not reset', async () => {
     let t = 5_000_000;
     const { guard, connect } = setup({
       now: () => t,
@@ -441,8 +441,14 @@ describe('message rate', () => {
     for (let i = 0; i < 3; i++) {
       expect((await guard.message(c, '1')).action).toBe('deliver');
       expectReply(await guard.message(c, '2'), 'message_rate');
-      t += 1000;
+      t += 11_000;
     }
+    // Now two refusals 1 s apart, an allowed frame between them: the second closes.
+    expect((await guard.message(c, '1')).action).toBe('deliver');
+    expectReply(await guard.message(c, '2'), 'message_rate');
+    t += 1000;
+    expect((await guard.message(c, '1')).action).toBe('deliver');
+    expectClose(await guard.message(c, '2'), 4029, 'message_rate');
   });
 
   it('limits each connection on its own', async () => {

@@ -1,5 +1,5 @@
 /**
- * Rate refusals are counted in a decaying window, not "in a row": a client that slips one allowed
+ * Rate refusals are counted in a 10 s window, not "in a row": a client that slips one allowed
  * frame between refusals (the review's 1:9 pattern) is still closed with 4029, and an honest client
  * that hits the limit now and then is not.
  */
@@ -28,7 +28,7 @@ function clocked() {
   return { ...g, clock };
 }
 
-describe('rate refusals in a decaying window', () => {
+describe('rate refusals in a 10 s window', () => {
   it('closes a 1-allowed-in-10 pattern with 4029 (one allowed frame no longer resets the count)', async () => {
     const { open, guard, clock } = clocked();
     const s = await open({ sub: 'alice' });
