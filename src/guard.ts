@@ -45,7 +45,7 @@ import { gcraStep, type LimitResult, LocalLimiter, type RateRule, tryStep } from
 import { redactUrl } from './redact.ts';
 import { requestUrl } from './request-url.ts';
 import type { RuntimeViolation } from './runtime-violation.ts';
-import { Stats, type StatsSnapshot } from './stats.ts';
+import { type CloseInitiator, Stats, type StatsSnapshot } from './stats.ts';
 import { withLocalFallback } from './store/fallback.ts';
 import { createMemoryStore, isMemoryStore } from './store/memory.ts';
 import type { Store, StoreSubscription } from './store/types.ts';
@@ -155,8 +155,13 @@ export interface Guard {
    * `undefined` when within budget.
    */
   consume(connection: GuardConnection, cost: number): LimitResult | undefined;
-  /** Release a connection (caps, counters). Idempotent; never throws. */
-  close(connection: GuardConnection, code?: number): Promise<void>;
+  /**
+   * Release a connection (caps, counters). Idempotent; never throws. `by` says who closed it:
+   * only `'guard'` closes count under the guard's own close codes (`closes_total{code}`); a code
+   * from anyone else (a client may send any code, 4030 included) counts by class only. Omitted,
+   * it is `'client'`: a code nobody vouched for is never taken for the guard's.
+   */
+  close(connection: GuardConnection, code?: number, by?: CloseInitiator): Promise<void>;
   /** Let the guard close this connection itself (eviction, shutdown): adapters call it on open. */
   attach(connection: GuardConnection, terminate: Terminate): void;
   /**
@@ -576,7 +581,10 @@ export function createGuard(options: GuardOptions): Guard {
   /** Read the bans of every address and user connected here; close what they cover. */
   const sweepBans = (): void => {
     if (live.size === 0 || dryRun) return;
-    if (sweeping) return retrySweep();
+    if (sweeping) {
+      retrySweep();
+      return;
+    }
     sweeping = true;
     const ips = new Set<string>();
     const users = new Set<string>();
@@ -1117,7 +1125,9 @@ export function createGuard(options: GuardOptions): Guard {
     if (closeAfterRateHits <= 1) return true;
     // The times of the last `closeAfterRateHits` refusals, in a ring allocated at the first one:
     // the connection is closed when the oldest of them is within the window.
-    const ring = (c.rateHitTimes ??= new Array<number>(closeAfterRateHits).fill(-Infinity));
+    if (c.rateHitTimes === undefined)
+      c.rateHitTimes = new Array<number>(closeAfterRateHits).fill(Number.NEGATIVE_INFINITY);
+    const ring = c.rateHitTimes;
     ring[c.rateHits % closeAfterRateHits] = t;
     c.rateHits++;
     // The oldest of the last `closeAfterRateHits` (-Infinity until there are that many).
@@ -1358,7 +1368,11 @@ export function createGuard(options: GuardOptions): Guard {
     (c.timer as { unref?: () => void }).unref?.();
   };
 
-  const close = async (connection: GuardConnection, code?: number): Promise<void> => {
+  const close = async (
+    connection: GuardConnection,
+    code?: number,
+    by: CloseInitiator = 'client',
+  ): Promise<void> => {
     const c = connection as ConnectionState;
     if (c.closed) return;
     c.closed = true;
@@ -1368,7 +1382,7 @@ export function createGuard(options: GuardOptions): Guard {
     stopRenewalIfIdle();
     const sub = c.principal?.sub;
     stats.closed(sub);
-    if (code !== undefined) stats.closedWith(code);
+    if (code !== undefined) stats.closedWith(code, by);
     if (sub !== undefined) {
       const n = (userConnections.get(sub) ?? 1) - 1;
       if (n <= 0) {
@@ -1388,7 +1402,7 @@ export function createGuard(options: GuardOptions): Guard {
         ip: c.ip,
         ...(sub !== undefined ? { userId: sub } : {}),
         ...(code !== undefined ? { closeCode: code } : {}),
-        detail: { durationMs: now() - c.connectedAt },
+        detail: { durationMs: now() - c.connectedAt, by },
       });
   };
 
@@ -1546,7 +1560,7 @@ export function createGuard(options: GuardOptions): Guard {
     async shutdown(reason = 'server shutting down'): Promise<void> {
       const all = [...live.values()];
       for (const c of all) c.terminate?.(CloseCode.GoingAway, reason);
-      await Promise.all(all.map((c) => close(c, CloseCode.GoingAway)));
+      await Promise.all(all.map((c) => close(c, CloseCode.GoingAway, 'guard')));
       if (renewTimer !== undefined) clearInterval(renewTimer);
       renewTimer = undefined;
       const sub = subscription;

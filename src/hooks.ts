@@ -9,7 +9,9 @@
  *   auth, an async `canAccess`); frames waiting meanwhile are bounded;
  * - a client that does not read (`bufferedAmount` over a limit) is closed with 1013;
  * - a failing app hook is reported and closes with 1011; no hook ever rejects into the runtime;
- * - a handshake the runtime refuses after the guard accepted it is released (caps, counters).
+ * - a handshake the runtime refuses after the guard accepted it is released (caps, counters);
+ * - every close is attributed: the guard's own, the app's (`peer.close` from an app hook), or the
+ *   client's, so a client closing with 4030 is never counted or audited as the guard's ban.
  *
  * @module
  */
@@ -21,6 +23,7 @@ import { checkHandshake } from './handshake.ts';
 import type { ErrorStage } from './options.ts';
 import { forgetRequestUrl, requestUrl } from './request-url.ts';
 import type { RuntimeViolation, RuntimeViolationSignals } from './runtime-violation.ts';
+import type { CloseInitiator } from './stats.ts';
 import type { ClientAddress } from './trusted-proxy.ts';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -178,6 +181,11 @@ interface PeerState {
    * may both see it; it is recorded once).
    */
   violationCode: number | undefined;
+  /**
+   * The code of a close the app started itself (`peer.close`/`peer.terminate` from its hooks),
+   * unless the guard was closing already: the close is then the app's, not the client's.
+   */
+  appCloseCode: number | undefined;
 }
 
 /*
@@ -296,8 +304,11 @@ export function guardHooks(
     s.timer = undefined;
   };
 
-  /** Give back what the guard holds for a connection (idempotent). */
-  const release = (s: PeerState, code?: number): void => {
+  /**
+   * Give back what the guard holds for a connection (idempotent). `by`: who ended it, so the
+   * guard counts and audits only its own closes as its own.
+   */
+  const release = (s: PeerState, by: CloseInitiator, code?: number): void => {
     if (s.closed) return;
     s.closed = true;
     s.closing = true;
@@ -311,7 +322,7 @@ export function guardHooks(
         for (const w of waiters) w();
       }
     }
-    guard.close(s.connection, code).catch((e: unknown) => report(e, 'close'));
+    guard.close(s.connection, code, by).catch((e: unknown) => report(e, 'close'));
   };
 
   const safeClose = (peer: Peer, code: number, reason: string): void => {
@@ -335,7 +346,7 @@ export function guardHooks(
     s.queuedBytes = 0;
     const peer = s.peer;
     if (!peer) {
-      release(s, code);
+      release(s, 'guard', code);
       return;
     }
     safeClose(peer, code, reason);
@@ -510,18 +521,19 @@ export function guardHooks(
         queuedBytes: 0,
         timer: undefined,
         violationCode: undefined,
+        appCloseCode: undefined,
       };
       accepted = s;
       // The client may have gone while the guard was deciding: give back what it took.
       if (stopped || client.alive?.() === false) {
-        release(s);
+        release(s, stopped ? 'guard' : 'client');
         return text(503, 'client gone');
       }
       let headers: HeadersInit | undefined;
       if (app.upgrade) {
         const r = await app.upgrade(request, d.connection);
         if (r instanceof Response) {
-          release(s);
+          release(s, 'app');
           return r;
         }
         headers = r?.headers;
@@ -530,7 +542,7 @@ export function guardHooks(
       if (openTimeoutMs > 0) {
         s.timer = setTimeout(() => {
           s.timer = undefined;
-          if (!s.opened) release(s);
+          if (!s.opened) release(s, 'guard');
         }, openTimeoutMs);
         (s.timer as { unref?: () => void }).unref?.();
       }
@@ -542,7 +554,7 @@ export function guardHooks(
       return result;
     } catch (error) {
       report(error, 'upgrade');
-      if (accepted) release(accepted);
+      if (accepted) release(accepted, 'guard');
       return text(500, 'internal error');
     } finally {
       forgetRequestUrl(request);
@@ -578,7 +590,7 @@ export function guardHooks(
         // Released while the handshake completed (shutdown, open timeout).
         s.closing = true;
         safeClose(peer, CloseCode.GoingAway, 'server shutting down');
-        release(s);
+        release(s, 'guard');
         return;
       }
       live.add(s);
@@ -591,6 +603,18 @@ export function guardHooks(
         const r = send(data, opts);
         overBuffer(s);
         return r;
+      };
+      // A close the app starts itself is the app's: noted before the runtime reports it, since
+      // the runtime's close event then carries the client's echo of the code, as for any close.
+      const close = peer.close.bind(peer);
+      const terminate = peer.terminate.bind(peer);
+      peer.close = (code?: number, reason?: string) => {
+        if (!s.closing) s.appCloseCode ??= code ?? 1005;
+        return close(code, reason);
+      };
+      peer.terminate = () => {
+        if (!s.closing) s.appCloseCode ??= 1006;
+        return terminate();
       };
       guard.attach(s.connection, (code, reason) => closePeer(s, code, reason));
       if (signals?.watch) {
@@ -661,9 +685,14 @@ export function guardHooks(
     const fromClose = signals?.fromClose;
     if (fromClose)
       noteViolation(s, () => fromClose(details.code ?? 1005, String(details.reason ?? '')));
-    // The code the connection ended with: the guard's, else the runtime's refusal (Bun reports
-    // 1006 for a close it started with 1009), else what the runtime reports.
-    release(s, s.closeCode ?? s.violationCode ?? details.code);
+    // The code the connection ended with, and who chose it: the guard's, else the runtime's
+    // refusal of a frame over the guard's limits (Bun reports 1006 for a close it started with
+    // 1009), else the app's own close, else whatever the client sent (any code it likes, 4030
+    // included: counted by class only, never as the guard's).
+    const guardCode = s.closeCode ?? s.violationCode;
+    if (guardCode !== undefined) release(s, 'guard', guardCode);
+    else if (s.appCloseCode !== undefined) release(s, 'app', s.appCloseCode);
+    else release(s, 'client', details.code ?? 1005);
     const handler = app.close;
     if (s.appOpened && handler) {
       try {
@@ -706,7 +735,8 @@ export function guardHooks(
       const s = slots[PENDING];
       if (s) {
         slots[PENDING] = undefined;
-        if (!s.opened) release(s);
+        // The runtime refused the socket after the guard accepted it (it died meanwhile).
+        if (!s.opened) release(s, 'client');
       }
       return DONE;
     },
@@ -728,6 +758,9 @@ export function guardHooks(
     },
     terminateAll(): void {
       for (const s of live) {
+        // The end of a shutdown: the guard's close, not the app's (terminate is wrapped).
+        s.closeCode ??= CloseCode.GoingAway;
+        s.closing = true;
         try {
           s.peer?.terminate();
         } catch {

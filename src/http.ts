@@ -7,9 +7,16 @@
  * site's page cannot make a browser attach that header without a CORS preflight, which this
  * handler never grants to a foreign origin, and a foreign `Origin` is refused outright.
  *
+ * Bodies are bounded while they are read (`body.ts`): a handler that takes a body reads at most
+ * its limit and answers 413 ({@link bodyRefused}), and a declared `Content-Length` over the limit
+ * is refused unread. The metrics endpoint refuses to exist unprotected: it needs a bearer
+ * `token`, or `public: true` said out loud for a listener nobody else reaches.
+ *
  * @module
  */
-import { BannedError } from './errors.ts';
+import { type BodyRefusal, readBody } from './body.ts';
+import { sha256Hex } from './encoding.ts';
+import { BannedError, GuardConfigError } from './errors.ts';
 import type { Guard } from './guard.ts';
 import type { Principal } from './principal.ts';
 
@@ -52,6 +59,15 @@ export function json(body: unknown, status = 200, extra: Record<string, string> 
   );
 }
 
+/**
+ * The answer to a body refused by `readBody` or `readJson` (413, 408, 415, 400), with
+ * `Connection: close`: the rest of the body is never read, so the connection cannot carry
+ * another request.
+ */
+export function bodyRefused(refusal: BodyRefusal, extra: Record<string, string> = {}): Response {
+  return json({ error: refusal.error }, refusal.status, { connection: 'close', ...extra });
+}
+
 function bearer(request: Request): string | undefined {
   const h = request.headers.get('authorization');
   if (!h || h.length < 8 || h.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
@@ -80,6 +96,18 @@ export interface TicketHandlerOptions {
    * know it. An `ip` passed to the handler itself takes precedence.
    */
   readonly ip?: (request: Request) => string | undefined;
+  /**
+   * The ticket request carries no body; a small one (a client posting `{}`) is read and ignored,
+   * a larger one is refused with 413 before the token is looked at (a `Content-Length` over it
+   * unread, a chunked one at the limit).
+   * @default 1024
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * How long that body may take to arrive before 408.
+   * @default 10000
+   */
+  readonly bodyTimeoutMs?: number;
 }
 
 /**
@@ -100,14 +128,19 @@ export function bannedResponse(until: number, extra: Record<string, string> = {}
 /**
  * `POST /ws/ticket` with `Authorization: Bearer <jwt>` → `{ ticket, expiresIn }`. Refuses a
  * foreign `Origin` (403), a missing or bad token (401), an expired one (401), a banned address or
- * user (403 with the ban's end, see {@link bannedResponse}), other methods (405); answers a
- * same-origin preflight only. Pass the client's `ip` (the adapter's resolved address) so a banned
- * address is told so here rather than by a refused handshake it cannot read.
+ * user (403 with the ban's end, see {@link bannedResponse}), other methods (405), a body over
+ * `maxBodyBytes` (413); answers a same-origin preflight only. Pass the client's `ip` (the
+ * adapter's resolved address) so a banned address is told so here rather than by a refused
+ * handshake it cannot read.
  */
 export function ticketHandler(
   guard: Guard,
   options: TicketHandlerOptions = {},
 ): (request: Request, ip?: string) => Promise<Response> {
+  const bodyLimits = {
+    maxBytes: options.maxBodyBytes ?? 1024,
+    ...(options.bodyTimeoutMs !== undefined ? { timeoutMs: options.bodyTimeoutMs } : {}),
+  };
   return async (request, clientIp) => {
     const origin = request.headers.get('origin');
     if (!guard.checkOrigin(origin)) return json({ error: 'origin not allowed' }, 403);
@@ -130,6 +163,12 @@ export function ticketHandler(
     const cors: Record<string, string> = origin
       ? { 'access-control-allow-origin': origin, vary: 'origin' }
       : {};
+    // Read (and drop) the body within its bound before anything else: an unread body is left to
+    // the runtime, which may read all of it; a body someone else already read is theirs to bound.
+    if (!request.bodyUsed) {
+      const body = await readBody(request, bodyLimits);
+      if (!body.ok) return bodyRefused(body, cors);
+    }
     const ip = clientIp ?? options.ip?.(request);
     try {
       // A banned address learns it before its token is even read, and is told until when.
@@ -192,17 +231,99 @@ export function statsHandler(
   };
 }
 
-/** `GET /metrics`: Prometheus text. */
-export function metricsHandler(guard: Guard): (request: Request) => Response {
-  return () =>
-    withSecurityHeaders(
-      new Response(guard.metrics(), {
+/**
+ * Who may read the metrics ({@link metricsHandler}). One of the two, said explicitly:
+ * - `token`: a bearer token (at least 32 characters of visible ASCII, e.g. `openssl rand -hex 32`;
+ *   several for rotation), compared in constant time. Prometheus sends it with
+ *   `authorization: { credentials_file: … }` in the scrape config.
+ * - `public: true`: no check, for a listener nobody else can reach (a second server bound to a
+ *   private interface, or a port only the scraper's network may open). The metrics count
+ *   connections, users, refusals and bans: on a public listener they tell an attacker how their
+ *   attack is doing.
+ */
+export type MetricsHandlerOptions =
+  | { readonly token: string | readonly string[]; readonly public?: undefined }
+  | { readonly public: true; readonly token?: undefined };
+
+/**
+ * Check the options (a `GuardConfigError` lists every problem) and build the token check, or
+ * `undefined` for `public: true`. Tokens are kept as SHA-256 digests, and every check compares
+ * the presented token's digest with all of them.
+ */
+function tokenCheck(
+  options: MetricsHandlerOptions,
+): ((presented: string) => Promise<boolean>) | undefined {
+  const o = (options ?? {}) as { token?: unknown; public?: unknown };
+  const problems: string[] = [];
+  if (o.public !== undefined && o.public !== true)
+    problems.push('metricsHandler: `public` must be `true` or absent');
+  if (o.public === true && o.token !== undefined)
+    problems.push('metricsHandler: pass either `token` or `public: true`, not both');
+  if (o.public === undefined && o.token === undefined)
+    problems.push(
+      'metricsHandler: the metrics need a bearer `token` ({ token: process.env.METRICS_TOKEN }), or `public: true` for a listener only the scraper can reach',
+    );
+  const tokens = o.token === undefined ? [] : Array.isArray(o.token) ? o.token : [o.token];
+  if (o.token !== undefined && tokens.length === 0)
+    problems.push('metricsHandler: `token` is an empty list');
+  for (const t of tokens)
+    if (typeof t !== 'string' || t.length < 32 || t.length > 8192 || !/^[\x21-\x7e]+$/.test(t))
+      problems.push(
+        'metricsHandler: each `token` must be 32 to 8192 characters of visible ASCII (e.g. `openssl rand -hex 32`)',
+      );
+  if (problems.length > 0) throw new GuardConfigError(problems);
+  if (o.public === true) return undefined;
+  const allowed = Promise.all((tokens as string[]).map((t) => sha256Hex(t)));
+  return async (presented) => {
+    // Digests, so the comparison takes the same time whatever the presented token's length.
+    const [digest, hashes] = await Promise.all([sha256Hex(presented), allowed]);
+    let match = 0;
+    for (const h of hashes) {
+      let diff = 0;
+      for (let i = 0; i < h.length; i++) diff |= h.charCodeAt(i) ^ digest.charCodeAt(i);
+      match |= diff === 0 ? 1 : 0; // no early exit: every allowed token is compared
+    }
+    return match === 1;
+  };
+}
+
+/**
+ * `GET /metrics` (and `HEAD`): Prometheus text, for a bearer `token` or, said explicitly,
+ * `public: true` (see {@link MetricsHandlerOptions}). Without either it throws
+ * `GuardConfigError`: an unprotected metrics endpoint is never the default. A missing or wrong
+ * token gets 401 (`WWW-Authenticate: Bearer`), other methods 405.
+ *
+ * @example
+ * ```ts
+ * const metrics = metricsHandler(guard, { token: process.env.METRICS_TOKEN! });
+ * // or, on a second server bound to a private interface:
+ * const internal = metricsHandler(guard, { public: true });
+ * ```
+ */
+export function metricsHandler(
+  guard: Guard,
+  options: MetricsHandlerOptions,
+): (request: Request) => Promise<Response> {
+  const check = tokenCheck(options);
+  return async (request) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return json({ error: 'method not allowed' }, 405, { allow: 'GET, HEAD' });
+    if (check) {
+      const token = bearer(request);
+      if (token === undefined || !(await check(token)))
+        return json({ error: 'bearer token required' }, 401, {
+          'www-authenticate': 'Bearer realm="metrics"',
+        });
+    }
+    return withSecurityHeaders(
+      new Response(request.method === 'HEAD' ? null : guard.metrics(), {
         headers: {
           'content-type': 'text/plain; version=0.0.4; charset=utf-8',
           'cache-control': 'no-store',
         },
       }),
     );
+  };
 }
 
 /** `GET /healthz`: `200 ok`. */

@@ -11,6 +11,10 @@
  * server against ~10 µs here. `tests/unit/jwt-hmac.property.test.ts` holds this module to
  * jose's answers on generated claims, boundaries included (a frozen clock).
  *
+ * {@link createClaimPolicy} adds wsguard's own rules, which jose's options cannot express (an
+ * `aud` refused when no audience is configured, an `iat` checked only when present). Both paths
+ * run that one function on the claims their jose checks returned, so they cannot differ there.
+ *
  * @module
  */
 import { base64url, errors, type JWTPayload } from 'jose';
@@ -160,5 +164,76 @@ export function createClaimChecks(
       );
     }
     return claims;
+  };
+}
+
+/** wsguard's claim rules beyond jose's, for {@link createClaimPolicy}. */
+export interface ClaimPolicy {
+  /**
+   * `aud` values this service answers to, as configured (jose then checks them). When there are
+   * none, a token that carries `aud` at all is refused unless `allowAnyAudience`.
+   */
+  readonly audience?: string | readonly string[];
+  /** Accept a token's `aud` when no audience is configured. */
+  readonly allowAnyAudience?: boolean;
+  /** Oldest `iat` accepted, in seconds before now (plus tolerance); `undefined`: no bound. */
+  readonly maxTokenAge?: number;
+  /** Seconds of tolerance, as for `nbf` and `exp`. */
+  readonly clockTolerance?: number;
+}
+
+/**
+ * The rules jose leaves out, as a check on verified claims (throws jose's error classes):
+ *
+ * - `aud` present, no audience configured: RFC 7519 §4.1.3 says a recipient that does not
+ *   identify itself with a value in `aud` MUST reject the token, and with a shared secret or a
+ *   shared key set, tokens minted for another service otherwise pass here.
+ *   `JWTClaimValidationFailed` (claim `aud`), unless `allowAnyAudience`.
+ * - `iat` after now + tolerance: a token claiming to be issued in the future is forged or minted
+ *   by a broken clock, and would defeat any age bound. `JWTClaimValidationFailed` (claim `iat`),
+ *   jose's message for the same check under `maxTokenAge`.
+ * - `iat` before now − `maxTokenAge` − tolerance: `JWTExpired` (claim `iat`), as jose reports it,
+ *   so the guard answers 4002 (get a new token), not 4001.
+ *
+ * A token without `iat` passes both `iat` rules (it is bounded by its required `exp`); whether
+ * `iat` must be present is a required claim, checked with jose's. The type of `iat` was checked
+ * by jose (or `createClaimChecks`) already.
+ */
+export function createClaimPolicy(policy: ClaimPolicy): (claims: JWTPayload) => void {
+  const tolerance = policy.clockTolerance ?? 0;
+  const maxAge = policy.maxTokenAge;
+  if (!Number.isFinite(tolerance) || tolerance < 0)
+    throw new TypeError('Invalid clockTolerance option input');
+  if (maxAge !== undefined && !(Number.isFinite(maxAge) && maxAge > 0))
+    throw new TypeError('Invalid maxTokenAge option input');
+  const refuseAud = policy.audience === undefined && policy.allowAnyAudience !== true;
+  return (claims) => {
+    if (refuseAud && Object.hasOwn(claims, 'aud')) {
+      throw new errors.JWTClaimValidationFailed(
+        'unexpected "aud" claim value (no audience is configured)',
+        claims,
+        'aud',
+        CHECK_FAILED,
+      );
+    }
+    const iat = claims.iat;
+    if (typeof iat !== 'number') return;
+    const age = Math.floor(Date.now() / 1000) - iat;
+    if (age < -tolerance) {
+      throw new errors.JWTClaimValidationFailed(
+        '"iat" claim timestamp check failed (it should be in the past)',
+        claims,
+        'iat',
+        CHECK_FAILED,
+      );
+    }
+    if (maxAge !== undefined && age - tolerance > maxAge) {
+      throw new errors.JWTExpired(
+        '"iat" claim timestamp check failed (too far in the past)',
+        claims,
+        'iat',
+        CHECK_FAILED,
+      );
+    }
   };
 }

@@ -10,19 +10,23 @@
  * tolerance). The fast path takes only the plain case and answers `undefined` for everything
  * else, which then goes through `jwtVerify` as before:
  *
- * - three base64url segments and nothing else (no padding, no other character);
+ * - three canonical base64url segments and nothing else (`jwt-canonical.ts`: no padding, no
+ *   other character, no unused bit set), so a non-canonical header or payload the issuer signed
+ *   is not taken either;
  * - a header whose `alg` is one of the pinned HS* algorithms, with no `crit` and no `b64`;
  * - a signature equal, character for character (compared in constant time), to the canonical
- *   base64url of the HMAC; a token with a wrong or non-canonical signature goes to `jwtVerify`,
- *   which refuses it or, for a non-canonical encoding of the right bytes, decides as before.
+ *   base64url of the HMAC; a token with a wrong signature goes to `jwtVerify`, which refuses it.
  *
  * So this path accepts a token only if `jwtVerify` would accept it, and refuses one only with the
  * error `jwtVerify` would raise for its claims. `tests/unit/jwt-hmac.property.test.ts` checks that
- * equivalence on generated tokens, forged and malformed ones included.
+ * equivalence on generated tokens, forged and malformed ones included. (The verifier refuses
+ * non-canonical tokens before `jwtVerify`, and applies wsguard's claim policy after either path:
+ * `jwt.ts`.)
  *
  * @module
  */
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
+import { isCanonicalCompact } from './jwt-canonical.ts';
 import { type ClaimChecks, createClaimChecks } from './jwt-claims.ts';
 import { syncCrypto } from './sync-crypto.ts';
 
@@ -34,8 +38,6 @@ const HASHES: Readonly<Record<string, string>> = {
   HS384: 'sha384',
   HS512: 'sha512',
 };
-/** Three non-empty base64url segments. Linear: no segment's class contains the separator. */
-const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const encoder = new TextEncoder();
 
 /** A header the fast path takes: the HMAC's hash and the header's `typ`. */
@@ -99,7 +101,7 @@ export function createHmacFastPath(
   };
 
   return (token) => {
-    if (typeof token !== 'string' || !COMPACT.test(token)) return undefined;
+    if (typeof token !== 'string' || !isCanonicalCompact(token)) return undefined;
     const first = token.indexOf('.');
     const p = plan(token.slice(0, first));
     if (p === undefined) return undefined;

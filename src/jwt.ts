@@ -4,6 +4,11 @@
  * an HMAC secret under 32 bytes, a PEM or public key used as an HMAC secret, HMAC and public-key
  * algorithms mixed in one verifier, and `none` in any casing.
  *
+ * Stricter than jose's defaults, on both paths (the synchronous HS* one and jose's): only the
+ * canonical spelling of a token (`jwt-canonical.ts`), an `aud` refused when no audience is
+ * configured, an `iat` in the future refused and one older than `maxTokenAgeSec` expired
+ * (`createClaimPolicy` in `jwt-claims.ts`).
+ *
  * @module
  */
 import {
@@ -18,6 +23,8 @@ import {
   jwtVerify,
 } from 'jose';
 import { CredentialError, StoreUnavailableError } from './errors.ts';
+import { isCanonicalCompact } from './jwt-canonical.ts';
+import { createClaimPolicy } from './jwt-claims.ts';
 import { createHmacFastPath } from './jwt-hmac.ts';
 import { type Principal, principalFromClaims } from './principal.ts';
 
@@ -48,7 +55,14 @@ export interface Jwk extends JsonWebKey {
   x5c?: string[];
 }
 
-/** JWT verification options. Exactly one of `secret`, `publicKey` or `jwks`. */
+/**
+ * JWT verification options. Exactly one of `secret`, `publicKey` or `jwks`.
+ *
+ * Always, whatever the options: `exp` is required; a token is accepted only in its canonical
+ * compact form (three unpadded base64url segments, no whitespace, no unused bit set), so one
+ * token has one text for anything keyed on it (replay caches, deny-lists, audit correlation);
+ * an `iat` later than now plus the clock tolerance is refused.
+ */
 export interface JwtOptions {
   /** The algorithms accepted; anything else (including `none`) is refused. Required. */
   readonly algorithms: readonly JwtAlgorithm[];
@@ -60,15 +74,48 @@ export interface JwtOptions {
   readonly jwks?: { readonly keys: readonly Jwk[] } | URL | string;
   /** Required `iss`. */
   readonly issuer?: string | readonly string[];
-  /** Required `aud`. */
+  /**
+   * The audience this service answers to: a token must carry `aud` naming one of these values.
+   * Without it, a token that carries any `aud` is refused (RFC 7519 §4.1.3: a token for another
+   * service, signed with a shared secret or by a shared key set, must not open a socket here),
+   * unless {@link JwtOptions.allowAnyAudience}; tokens without `aud` are accepted.
+   */
   readonly audience?: string | readonly string[];
+  /**
+   * With no `audience` configured, accept tokens whatever their `aud` says. An explicit opt-in
+   * for an issuer that stamps every token with an `aud` this service cannot predict; prefer
+   * configuring `audience`. Has no meaning with `audience` set (the doctor refuses both).
+   * @default false
+   */
+  readonly allowAnyAudience?: boolean;
   /** Required `typ` header (e.g. `at+jwt`). */
   readonly typ?: string;
   /**
-   * Allowed clock skew in seconds for `exp`/`nbf`.
+   * Allowed clock skew in seconds for `exp`/`nbf`/`iat`. Issuers stamp `iat` with their clock's
+   * now: a server clock behind the issuer's by more than this refuses fresh tokens, so keep
+   * clocks synchronized (NTP) or raise it.
    * @default 5
    */
   readonly clockToleranceSec?: number;
+  /**
+   * The oldest token accepted, in seconds since its `iat` (plus the clock tolerance); an older
+   * one is refused as expired (4002, as for `exp`), and a connection opened with a token ends
+   * when the token reaches this age, if that comes before its `exp`. `false`: no bound (`exp`
+   * alone). Tokens presented to open a socket are short-lived: one issued a day ago is more
+   * likely copied than fresh, whatever its `exp` says.
+   *
+   * A token without `iat` is not bounded by this (only by its required `exp`): many issuers
+   * omit `iat`, and refusing them by default would turn an upgrade into an outage. Set
+   * {@link JwtOptions.requireIat} to refuse them. An `iat` after now (beyond the clock
+   * tolerance) is always refused, whatever this says.
+   * @default 86400 (24 h)
+   */
+  readonly maxTokenAgeSec?: number | false;
+  /**
+   * Refuse tokens without an `iat` claim, so that every token is bounded by `maxTokenAgeSec`.
+   * @default false
+   */
+  readonly requireIat?: boolean;
   /** Map verified claims to a principal. @default principalFromClaims */
   readonly principal?: (claims: Readonly<Record<string, unknown>>) => Principal | undefined;
 }
@@ -83,6 +130,8 @@ export interface JwtVerifier {
 
 const HMAC = new Set(['HS256', 'HS384', 'HS512']);
 const MIN_SECRET_BYTES = 32;
+/** {@link JwtOptions.maxTokenAgeSec}'s default: a day. */
+const DEFAULT_MAX_TOKEN_AGE_SEC = 86_400;
 
 type KeyInput =
   | CryptoKey
@@ -167,6 +216,22 @@ export function validateJwtOptions(options: JwtOptions): string[] {
     !(typeof tolerance === 'number' && tolerance >= 0 && tolerance < Infinity)
   )
     problems.push('jwt.clockToleranceSec: a number of seconds, 0 or more');
+  const maxAge = options.maxTokenAgeSec as unknown;
+  if (
+    maxAge !== undefined &&
+    maxAge !== false &&
+    !(typeof maxAge === 'number' && maxAge > 0 && maxAge < Infinity)
+  )
+    problems.push('jwt.maxTokenAgeSec: a number of seconds above 0, or false for no bound');
+  for (const flag of ['allowAnyAudience', 'requireIat'] as const) {
+    const value = options[flag] as unknown;
+    if (value !== undefined && typeof value !== 'boolean')
+      problems.push(`jwt.${flag}: true or false`);
+  }
+  if (options.allowAnyAudience === true && options.audience !== undefined)
+    problems.push(
+      'jwt.allowAnyAudience: an audience is configured, so tokens must name it; remove allowAnyAudience',
+    );
   if ((options.publicKey !== undefined || options.jwks !== undefined) && hmac.length > 0) {
     problems.push(
       'jwt: a public key or JWKS verifies asymmetric algorithms only; remove HS* from algorithms',
@@ -197,19 +262,33 @@ function isUrlLike(value: unknown): value is URL | string {
 }
 
 /**
- * Build a verifier. Keys are imported once here, not per verification.
- *
- * @example
- * ```ts
- * const jwt = createJwtVerifier({ algorithms: ['HS256'], secret: process.env.JWT_SECRET!, issuer: 'https://auth.example.com' });
- * const principal = await jwt.verify(token);
- * ```
+ * The two ways one verifier checks a token, each complete: canonical spelling, signature, jose's
+ * claim checks and wsguard's claim policy. Exported for the differential test that holds them to
+ * the same answers; not part of the public API (`mod.ts` does not re-export it).
  */
-export function createJwtVerifier(options: JwtOptions): JwtVerifier {
+export interface TokenPaths {
+  /**
+   * The synchronous HS* path (`jwt-hmac.ts`): the verified claims, a jose error thrown, or
+   * `undefined` when it does not take the token (then `jose` decides). Absent for public keys,
+   * key sets, and runtimes without `node:crypto`.
+   */
+  readonly fast: ((token: string) => JWTPayload | undefined) | undefined;
+  /** jose's path: the verified claims, or a rejection with jose's error. Awaits `keys`. */
+  readonly jose: (token: string) => Promise<JWTPayload>;
+  /** Settles once keys are imported; rejects with the import's failure. */
+  readonly keys: Promise<unknown>;
+  /**
+   * The age bound applied, in seconds (`undefined`: none): a principal's `expiresAt` is capped
+   * at `iat` plus this.
+   */
+  readonly maxTokenAgeSec: number | undefined;
+}
+
+/** Build both verification paths for valid `options` (see {@link TokenPaths}). */
+export function createTokenPaths(options: JwtOptions): TokenPaths {
   const problems = validateJwtOptions(options);
   if (problems.length > 0) throw new TypeError(problems.join('; '));
   const algorithms = [...options.algorithms];
-  const toPrincipal = options.principal ?? principalFromClaims;
 
   let keyPromise: Promise<KeyInput>;
   if (options.secret !== undefined) {
@@ -250,46 +329,109 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
   // A failed import must not become an unhandled rejection before anyone awaits it.
   keyPromise.catch(() => {});
 
+  const clockTolerance = options.clockToleranceSec ?? 5;
   const verifyOptions = {
     algorithms,
-    requiredClaims: ['exp'],
-    clockTolerance: options.clockToleranceSec ?? 5,
+    requiredClaims: options.requireIat === true ? ['exp', 'iat'] : ['exp'],
+    clockTolerance,
     ...(options.issuer !== undefined ? { issuer: options.issuer as string | string[] } : {}),
     ...(options.audience !== undefined ? { audience: options.audience as string | string[] } : {}),
     ...(options.typ !== undefined ? { typ: options.typ } : {}),
   };
+  const maxTokenAgeSec =
+    options.maxTokenAgeSec === false
+      ? undefined
+      : (options.maxTokenAgeSec ?? DEFAULT_MAX_TOKEN_AGE_SEC);
+  // One function for wsguard's own claim rules, run by both paths on the claims jose's checks
+  // passed: they cannot disagree on it.
+  const policy = createClaimPolicy({
+    ...(options.audience !== undefined ? { audience: options.audience } : {}),
+    allowAnyAudience: options.allowAnyAudience === true,
+    ...(maxTokenAgeSec !== undefined ? { maxTokenAge: maxTokenAgeSec } : {}),
+    clockTolerance,
+  });
 
   // HS* tokens are checked synchronously where the runtime allows (see jwt-hmac.ts); anything the
   // fast path does not take, and every other runtime, goes through jwtVerify.
   // The same bytes jose imports: one conversion, so the two paths cannot disagree on the key.
-  const fast =
+  const hmac =
     options.secret === undefined
       ? undefined
       : createHmacFastPath(secretBytes(options.secret)!, algorithms, verifyOptions);
+  const fast =
+    hmac &&
+    ((token: string): JWTPayload | undefined => {
+      const payload = hmac(token);
+      if (payload !== undefined) policy(payload);
+      return payload;
+    });
+
+  const jose = async (token: string): Promise<JWTPayload> => {
+    // jose decodes leniently (padding, whitespace, unused bits): without this, one token would
+    // verify under several spellings. Checked before any key is fetched: costs nothing.
+    if (!isCanonicalCompact(token))
+      throw new errors.JWSInvalid('JWS must be three canonical, unpadded base64url segments');
+    const key = await keyPromise;
+    // biome-ignore lint/suspicious/noExplicitAny: jose overloads differ only by key type
+    const { payload } = await jwtVerify(token, key as any, verifyOptions);
+    policy(payload);
+    return payload;
+  };
+
+  return { fast, jose, keys: keyPromise, maxTokenAgeSec };
+}
+
+/**
+ * `principal` with its `expiresAt` no later than the end of the token's accepted age: a
+ * connection must not outlive a credential the verifier would now refuse as too old.
+ */
+function boundedByAge(
+  principal: Principal,
+  claims: JWTPayload,
+  maxTokenAgeSec: number | undefined,
+): Principal {
+  if (maxTokenAgeSec === undefined || typeof claims.iat !== 'number') return principal;
+  const end = (claims.iat + maxTokenAgeSec) * 1000;
+  if (principal.expiresAt !== undefined && principal.expiresAt <= end) return principal;
+  return { ...principal, expiresAt: end };
+}
+
+/**
+ * Build a verifier. Keys are imported once here, not per verification.
+ *
+ * @example
+ * ```ts
+ * const jwt = createJwtVerifier({ algorithms: ['HS256'], secret: process.env.JWT_SECRET!, issuer: 'https://auth.example.com' });
+ * const principal = await jwt.verify(token);
+ * ```
+ */
+export function createJwtVerifier(options: JwtOptions): JwtVerifier {
+  const paths = createTokenPaths(options);
+  const toPrincipal = options.principal ?? principalFromClaims;
 
   return {
     ready: async () => {
-      await keyPromise;
+      await paths.keys;
     },
     async verify(token: string): Promise<Principal> {
       let payload: JWTPayload | undefined;
       try {
-        payload = fast?.(token);
+        payload = paths.fast?.(token);
       } catch (error) {
         throw fromJose(error);
       }
       if (payload === undefined) {
-        const key = await keyPromise;
+        // A key that failed to import is a server fault, raised as it is (not a bad token).
+        await paths.keys;
         try {
-          // biome-ignore lint/suspicious/noExplicitAny: jose overloads differ only by key type
-          ({ payload } = await jwtVerify(token, key as any, verifyOptions));
+          payload = await paths.jose(token);
         } catch (error) {
           throw fromJose(error);
         }
       }
       const principal = toPrincipal(payload);
       if (!principal) throw new CredentialError('token has no usable subject');
-      return principal;
+      return boundedByAge(principal, payload, paths.maxTokenAgeSec);
     },
   };
 }

@@ -18,6 +18,8 @@
 
 export type { AuditEmitter, AuditEvent, AuditEventType, AuditSink } from './audit.ts';
 export { createAuditEmitter, redactEvent } from './audit.ts';
+export type { BodyLimits, BodyRead, BodyRefusal, JsonRead } from './body.ts';
+export { DEFAULT_BODY_TIMEOUT_MS, readBody, readJson } from './body.ts';
 export type {
   CloseCodeValue,
   CodeRow,
@@ -59,9 +61,10 @@ export type {
   GuardHooksOptions,
 } from './hooks.ts';
 export { connectionOf, guardHooks, setClient } from './hooks.ts';
-export type { StatsHandlerOptions, TicketHandlerOptions } from './http.ts';
+export type { MetricsHandlerOptions, StatsHandlerOptions, TicketHandlerOptions } from './http.ts';
 export {
   bannedResponse,
+  bodyRefused,
   healthHandler,
   json,
   metricsHandler,
@@ -98,8 +101,8 @@ export { redactString, redactUrl, SECRET_PARAMS } from './redact.ts';
 export type { RuntimeViolation, RuntimeViolationSignals } from './runtime-violation.ts';
 export type { GuardedServer, GuardedSocketOptions, ServeOptions, TlsOptions } from './serve.ts';
 export type { StandardSchemaV1 } from './standard-schema.ts';
-export type { StatsSnapshot } from './stats.ts';
-export { Stats } from './stats.ts';
+export type { CloseClass, CloseInitiator, StatsSnapshot } from './stats.ts';
+export { closeClassOf, Stats } from './stats.ts';
 export type { MemoryStoreOptions } from './store/memory.ts';
 export { createMemoryStore } from './store/memory.ts';
 export type {

@@ -13,7 +13,11 @@ export interface Principal {
   readonly roles: readonly string[];
   /** Permissions: explicit ones from the token plus those the roles grant (wildcards allowed). */
   readonly permissions: readonly string[];
-  /** When the credential behind this principal expires (ms since epoch); the connection ends then. */
+  /**
+   * When the credential behind this principal expires (ms since epoch); the connection ends then.
+   * For a JWT: its `exp`, or earlier `iat` + `jwt.maxTokenAgeSec` when the token carries `iat`
+   * (the verifier caps it, whatever the claims mapping returned).
+   */
   readonly expiresAt?: number;
   /** Other verified claims the app may need; never secrets. */
   readonly claims?: Readonly<Record<string, unknown>>;

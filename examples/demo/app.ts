@@ -3,9 +3,12 @@
  * fixed in DESIGN.md. `server.node.ts`, `server.bun.ts` and `server.deno.ts` serve it.
  *
  * Routes: GET / (page), POST /auth/login, POST /auth/refresh, POST /ws/ticket, GET /ws/stats
- * (admin), GET /metrics, GET /healthz; the WebSocket at /ws is handled by the adapter.
+ * (admin), GET /metrics (bearer `metricsToken`), GET /healthz; the WebSocket at /ws is handled by
+ * the adapter. Every body is bounded while it is read (413), never read whole first.
  */
 import { SignJWT } from 'jose';
+import { readJson } from '../../src/body.ts';
+import { bodyRefused } from '../../src/http.ts';
 import {
   type AuditEvent,
   createGuard,
@@ -38,6 +41,8 @@ export interface DemoOptions {
   readonly secret: string;
   /** Access-token lifetime in seconds. @default 900 */
   readonly tokenTtlSec?: number;
+  /** Bearer token `/metrics` asks for (`WSGUARD_METRICS_TOKEN`, generated at start when unset). */
+  readonly metricsToken: string;
   /** Store (memory by default, Redis when `REDIS_URL` is set). */
   readonly store?: Store;
   /** Static files served at `/`, `/app.js`, `/app.css`. */
@@ -70,22 +75,8 @@ function randomToken(): string {
     .replace(/=+$/, '');
 }
 
-async function readJson(
-  request: Request,
-  maxBytes = 4096,
-): Promise<Record<string, unknown> | undefined> {
-  if (!(request.headers.get('content-type') ?? '').includes('application/json')) return undefined;
-  const text = await request.text();
-  if (text.length > maxBytes) return undefined;
-  try {
-    const v = JSON.parse(text) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Login and refresh bodies are a few short strings: 4 KiB is plenty, and all that is ever read. */
+const AUTH_BODY = { maxBytes: 4096, timeoutMs: 5000 } as const;
 
 /** Build the demo app. */
 export function createDemoApp(options: DemoOptions): DemoApp {
@@ -129,7 +120,7 @@ export function createDemoApp(options: DemoOptions): DemoApp {
 
   const tickets = ticketHandler(guard);
   const stats = statsHandler(guard);
-  const metrics = metricsHandler(guard);
+  const metrics = metricsHandler(guard, { token: options.metricsToken });
   const health = healthHandler();
   const loginRule = { limit: 10, windowMs: 60_000 };
 
@@ -168,10 +159,13 @@ export function createDemoApp(options: DemoOptions): DemoApp {
             'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)),
           });
         }
-        const body = await readJson(request);
-        if (!body) return json({ error: 'JSON body required' }, 400);
+        const read = await readJson(request, AUTH_BODY);
+        if (!read.ok) return bodyRefused(read);
+        const body = read.value;
+        if (typeof body !== 'object' || body === null || Array.isArray(body))
+          return json({ error: 'JSON object required' }, 400);
         if (pathname === '/auth/login') {
-          const { username, password } = body;
+          const { username, password } = body as Record<string, unknown>;
           if (
             typeof username !== 'string' ||
             typeof password !== 'string' ||
@@ -183,7 +177,7 @@ export function createDemoApp(options: DemoOptions): DemoApp {
             return json({ error: 'invalid username or password' }, 401);
           return json(await issue(username));
         }
-        const refresh = body['refresh'];
+        const refresh = (body as Record<string, unknown>)['refresh'];
         const held = typeof refresh === 'string' ? refreshTokens.get(refresh) : undefined;
         // Rotating refresh tokens: each is used once.
         if (typeof refresh === 'string') refreshTokens.delete(refresh);

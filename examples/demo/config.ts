@@ -1,7 +1,9 @@
 /**
  * The demo's configuration from the environment (DESIGN.md): PORT (8787), HOST (127.0.0.1),
  * WSGUARD_ORIGINS (comma list, added to the server's own origin), WSGUARD_SECRET (generated at
- * start when unset), WSGUARD_TOKEN_TTL (seconds, 900), REDIS_URL (switches the store to Redis).
+ * start when unset), WSGUARD_TOKEN_TTL (seconds, 900), WSGUARD_METRICS_TOKEN (the bearer token
+ * `/metrics` asks for, ≥ 32 characters; generated and printed at start when unset), REDIS_URL
+ * (switches the store to Redis).
  * Each runtime's server passes its own way of reading the environment.
  */
 import type { Store } from '../../src/mod.ts';
@@ -15,6 +17,10 @@ export interface DemoConfig {
   readonly origins: string[];
   readonly secret: string;
   readonly tokenTtlSec: number;
+  /** The bearer token for `/metrics`. */
+  readonly metricsToken: string;
+  /** Whether {@link DemoConfig.metricsToken} was generated (then the banner shows it). */
+  readonly metricsTokenGenerated: boolean;
   readonly redisUrl: string | undefined;
 }
 
@@ -41,12 +47,19 @@ export function readConfig(env: (name: string) => string | undefined): DemoConfi
   const ttl = Number(env('WSGUARD_TOKEN_TTL') ?? 900);
   if (!Number.isInteger(ttl) || ttl < 2 || ttl > 86_400)
     throw new Error('WSGUARD_TOKEN_TTL: seconds between 2 and 86400');
+  const metricsToken = env('WSGUARD_METRICS_TOKEN') || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{32,8192}$/.test(metricsToken))
+    throw new Error(
+      'WSGUARD_METRICS_TOKEN: 32 or more visible ASCII characters (e.g. `openssl rand -hex 32`)',
+    );
   return {
     port,
     host,
     origins: [...origins],
     secret: env('WSGUARD_SECRET') ?? randomSecret(),
     tokenTtlSec: ttl,
+    metricsToken: metricsToken ?? randomSecret(),
+    metricsTokenGenerated: metricsToken === undefined,
     redisUrl: env('REDIS_URL') || undefined,
   };
 }
@@ -73,5 +86,9 @@ export function banner(url: string, config: DemoConfig, runtime: string): string
     `  demo users (password = user name): ${Object.entries(DEMO_USERS)
       .map(([u, r]) => `${u} (${r.join(', ')})`)
       .join(', ')}`,
+    // The metrics tell whoever reads them how an attack is going: they need the token.
+    `  metrics: curl -H 'authorization: Bearer ${
+      config.metricsTokenGenerated ? config.metricsToken : '$WSGUARD_METRICS_TOKEN'
+    }' ${url}/metrics${config.metricsTokenGenerated ? ' (token generated; set WSGUARD_METRICS_TOKEN to choose it)' : ''}`,
   ].join('\n');
 }

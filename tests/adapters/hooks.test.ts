@@ -11,7 +11,7 @@ import {
   guardHooks,
   setClient,
 } from '../../src/hooks.ts';
-import { createGuard, type GuardOptions } from '../../src/mod.ts';
+import { type AuditEvent, createGuard, type GuardOptions } from '../../src/mod.ts';
 
 const SECRET = 'hooks-test-secret-0123456789-0123456789';
 const ORIGIN = 'https://app.example.com';
@@ -353,5 +353,88 @@ describe('guardHooks', () => {
       expect(guard.stats().connections).toBe(0);
       expect(errors.map(String)).toContain('Error: classifier bug');
     });
+  });
+});
+
+describe('close attribution (who closed: guard, app or client)', () => {
+  const audited = (events: AuditEvent[]) =>
+    events
+      .filter((e) => e.type === 'connection.closed')
+      .map((e) => [e.closeCode, e.detail?.['by']]);
+  const withAudit = (app: GuardedHooks = {}) => {
+    const events: AuditEvent[] = [];
+    return { events, ...setup(app, { audit: (e) => events.push(e) }) };
+  };
+  const bearer = async (sub: string) =>
+    handshakeRequest({ authorization: `Bearer ${await token(sub)}` });
+
+  it('a client closing with the guard’s own codes is counted and audited as the client', async () => {
+    const { connect, hooks, guard, events } = withAudit();
+    for (const code of [4030, 4030, 4003, 1008, 3000, 4500, 1000]) {
+      const { fake } = await connect(await bearer(`c${code}`));
+      await hooks.close(fake!.peer, { code, reason: 'banned until 2999-01-01T00:00:00.000Z' });
+    }
+    const { fake } = await connect(await bearer('silent'));
+    await hooks.close(fake!.peer, {}); // no close frame at all
+    await tick();
+    expect(guard.stats().closes).toEqual({});
+    expect(guard.stats().clientCloses).toEqual({
+      private: 4,
+      error: 1,
+      registered: 1,
+      normal: 1,
+      no_status: 1,
+    });
+    expect(guard.metrics()).not.toMatch(/^wsguard_closes_total\{/m);
+    expect(audited(events)).toEqual([
+      [4030, 'client'],
+      [4030, 'client'],
+      [4003, 'client'],
+      [1008, 'client'],
+      [3000, 'client'],
+      [4500, 'client'],
+      [1000, 'client'],
+      [1005, 'client'],
+    ]);
+  });
+
+  it('the guard’s closes keep their code even when the client’s echo says otherwise', async () => {
+    const { connect, hooks, guard, events } = withAudit();
+    const { fake } = await connect(await bearer('k'));
+    guard.kick('k');
+    expect(fake!.closes).toEqual([4003]);
+    await hooks.close(fake!.peer, { code: 4999 }); // whatever the client answers
+    await tick();
+    expect(guard.stats().closes).toEqual({ '4003': 1 });
+    expect(guard.stats().clientCloses).toEqual({});
+    expect(audited(events)).toEqual([[4003, 'guard']]);
+  });
+
+  it('a close the app starts itself is the app’s, not the client’s nor the guard’s', async () => {
+    const { connect, hooks, guard, events } = withAudit({
+      message(peer) {
+        peer.close(4500, 'app done');
+      },
+    });
+    const { fake } = await connect(await bearer('a'));
+    await hooks.message(fake!.peer, msg('{"bye":true}'));
+    expect(fake!.closes).toEqual([4500]);
+    await hooks.close(fake!.peer, { code: 4030 }); // the client's echo, or its own code
+    await tick();
+    expect(guard.stats().closes).toEqual({});
+    expect(guard.stats().clientCloses).toEqual({});
+    expect(guard.stats().appCloses).toEqual({ private: 1 });
+    expect(audited(events)).toEqual([[4500, 'app']]);
+  });
+
+  it('the end of a shutdown (terminateAll) is the guard’s', async () => {
+    const { connect, hooks, guard, events } = withAudit();
+    const { fake } = await connect(await bearer('s'));
+    hooks.terminateAll();
+    expect(fake!.closes).toEqual(['terminate']);
+    await hooks.close(fake!.peer, { code: 1006 });
+    await tick();
+    expect(guard.stats().closes).toEqual({ '1001': 1 });
+    expect(audited(events)).toEqual([[1001, 'guard']]);
   });
 });

@@ -4,7 +4,7 @@
  * a socket that closes while they run leaves no lease, no count and no eviction behind.
  */
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, type GuardConnection, type Principal } from '../../src/mod.ts';
+import { createMemoryStore, type GuardConnection } from '../../src/mod.ts';
 import { attach, settle, sign, testGuard } from './fixtures/guards.ts';
 
 describe('refresh goes through the same admission as a handshake', () => {

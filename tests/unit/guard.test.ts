@@ -288,7 +288,9 @@ describe('connection caps', () => {
     await guard.close(a);
     expect(a.closed).toBe(true);
     expect(guard.stats().connections).toBe(1);
-    expect(guard.stats().closes).toEqual({ '1000': 1 });
+    // An unattributed code is the client's: only the guard's own closes count under `closes`.
+    expect(guard.stats().clientCloses).toEqual({ normal: 1 });
+    expect(guard.stats().closes).toEqual({});
     expect(events.filter((e) => e.type === 'connection.closed')).toHaveLength(1);
     // Exactly one slot came back: b still holds the other one.
     expectAccept(await upgrade({ sub: 'c' }));
@@ -732,12 +734,14 @@ describe('stats and metrics', () => {
     await guard.close(a1, 1000);
     expect(guard.stats()).toMatchObject({ connections: 2, users: 2 });
     await guard.close(a2, 1000);
-    await guard.close(b, 4001);
+    await guard.close(b, 4001, 'guard');
+    // The guard's own closes by code; the clients' by class, apart.
     expect(guard.stats()).toMatchObject({
       connections: 0,
       users: 0,
       accepted: 3,
-      closes: { '1000': 2, '4001': 1 },
+      closes: { '4001': 1 },
+      clientCloses: { normal: 2 },
     });
     expect([...guard.connections()]).toEqual([]);
   });

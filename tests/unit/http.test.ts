@@ -1,12 +1,17 @@
+import { connect } from 'node:net';
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve } from '../../adapters/node.ts';
+import { createDemoApp } from '../../examples/demo/app.ts';
 import {
   createGuard,
+  GuardConfigError,
   healthHandler,
   metricsHandler,
   statsHandler,
   ticketHandler,
 } from '../../src/mod.ts';
+import type { GuardedServer } from '../../src/serve.ts';
 
 const secret = 'http-test-secret-that-is-32-bytes-long';
 const sign = (sub: string, roles: string[], exp: string | number = '5m') =>
@@ -118,11 +123,293 @@ describe('stats, metrics, health', () => {
   });
 
   it('serves Prometheus text and health', async () => {
-    const m = metricsHandler(guard)(new Request('http://app/metrics'));
+    const m = await metricsHandler(guard, { public: true })(new Request('http://app/metrics'));
     expect(m.headers.get('content-type')).toContain('text/plain');
     expect(await m.text()).toMatch(/^# HELP wsguard_connections /m);
     const h = healthHandler()(new Request('http://app/healthz'));
     expect(h.status).toBe(200);
     expect(await h.text()).toBe('ok');
+  });
+});
+
+describe('metrics endpoint: protected unless said public', () => {
+  const TOKEN = 'metrics-token-0123456789abcdef-0123456789abcdef';
+  const scrape = (headers: Record<string, string> = {}, method = 'GET') =>
+    metricsHandler(guard, { token: TOKEN })(new Request('http://app/metrics', { method, headers }));
+
+  it('refuses a scrape without the bearer token, or with a wrong one, with 401 and no metrics', async () => {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Basic abc' },
+      { authorization: `Bearer ${TOKEN.slice(0, -1)}x` },
+      { authorization: `Bearer ${TOKEN}x` },
+      { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+      { cookie: `token=${TOKEN}` },
+    ]) {
+      const res = await scrape(headers);
+      expect(res.status, JSON.stringify(headers)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await res.text()).not.toContain('wsguard_');
+    }
+    const ok = await scrape({ authorization: `Bearer ${TOKEN}` });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/^# HELP wsguard_connections /m);
+    expect((await scrape({ authorization: `Bearer ${TOKEN}` }, 'POST')).status).toBe(405);
+  });
+
+  it('accepts any of several tokens (rotation), and only those', async () => {
+    const next = 'next-metrics-token-0123456789abcdef-012345678';
+    const m = metricsHandler(guard, { token: [TOKEN, next] });
+    const get = (t: string) =>
+      m(new Request('http://app/metrics', { headers: { authorization: `Bearer ${t}` } }));
+    expect((await get(TOKEN)).status).toBe(200);
+    expect((await get(next)).status).toBe(200);
+    expect((await get(`${next}0`)).status).toBe(401);
+  });
+
+  it('will not be built unprotected by default, nor with a weak token', () => {
+    expect(() => metricsHandler(guard, undefined as never)).toThrow(GuardConfigError);
+    expect(() => metricsHandler(guard, {} as never)).toThrow(GuardConfigError);
+    expect(() => metricsHandler(guard, { token: 'short' })).toThrow(/32 to 8192/);
+    expect(() => metricsHandler(guard, { token: ' '.repeat(40) })).toThrow(GuardConfigError);
+    expect(() => metricsHandler(guard, { token: [] })).toThrow(GuardConfigError);
+    expect(() => metricsHandler(guard, { public: true, token: TOKEN } as never)).toThrow(
+      /not both/,
+    );
+    expect(() => metricsHandler(guard, { public: 'yes' } as never)).toThrow(GuardConfigError);
+  });
+
+  it('serves without a token only when `public: true` is passed', async () => {
+    const res = await metricsHandler(guard, { public: true })(new Request('http://app/metrics'));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^# TYPE wsguard_closes_total counter/m);
+  });
+});
+
+/** A request body: `chunk` bytes per pull, `chunks` times (or for ever); pulls and cancels counted. */
+function probeBody(chunk: number, chunks = Number.POSITIVE_INFINITY) {
+  const probe = { pulled: 0, cancelled: false, body: undefined as unknown as ReadableStream };
+  const bytes = new Uint8Array(chunk).fill(97);
+  probe.body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (probe.pulled >= chunk * chunks) {
+          controller.close();
+          return;
+        }
+        probe.pulled += chunk;
+        controller.enqueue(bytes.slice());
+      },
+      cancel() {
+        probe.cancelled = true;
+      },
+    },
+    { highWaterMark: 0 }, // nothing is pulled until the handler reads
+  );
+  return probe;
+}
+
+describe('ticket endpoint: bounded body', () => {
+  const handler = ticketHandler(guard, { maxBodyBytes: 1024, bodyTimeoutMs: 200 });
+  const send = (body: ReadableStream, headers: Record<string, string> = {}) =>
+    handler(
+      new Request('http://app/ws/ticket', {
+        method: 'POST',
+        headers: { origin: APP, ...headers },
+        body,
+        duplex: 'half',
+      } as RequestInit),
+    );
+
+  it('refuses a Content-Length over the limit with 413 before reading a byte', async () => {
+    const probe = probeBody(64 * 1024);
+    const res = await send(probe.body, { 'content-length': String(32 * 1024 * 1024) });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(res.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(probe.pulled).toBe(0);
+    expect(probe.cancelled).toBe(true);
+  });
+
+  it('stops a chunked body at the limit: 413, the stream cancelled, not read on', async () => {
+    const probe = probeBody(600);
+    const res = await send(probe.body);
+    expect(res.status).toBe(413);
+    expect(probe.pulled).toBeLessThanOrEqual(1200);
+    expect(probe.cancelled).toBe(true);
+  });
+
+  it('answers 408 to a body that does not arrive in time, 400 to a malformed length', async () => {
+    const stalled = { cancelled: false };
+    const body = new ReadableStream(
+      {
+        pull: () => new Promise(() => {}),
+        cancel() {
+          stalled.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const t0 = Date.now();
+    const res = await send(body);
+    expect(res.status).toBe(408);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(stalled.cancelled).toBe(true);
+    expect((await send(probeBody(2, 1).body, { 'content-length': '2x' })).status).toBe(400);
+  });
+
+  it('still issues a ticket when the body is small (a client posting `{}`)', async () => {
+    const res = await send(probeBody(2, 1).body, {
+      authorization: `Bearer ${await sign('alice', ['user'])}`,
+      'content-type': 'application/json',
+    });
+    expect(res.status).toBe(200);
+  });
+});
+
+/**
+ * A raw HTTP/1.1 request over loopback: `head` as written, then (for `chunked`) up to `chunked`
+ * bytes in 64 KiB chunks, sent only while no answer has come (a client that reads answers stops
+ * there). Resolves when the server closes the connection, or after `timeoutMs`.
+ */
+function rawRequest(
+  base: string,
+  head: string,
+  chunked = 0,
+  timeoutMs = 10_000,
+): Promise<{ status: number | undefined; sent: number; ms: number }> {
+  const { port } = new URL(base);
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunk = Buffer.alloc(64 * 1024, 97);
+    let got = '';
+    let sent = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(got);
+      resolve({ status: m ? Number(m[1]) : undefined, sent, ms: Date.now() - t0 });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    socket.on('data', (d) => {
+      got += d.toString('latin1');
+    });
+    socket.on('error', finish);
+    socket.on('close', finish);
+    socket.write(head);
+    const pump = (): void => {
+      while (!done && got === '' && sent < chunked) {
+        sent += chunk.length;
+        const ok = socket.write(`${chunk.length.toString(16)}\r\n`) && socket.write(chunk);
+        socket.write('\r\n');
+        if (!ok) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      if (!done && got === '' && chunked > 0) socket.write('0\r\n\r\n');
+    };
+    if (chunked > 0) pump();
+  });
+}
+
+/** The peak growth of RSS and of heap + external memory while `run` runs (sampled every 2 ms). */
+async function peakGrowth<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; rss: number; heap: number }> {
+  const base = process.memoryUsage();
+  let rss = 0;
+  let heap = 0;
+  const sample = () => {
+    const m = process.memoryUsage();
+    rss = Math.max(rss, m.rss - base.rss);
+    heap = Math.max(heap, m.heapUsed + m.external - base.heapUsed - base.external);
+  };
+  const timer = setInterval(sample, 2);
+  try {
+    const result = await run();
+    sample();
+    return { result, rss, heap };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('32 MiB bodies against a real server (Node adapter): 413, never read whole', () => {
+  const MiB = 1024 * 1024;
+  const ORIGIN = 'http://127.0.0.1';
+  const METRICS_TOKEN = 'demo-metrics-token-0123456789abcdef-0123456789';
+  let server: GuardedServer;
+  const head = (path: string, extra: string) =>
+    `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\norigin: ${ORIGIN}\r\ncontent-type: application/json\r\nconnection: close\r\n${extra}\r\n`;
+
+  beforeAll(async () => {
+    const app = createDemoApp({
+      origins: [ORIGIN],
+      secret,
+      metricsToken: METRICS_TOKEN,
+      assets: {},
+    });
+    server = await serve({
+      guard: app.guard,
+      fetch: (request, client) => app.fetch(request, client.ip),
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  for (const path of ['/auth/login', '/ws/ticket']) {
+    it(`${path}: a declared 32 MiB Content-Length is refused at once, before any body byte`, async () => {
+      const r = await rawRequest(
+        server.url,
+        head(path, `content-length: ${32 * MiB}\r\n`),
+        0,
+        3000,
+      );
+      expect(r.status).toBe(413);
+      expect(r.ms).toBeLessThan(2000);
+    });
+
+    it(`${path}: a chunked 32 MiB body is cut at the limit with 413, memory bounded`, async () => {
+      const { result, rss, heap } = await peakGrowth(() =>
+        rawRequest(server.url, head(path, 'transfer-encoding: chunked\r\n'), 32 * MiB),
+      );
+      console.log(
+        `[measure] ${path} chunked 32 MiB: status ${result.status}, client wrote ${(result.sent / MiB).toFixed(1)} MiB before the answer, peak RSS +${(rss / MiB).toFixed(1)} MiB, heap+external +${(heap / MiB).toFixed(1)} MiB, ${result.ms} ms`,
+      );
+      expect(result.status).toBe(413);
+      expect(result.sent).toBeLessThan(16 * MiB);
+      expect(heap).toBeLessThan(16 * MiB);
+      expect(rss).toBeLessThan(24 * MiB);
+    });
+  }
+
+  it('the demo login still works with a small JSON body; other types get 415', async () => {
+    const login = (body: string, type = 'application/json') =>
+      fetch(`${server.url}/auth/login`, {
+        method: 'POST',
+        headers: { origin: ORIGIN, 'content-type': type },
+        body,
+      });
+    const ok = await login(JSON.stringify({ username: 'alice', password: 'alice' }));
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { token?: string }).token).toMatch(/^ey/);
+    expect((await login('username=alice', 'application/x-www-form-urlencoded')).status).toBe(415);
+  });
+
+  it('the demo’s /metrics asks for the token', async () => {
+    const none = await fetch(`${server.url}/metrics`);
+    expect(none.status).toBe(401);
+    expect(await none.text()).not.toContain('wsguard_');
+    const ok = await fetch(`${server.url}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/^# HELP wsguard_connections /m);
   });
 });

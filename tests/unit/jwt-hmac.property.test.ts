@@ -10,11 +10,19 @@
  *
  * And it has teeth: a valid token signed by the right key is taken by the fast path (not deferred),
  * so a fast path that silently stopped working would fail here, not only in a benchmark.
+ *
+ * Then the same for the verifier's two complete paths (`createTokenPaths`: canonical spelling,
+ * signature, jose's claims, wsguard's claim policy), on tokens re-spelled in every segment
+ * (padding, unused bits, whitespace, the standard base64 alphabet, empty segments, extra dots),
+ * before signing (the issuer signed the odd text) and after (anyone re-spelled a genuine token):
+ * the two paths agree, every non-canonical token is refused by both, and every accepted token
+ * obeys the `aud` and `iat` rules, checked here independently of the code under test.
  */
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
-import { jwtVerify } from 'jose';
+import { type JWTPayload, jwtVerify } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
+import { createTokenPaths, type JwtOptions } from '../../src/jwt.ts';
 import { createHmacFastPath } from '../../src/jwt-hmac.ts';
 import { createJwtVerifier } from '../../src/mod.ts';
 
@@ -312,6 +320,12 @@ describe('synchronous HS* path against jwtVerify', () => {
     const lenient = build({ ...base, signAlg: 'HS256', key: 'right', mangle: 'last-bits' });
     expect(viaFast(lenient, o)).toBe('deferred');
     expect(await viaJose(lenient, o)).toMatchObject({ ok: { sub: 'a' } });
+    // The verifier's own jose path refuses that spelling: one token, one text.
+    const strict: StrictOptions = { algorithms: ['HS256'] };
+    expect(viaStrictFast(lenient, strict)).toBe('deferred');
+    expect(await viaStrictJose(lenient, strict)).toMatchObject({
+      error: { name: 'JWSInvalid', code: 'ERR_JWS_INVALID' },
+    });
   });
 
   it('maps fast-path claim failures like jose ones through createJwtVerifier', async () => {
@@ -344,5 +358,458 @@ describe('synchronous HS* path against jwtVerify', () => {
         sign({ sub: 'alice', roles: ['admin'], iss: 'https://issuer.example', exp: now() + 600 }),
       ),
     ).resolves.toMatchObject({ sub: 'alice', roles: ['admin'] });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The verifier's two complete paths, strict: createTokenPaths(...).fast against .jose.
+
+type Respell =
+  | 'none'
+  | 'unused-bit'
+  | 'pad'
+  | 'one-pad'
+  | 'space'
+  | 'tab'
+  | 'cr'
+  | 'lf'
+  | 'crlf'
+  | 'ff'
+  | 'plus'
+  | 'slash'
+  | 'std-alphabet'
+  | 'empty'
+  | 'dot-before'
+  | 'dot-after'
+  | 'overlong';
+
+interface StrictRecipe {
+  header: Record<string, unknown> | string;
+  payload: Record<string, unknown> | string;
+  signAlg: Hs;
+  key: 'right' | 'wrong';
+  respell: Respell;
+  /** Which segment is re-spelled: header, payload or signature. */
+  segment: 0 | 1 | 2;
+  /** Re-spelled before signing (the issuer signed that text) or after (a genuine token altered). */
+  when: 'before' | 'after';
+  /** Where in the segment an inserted or replaced character goes, as a fraction of its length. */
+  at: number;
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** One segment spelled otherwise; most results are not canonical, some are (the oracle decides). */
+function respell(segment: string, how: Respell, at: number): string {
+  const i = Math.min(segment.length, Math.floor(at * (segment.length + 1)));
+  const insert = (c: string) => segment.slice(0, i) + c + segment.slice(i);
+  const replace = (c: string) =>
+    segment.length === 0
+      ? c
+      : segment.slice(0, Math.min(i, segment.length - 1)) +
+        c +
+        segment.slice(Math.min(i, segment.length - 1) + 1);
+  const rest = segment.length % 4;
+  switch (how) {
+    case 'none':
+      return segment;
+    case 'unused-bit': {
+      // The lowest unused bit of the last character: same bytes to a lenient decoder.
+      if (rest !== 2 && rest !== 3) return `${segment}A`; // no unused bits: an impossible length
+      const v = ALPHABET.indexOf(segment.at(-1)!);
+      return (
+        segment.slice(0, -1) +
+        ALPHABET[v | (rest === 2 ? 1 << Math.floor(at * 4) : 1 << Math.floor(at * 2))]
+      );
+    }
+    case 'pad':
+      return segment + '='.repeat(rest === 0 ? 1 : 4 - rest);
+    case 'one-pad':
+      return `${segment}=`;
+    case 'space':
+      return insert(' ');
+    case 'tab':
+      return insert('\t');
+    case 'cr':
+      return insert('\r');
+    case 'lf':
+      return insert('\n');
+    case 'crlf':
+      return insert('\r\n');
+    case 'ff':
+      return insert('\f');
+    case 'plus':
+      return replace('+');
+    case 'slash':
+      return replace('/');
+    case 'std-alphabet':
+      return segment.replaceAll('-', '+').replaceAll('_', '/');
+    case 'empty':
+      return '';
+    case 'dot-before':
+      return `.${segment}`;
+    case 'dot-after':
+      return `${segment}.`;
+    case 'overlong': {
+      let out = `${segment}A`;
+      while (out.length % 4 !== 1) out += 'A';
+      return out;
+    }
+  }
+}
+
+/** Independent of src/: canonical iff three non-empty segments, each its own re-encoding. */
+function canonical(token: string): boolean {
+  const parts = token.split('.');
+  return (
+    parts.length === 3 &&
+    parts.every(
+      (p) =>
+        p.length > 0 &&
+        /^[A-Za-z0-9_-]+$/.test(p) &&
+        Buffer.from(p, 'base64url').toString('base64url') === p,
+    )
+  );
+}
+
+function buildStrict(r: StrictRecipe): string {
+  const h = b64(typeof r.header === 'string' ? r.header : JSON.stringify(r.header));
+  const p = b64(typeof r.payload === 'string' ? r.payload : JSON.stringify(r.payload));
+  const mac = (input: string) =>
+    createHmac(HASH[r.signAlg], r.key === 'right' ? SECRET : OTHER)
+      .update(input)
+      .digest('base64url');
+  const segments = [h, p];
+  if (r.when === 'before' && r.segment < 2) {
+    segments[r.segment] = respell(segments[r.segment]!, r.respell, r.at);
+    const input = `${segments[0]}.${segments[1]}`;
+    return `${input}.${mac(input)}`;
+  }
+  const all = [h, p, mac(`${h}.${p}`)];
+  all[r.segment] = respell(all[r.segment]!, r.respell, r.at);
+  return all.join('.');
+}
+
+/** `iat` values, each ≥ 55 s from every boundary (tolerance ≤ 5 s, ages 1 h and 24 h). */
+const iatTime = fc.oneof(
+  fc.constant(undefined),
+  fc.constantFrom(-60, -1800, -7200, -90_000, -315_360_000, 60, 315_360_000).map((d) => now() + d),
+  fc.constant('soon'),
+);
+
+const strictPayload: fc.Arbitrary<Record<string, unknown> | string> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      sub: claimValue,
+      exp: time,
+      nbf: fc.constantFrom(undefined, undefined, now() - 600, now() + 600),
+      iat: iatTime,
+      iss: fc.constantFrom(undefined, 'https://issuer.example', 'https://evil.example'),
+      aud: fc.constantFrom(undefined, undefined, 'app', ['app', 'other'], ['other'], [], 'evil'),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constantFrom('not json', '[]', '{"exp":', '{"exp":1e999}') },
+);
+
+const respelling = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<Respell>('none') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom<Respell>(
+      'unused-bit',
+      'pad',
+      'one-pad',
+      'space',
+      'tab',
+      'cr',
+      'lf',
+      'crlf',
+      'ff',
+      'plus',
+      'slash',
+      'std-alphabet',
+      'empty',
+      'dot-before',
+      'dot-after',
+      'overlong',
+    ),
+  },
+);
+const placement = {
+  respell: respelling,
+  segment: fc.constantFrom<StrictRecipe['segment']>(0, 1, 2),
+  when: fc.constantFrom<StrictRecipe['when']>('before', 'after'),
+  at: fc.double({ min: 0, max: 0.999, noNaN: true }),
+};
+
+/** Anything: odd headers and payloads, swapped algorithms, wrong keys. */
+const wildRecipe: fc.Arbitrary<StrictRecipe> = fc
+  .record({
+    header,
+    payload: strictPayload,
+    signAlg: fc.constantFrom<Hs>('HS256', 'HS384', 'HS512'),
+    honestAlg: fc.constantFrom(true, true, true, false),
+    key: fc.constantFrom<StrictRecipe['key']>('right', 'right', 'right', 'wrong'),
+    ...placement,
+  })
+  .map(({ honestAlg, ...r }) =>
+    honestAlg && typeof r.header === 'object'
+      ? { ...r, header: { ...r.header, alg: r.signAlg } }
+      : r,
+  );
+
+/**
+ * A real issuer's tokens (right key and algorithm, valid `exp`, the expected `iss`), varied in
+ * `aud`, `iat` and `typ`: the ones the `aud` and `iat` rules decide, so many are accepted.
+ */
+const issuerRecipe: fc.Arbitrary<StrictRecipe> = fc
+  .record({
+    signAlg: fc.constantFrom<Hs>('HS256', 'HS384', 'HS512'),
+    typ: fc.constantFrom(undefined, 'JWT'),
+    // Headers of every length modulo 3, so their segments end with and without unused bits.
+    kid: fc.constantFrom(undefined, 'k', 'kk'),
+    aud: fc.constantFrom(undefined, undefined, 'app', ['x', 'app'], 'other', []),
+    // Mostly a recent iat, as issuers stamp it; sometimes any of the others.
+    iat: fc.oneof(
+      { weight: 1, arbitrary: iatTime },
+      { weight: 2, arbitrary: fc.constantFrom(-60, -1800).map((d) => now() + d) },
+    ),
+    ...placement,
+    // Half the time the token as issued, so the claim rules decide it.
+    respell: fc.oneof(respelling, fc.constant<Respell>('none')),
+  })
+  .map(({ signAlg, typ, kid, aud, iat, ...r }) => ({
+    ...r,
+    signAlg,
+    key: 'right' as const,
+    header: {
+      alg: signAlg,
+      ...(typ === undefined ? {} : { typ }),
+      ...(kid === undefined ? {} : { kid }),
+    },
+    payload: { sub: 'a', exp: now() + 600, iss: 'https://issuer.example', aud, iat },
+  }));
+
+const strictRecipe: fc.Arbitrary<StrictRecipe> = fc.oneof(wildRecipe, issuerRecipe);
+
+interface StrictOptions {
+  algorithms: Hs[];
+  issuer?: string | string[];
+  audience?: string | string[];
+  allowAnyAudience?: boolean;
+  typ?: string;
+  clockToleranceSec?: number;
+  maxTokenAgeSec?: number | false;
+  requireIat?: boolean;
+}
+const strictOptions: fc.Arbitrary<StrictOptions> = fc
+  .record(
+    {
+      algorithms: fc.subarray(['HS256', 'HS384', 'HS512'] as Hs[], { minLength: 1 }),
+      issuer: fc.constantFrom<string | string[]>('https://issuer.example', [
+        'https://other.example',
+        'https://issuer.example',
+      ]),
+      audience: fc.constantFrom<string | string[]>('app', ['x', 'app']),
+      allowAnyAudience: fc.boolean(),
+      typ: fc.constantFrom('JWT', 'application/JWT'),
+      clockToleranceSec: fc.constantFrom(0, 5),
+      maxTokenAgeSec: fc.constantFrom<number | false>(false, 3600, 86_400),
+      requireIat: fc.boolean(),
+    },
+    { requiredKeys: ['algorithms'] },
+  )
+  // The doctor refuses allowAnyAudience next to an audience: not a verifier to compare.
+  .map((o) => {
+    if (o.audience === undefined) return o;
+    const { allowAnyAudience: _, ...rest } = o;
+    return rest;
+  });
+
+const strictPaths = new Map<string, ReturnType<typeof createTokenPaths>>();
+function pathsFor(o: StrictOptions): ReturnType<typeof createTokenPaths> {
+  const id = JSON.stringify(o);
+  let paths = strictPaths.get(id);
+  if (!paths) {
+    paths = createTokenPaths({ ...o, secret: SECRET } as JwtOptions);
+    if (!paths.fast)
+      throw new Error('no synchronous HMAC on this runtime: the fast path cannot be tested');
+    strictPaths.set(id, paths);
+  }
+  return paths;
+}
+function viaStrictFast(token: string, o: StrictOptions): Outcome {
+  try {
+    const payload = pathsFor(o).fast!(token);
+    return payload === undefined ? 'deferred' : { ok: payload };
+  } catch (e) {
+    return { error: describeError(e) };
+  }
+}
+async function viaStrictJose(token: string, o: StrictOptions): Promise<Outcome> {
+  try {
+    return { ok: await pathsFor(o).jose(token) };
+  } catch (e) {
+    return { error: describeError(e) };
+  }
+}
+
+/** The rules an accepted token must obey, written out here rather than taken from src/. */
+function expectObeysPolicy(claims: Record<string, unknown>, o: StrictOptions, at: number): void {
+  const tolerance = o.clockToleranceSec ?? 5;
+  if (o.audience === undefined && o.allowAnyAudience !== true)
+    expect(Object.hasOwn(claims, 'aud'), 'aud without a configured audience').toBe(false);
+  if (o.requireIat === true) expect(typeof claims.iat).toBe('number');
+  if (typeof claims.iat === 'number') {
+    expect(claims.iat, 'iat in the future').toBeLessThanOrEqual(at + tolerance);
+    const maxAge = o.maxTokenAgeSec === undefined ? 86_400 : o.maxTokenAgeSec;
+    if (maxAge !== false)
+      expect(at - claims.iat - tolerance, 'token too old').toBeLessThanOrEqual(maxAge);
+  }
+}
+
+describe('the verifier’s fast and jose paths, both strict', () => {
+  it('agree, refuse every non-canonical spelling, and accept only what the policy allows', async () => {
+    let taken = 0;
+    let respelledRefused = 0;
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(strictRecipe, strictOptions, async (r, o) => {
+        const token = buildStrict(r);
+        const fast = viaStrictFast(token, o);
+        const jose = await viaStrictJose(token, o);
+        if (fast !== 'deferred') {
+          taken++;
+          expect(fast).toEqual(jose);
+        }
+        if (!canonical(token)) {
+          expect(
+            fast === 'deferred' || 'error' in fast,
+            'fast path took a non-canonical token',
+          ).toBe(true);
+          expect(jose, 'jose path accepted a non-canonical token').toHaveProperty('error');
+          respelledRefused++;
+        }
+        if (typeof jose === 'object' && 'ok' in jose) {
+          accepted++;
+          expectObeysPolicy(jose.ok as Record<string, unknown>, o, now());
+          // Strict only narrows: jose alone, with the same options, accepts it too.
+          const {
+            allowAnyAudience: _a,
+            maxTokenAgeSec: _m,
+            requireIat,
+            clockToleranceSec,
+            ...rest
+          } = o;
+          const lenient = await viaJose(token, {
+            ...rest,
+            clockTolerance: clockToleranceSec ?? 5,
+          });
+          expect(lenient).toEqual(jose);
+          if (requireIat) expect(typeof (jose.ok as JWTPayload).iat).toBe('number');
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    // Teeth: the fast path still takes tokens, re-spellings are generated and refused, and some
+    // tokens pass every rule.
+    expect(taken).toBeGreaterThan(400);
+    expect(respelledRefused).toBeGreaterThan(600);
+    expect(accepted).toBeGreaterThan(60);
+  });
+
+  it('refuse every re-spelling of an accepted token, in every segment, before and after signing', async () => {
+    const o: StrictOptions = { algorithms: ['HS256', 'HS384', 'HS512'] };
+    let respelled = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<Hs>('HS256', 'HS384', 'HS512'),
+        // Header and payload lengths of every residue modulo 3: segments with 0, 2 and 4 unused bits.
+        fc.constantFrom(undefined, 'k', 'kk'),
+        fc.constantFrom('', 'x', 'xx'),
+        respelling.filter((r) => r !== 'none'),
+        placement.segment,
+        placement.when,
+        placement.at,
+        async (signAlg, kid, pad, how, segment, when, at) => {
+          const recipe: StrictRecipe = {
+            header: kid === undefined ? { alg: signAlg } : { alg: signAlg, kid },
+            payload: { sub: 'a', exp: now() + 600, pad },
+            signAlg,
+            key: 'right',
+            respell: 'none',
+            segment,
+            when,
+            at,
+          };
+          const genuine = buildStrict(recipe);
+          // The token as issued passes both paths (so a refusal below is the spelling's alone).
+          expect(viaStrictFast(genuine, o)).toMatchObject({ ok: { sub: 'a' } });
+          expect(await viaStrictJose(genuine, o)).toMatchObject({ ok: { sub: 'a' } });
+          const token = buildStrict({ ...recipe, respell: how });
+          if (canonical(token)) return; // e.g. the standard alphabet where there was no - or _
+          respelled++;
+          const fast = viaStrictFast(token, o);
+          expect(fast === 'deferred' || 'error' in fast, `fast took ${JSON.stringify(token)}`).toBe(
+            true,
+          );
+          expect(await viaStrictJose(token, o), JSON.stringify(token)).toHaveProperty('error');
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    expect(respelled).toBeGreaterThan(1000);
+  });
+
+  it('agree at the iat boundaries, exactly where the policy puts them (frozen clock)', async () => {
+    vi.useFakeTimers({ now: 1_800_000_000_500, toFake: ['Date'] });
+    try {
+      const at = 1_800_000_000;
+      const iat = fc.oneof(
+        fc.integer({ min: -7, max: 7 }).map((d) => at + d),
+        fc.integer({ min: -7, max: 7 }).map((d) => at - 3600 + d),
+        fc.constantFrom<unknown>(undefined, at + 0.5, at - 3600 - 5.5),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          iat,
+          fc.constantFrom(0, 5),
+          fc.constantFrom<number | false>(3600, false),
+          async (iatValue, clockToleranceSec, maxTokenAgeSec) => {
+            const token = buildStrict({
+              header: { alg: 'HS256' },
+              payload: { sub: 'a', exp: at + 600, iat: iatValue },
+              signAlg: 'HS256',
+              key: 'right',
+              respell: 'none',
+              segment: 0,
+              when: 'after',
+              at: 0,
+            });
+            const o: StrictOptions = { algorithms: ['HS256'], clockToleranceSec, maxTokenAgeSec };
+            const fast = viaStrictFast(token, o);
+            expect(fast).not.toBe('deferred');
+            expect(fast).toEqual(await viaStrictJose(token, o));
+            const t = clockToleranceSec;
+            const ok =
+              typeof iatValue !== 'number' ||
+              (iatValue <= at + t &&
+                (maxTokenAgeSec === false || at - iatValue - t <= maxTokenAgeSec));
+            expect(typeof fast === 'object' && 'ok' in fast, `iat ${iatValue}`).toBe(ok);
+            if (!ok && typeof fast === 'object' && 'error' in fast) {
+              // Too old: expired (4002, get a new token); from the future: invalid (4001).
+              expect(fast.error.name).toBe(
+                (iatValue as number) > at ? 'JWTClaimValidationFailed' : 'JWTExpired',
+              );
+              expect(fast.error.claim).toBe('iat');
+            }
+          },
+        ),
+        { numRuns: 600 },
+      );
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
