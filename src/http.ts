@@ -19,6 +19,7 @@ import { sha256Hex } from './encoding.ts';
 import { BannedError, GuardConfigError } from './errors.ts';
 import type { Guard } from './guard.ts';
 import type { Principal } from './principal.ts';
+import type { RateRule } from './rate-limit.ts';
 
 /** Headers every response carries. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -108,7 +109,17 @@ export interface TicketHandlerOptions {
    * @default 10000
    */
   readonly bodyTimeoutMs?: number;
+  /**
+   * Tickets one user may take: each one sits in the shared store until it is redeemed or ends, so
+   * an account minting them in a loop would otherwise fill the store (and, in memory, push out
+   * others' tickets). Over it: 429 with `Retry-After`. `false` turns it off.
+   * @default { limit: 60, windowMs: 60000, burst: 20 }
+   */
+  readonly rate?: RateRule | false;
 }
+
+/** The default {@link TicketHandlerOptions.rate}: a reconnecting page needs one ticket a try. */
+const TICKET_RATE: RateRule = { limit: 60, windowMs: 60_000, burst: 20 };
 
 /**
  * The answer to a banned IP or user: 403, `Retry-After`, and a body a browser can read (a refused
@@ -141,6 +152,7 @@ export function ticketHandler(
     maxBytes: options.maxBodyBytes ?? 1024,
     ...(options.bodyTimeoutMs !== undefined ? { timeoutMs: options.bodyTimeoutMs } : {}),
   };
+  const rate = options.rate === false ? undefined : (options.rate ?? TICKET_RATE);
   return async (request, clientIp) => {
     const origin = request.headers.get('origin');
     if (!guard.checkOrigin(origin)) return json({ error: 'origin not allowed' }, 403);
@@ -182,6 +194,14 @@ export function ticketHandler(
     try {
       const userBan = await guard.bannedUntil('user', principal.sub);
       if (userBan !== undefined) return bannedResponse(userBan, cors);
+      if (rate) {
+        const r = await guard.store.limit(`rate:ticket:${principal.sub}`, rate);
+        if (!r.allowed)
+          return json({ error: 'too many tickets' }, 429, {
+            'retry-after': String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))),
+            ...cors,
+          });
+      }
       const issued = await guard.issueTicket(principal, {
         origin,
         ...(ip !== undefined ? { ip } : {}),

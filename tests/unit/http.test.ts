@@ -413,3 +413,24 @@ describe('32 MiB bodies against a real server (Node adapter): 413, never read wh
     expect(await ok.text()).toMatch(/^# HELP wsguard_connections /m);
   });
 });
+
+describe('ticket endpoint: minting is rate-limited per user', () => {
+  it('refuses a user minting tickets in a loop with 429 + Retry-After, leaving other users alone', async () => {
+    // Each ticket sits in the shared store until redeemed or ended: an account minting them in a
+    // loop would fill it.
+    const handler = ticketHandler(guard, { rate: { limit: 5, windowMs: 60_000, burst: 5 } });
+    const mint = async (sub: string) =>
+      handler(
+        new Request('http://app/ws/ticket', {
+          method: 'POST',
+          headers: { origin: APP, authorization: `Bearer ${await sign(sub, ['user'])}` },
+        }),
+      );
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await mint('minter')).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    const refused = await mint('minter');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await mint('someone-else')).status).toBe(200);
+  });
+});
