@@ -59,6 +59,8 @@ export interface ConnectionState extends GuardConnection {
   path: string;
   /** Set when a ban covering this connection was seen: its end. The connection is closing. */
   bannedUntil: number | undefined;
+  /** The guard's ban sequence when the handshake began: later bans refuse it at accept. */
+  banSeen: number;
   /** Invalid messages so far. */
   invalid: number;
   /** Leases held: [set key, lease id]. */

@@ -305,7 +305,8 @@ const MAX_RECENT_BANS = 10_000;
 interface BanMessage {
   readonly v: 1;
   readonly from: string;
-  readonly kind: 'ban';
+  /** `unban`: forget the ban (`until` is 0). */
+  readonly kind: 'ban' | 'unban';
   readonly subject: Subject;
   readonly id: string;
   readonly until: number;
@@ -318,7 +319,7 @@ function parseBanMessage(text: string): BanMessage | undefined {
     if (
       m &&
       m.v === 1 &&
-      m.kind === 'ban' &&
+      (m.kind === 'ban' || m.kind === 'unban') &&
       (m.subject === 'ip' || m.subject === 'user') &&
       typeof m.id === 'string' &&
       typeof m.from === 'string' &&
@@ -467,29 +468,44 @@ export function createGuard(options: GuardOptions): Guard {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  /** `subject:key` → ban end, for bans this instance has seen; see {@link MAX_RECENT_BANS}. */
-  const recentBans = new Map<string, number>();
+  /**
+   * `subject:key` → a ban this instance has seen: its end, and `seq`, the value of `banSeq` when
+   * it was seen. A handshake or authentication heeds only bans seen after it began (later than its
+   * own store reads), so an entry made stale by an unban whose message was lost refuses nobody who
+   * read the store since. See {@link MAX_RECENT_BANS}.
+   */
+  const recentBans = new Map<string, { until: number; seq: number }>();
+  let banSeq = 0;
   const rememberBan = (subject: Subject, key: string, until: number): void => {
     const k = `${subject}:${key}`;
     recentBans.delete(k);
-    recentBans.set(k, until);
+    recentBans.set(k, { until, seq: ++banSeq });
     if (recentBans.size <= MAX_RECENT_BANS) return;
     const t = now();
-    for (const [bk, u] of recentBans) if (u <= t) recentBans.delete(bk);
+    for (const [bk, b] of recentBans) if (b.until <= t) recentBans.delete(bk);
     for (const bk of recentBans.keys()) {
       if (recentBans.size <= MAX_RECENT_BANS) break;
       recentBans.delete(bk);
     }
   };
-  /** The end of a ban this instance has seen on `c`'s address or user, if one is running. */
-  const knownBan = (c: ConnectionState, userId: string | undefined): number | undefined => {
-    if (recentBans.size === 0) return undefined;
+  /**
+   * The end of a running ban on `c`'s address or user that this instance saw after `since` (a
+   * `banSeq` value taken before the caller's store reads), if any.
+   */
+  const knownBan = (
+    c: ConnectionState,
+    userId: string | undefined,
+    since: number,
+  ): number | undefined => {
+    if (banSeq === since || recentBans.size === 0) return undefined;
     const t = now();
     const ipBan = recentBans.get(`ip:${c.ipKey}`);
-    if (ipBan !== undefined && ipBan > t) return ipBan;
+    if (ipBan !== undefined && ipBan.seq > since && ipBan.until > t) return ipBan.until;
     if (userId === undefined) return undefined;
     const userBan = recentBans.get(`user:${userId}`);
-    return userBan !== undefined && userBan > t ? userBan : undefined;
+    return userBan !== undefined && userBan.seq > since && userBan.until > t
+      ? userBan.until
+      : undefined;
   };
   const bannedText = (until: number): string => `banned until ${new Date(until).toISOString()}`;
 
@@ -563,7 +579,8 @@ export function createGuard(options: GuardOptions): Guard {
   const onControl = (text: string): void => {
     const m = parseBanMessage(text);
     if (!m || m.from === instanceId || dryRun) return;
-    closeBanned(m.subject, m.id, m.until);
+    if (m.kind === 'unban') recentBans.delete(`${m.subject}:${m.id}`);
+    else closeBanned(m.subject, m.id, m.until);
   };
   let sweeping = false;
   /** A sweep asked for and not completed (store away, or one already running): retried soon. */
@@ -823,9 +840,10 @@ export function createGuard(options: GuardOptions): Guard {
     c: ConnectionState,
     principal: Principal,
     takeIp: boolean,
+    since: number,
   ): Promise<Refusal | undefined> => {
     const sub = principal.sub;
-    const until = knownBan(c, sub) ?? (await bans.bannedUntil('user', sub));
+    const until = await bans.bannedUntil('user', sub);
     if (c.closed) return CLOSED;
     if (until !== undefined) {
       if (!dryRun) return { reason: 'banned', until };
@@ -838,7 +856,7 @@ export function createGuard(options: GuardOptions): Guard {
     const held = c.leases.length;
     const capped = await acquireCaps(c, newUser ? sub : undefined, takeIp);
     if (capped) return { reason: capped };
-    const late = dryRun ? undefined : knownBan(c, sub);
+    const late = dryRun ? undefined : knownBan(c, sub, since);
     if (c.closed || late !== undefined) {
       // The socket closed, or a ban arrived, while the leases were taken: give them back.
       await releaseNewLeases(c, held);
@@ -902,6 +920,8 @@ export function createGuard(options: GuardOptions): Guard {
       if (!origins.check(origin)) return reject('origin', base, { violation: 'origin' });
 
       const key = keyOfIp(ip);
+      // Bans seen from here on were placed after this handshake's own reads could see them.
+      const since = banSeq;
       // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is told
       // a ban by a 4030 close carrying the end, which its WebSocket API does show.
       const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
@@ -962,6 +982,7 @@ export function createGuard(options: GuardOptions): Guard {
         ipKey: key,
         path: url.pathname,
         bannedUntil: undefined,
+        banSeen: since,
       };
 
       if (!credential) {
@@ -993,7 +1014,7 @@ export function createGuard(options: GuardOptions): Guard {
       }
 
       // 6. user ban, path binding, caps: the same admission as a later authentication
-      const refused = await admit(c, principal, true);
+      const refused = await admit(c, principal, true, since);
       if (refused) {
         const userId = principal.sub;
         if (refused.reason === 'banned')
@@ -1025,7 +1046,7 @@ export function createGuard(options: GuardOptions): Guard {
 
   const accept = (c: ConnectionState, base: Parameters<typeof reject>[1]): Accept | Reject => {
     // A ban seen while this handshake awaited the store (placed here or on another instance).
-    const banned = dryRun ? undefined : knownBan(c, c.principal?.sub);
+    const banned = dryRun ? undefined : knownBan(c, c.principal?.sub, c.banSeen);
     if (banned !== undefined) {
       releaseLeases(c);
       return reject('banned', base, {
@@ -1219,11 +1240,12 @@ export function createGuard(options: GuardOptions): Guard {
     const credential = extractor.fromMessage(value);
     if (!credential) return closeWith(c, 'credentials_missing', 'credentials required');
     c.authenticating = true;
+    const since = banSeq;
     try {
       const principal = await verifyCredential(credential, c.ip, c.origin);
       // Closed while the credential was verified: no ban lookup, no lease, no eviction for it.
       if (c.closed) return closeWith(c, 'internal', 'closed');
-      const refused = await admit(c, principal, false);
+      const refused = await admit(c, principal, false, since);
       if (refused) {
         if (refused.reason === 'closed') return closeWith(c, 'internal', 'closed');
         if (refused.reason === 'banned') {
@@ -1455,6 +1477,7 @@ export function createGuard(options: GuardOptions): Guard {
       const c = connection as ConnectionState;
       if (!jwt) throw new CredentialError('tokens are not enabled');
       if (c.closed) throw new CredentialError('connection closed');
+      const since = banSeq;
       const principal = await verifyCredential(
         { kind: 'token', source: 'first-message', value: token },
         c.ip,
@@ -1464,7 +1487,7 @@ export function createGuard(options: GuardOptions): Guard {
         throw new CredentialError('token is for another subject');
       // The same admission as a handshake: a banned user cannot stay by refreshing, and an
       // anonymous or pending connection that becomes a user takes that user's lease and counts.
-      const refused = await admit(c, principal, false);
+      const refused = await admit(c, principal, false, since);
       if (refused) {
         if (refused.reason === 'banned') {
           c.bannedUntil = refused.until;
@@ -1525,6 +1548,15 @@ export function createGuard(options: GuardOptions): Guard {
       const key = subject === 'ip' ? keyOfIp(id) : id;
       recentBans.delete(`${subject}:${key}`);
       await bans.unban(subject, key);
+      const text = JSON.stringify({
+        v: 1,
+        from: instanceId,
+        kind: 'unban',
+        subject,
+        id: key,
+        until: 0,
+      } satisfies BanMessage);
+      await store.publish?.(CONTROL_CHANNEL, text).catch(report('store'));
     },
     bannedUntil(subject: Subject, id: string): Promise<number | undefined> {
       return bans.bannedUntil(subject, subject === 'ip' ? keyOfIp(id) : id);

@@ -193,6 +193,11 @@ class MemoryStore implements Store {
       this.#channels.set(channel, listeners);
     }
     listeners.add(listener);
+    // As on a network store: what was published before this subscription is not heard, so the
+    // listener re-reads the state it cares about once.
+    queueMicrotask(() => {
+      if (listeners.has(listener)) listener.resync?.();
+    });
     return {
       close: () => {
         listeners.delete(listener);

@@ -431,10 +431,15 @@ class RedisStore implements Store {
   }
 
   subscribe(channel: string, listener: ChannelListener): StoreSubscription | undefined {
-    const duplicate = (this.#client as { duplicate?: () => RedisSubscriberLike }).duplicate;
+    const duplicate = (
+      this.#client as { duplicate?: (override?: object) => RedisSubscriberLike }
+    ).duplicate;
     if (typeof duplicate !== 'function') return undefined;
     const c = this.#prefix + channel;
-    const dup = duplicate.call(this.#client);
+    // ioredis's own resubscription sends SUBSCRIBE on `ready` without handling its failure: a
+    // connection that drops again at that moment rejects unhandled. The store subscribes itself
+    // at every `ready`, with a handler, so the client's is turned off.
+    const dup = duplicate.call(this.#client, { autoResubscribe: false });
     if (typeof dup.subscribe !== 'function' || typeof dup.on !== 'function') {
       dup.disconnect?.();
       return undefined;
