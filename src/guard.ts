@@ -995,6 +995,9 @@ export function createGuard(options: GuardOptions): Guard {
         return reject('credentials_missing', base, { violation: 'credentials_missing' });
       }
       if (credential.source === 'cookie' && cookieOptions?.csrf) {
+        // Over the limit or empty: refused unparsed, before the app's CSRF hook sees it.
+        if (!isUsableCredential(credential.value))
+          return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
         const token = extractor.csrfToken(request, url);
         if (token === undefined || !(await cookieOptions.csrf.verify(token, credential.value))) {
           return reject('csrf', base, { violation: 'csrf' });
@@ -1177,18 +1180,19 @@ export function createGuard(options: GuardOptions): Guard {
     c: ConnectionState,
     value: unknown,
   ): MessageDecision | Promise<MessageDecision> => {
-    const principal = c.principal!;
+    // Undefined on an anonymous connection: it holds no permission and no resource.
+    const principal = c.principal;
     if (m.permission) {
       const required = m.permission(value);
-      if (required !== undefined && !permissions.has(principal, required)) {
+      if (required !== undefined && (!principal || !permissions.has(principal, required))) {
         audit({
           type: 'permission.denied',
           connectionId: c.id,
           ip: c.ip,
-          userId: principal.sub,
+          ...(principal ? { userId: principal.sub } : {}),
           detail: { permission: required },
         });
-        penalize('user', principal.sub, 'permission', c);
+        if (principal) penalize('user', principal.sub, 'permission', c);
         return replyWith(
           c,
           'permission',
@@ -1206,11 +1210,12 @@ export function createGuard(options: GuardOptions): Guard {
             type: 'permission.denied',
             connectionId: c.id,
             ip: c.ip,
-            userId: principal.sub,
+            ...(principal ? { userId: principal.sub } : {}),
             detail: { resource },
           });
           return replyWith(c, 'permission', { code: 'FORBIDDEN', message: 'access denied' }, true);
         };
+        if (!principal) return finish(false);
         const r = permissions.canAccess(principal, resource);
         return r instanceof Promise ? r.then(finish) : finish(r);
       }
@@ -1336,7 +1341,6 @@ export function createGuard(options: GuardOptions): Guard {
         return invalid(c, parsed.problem);
       }
       if (pending) return settle(c, authenticate(c, parsed.value));
-      if (!c.principal) return deliver(parsed.value); // anonymous
       return settle(c, checkSchema(c, parsed.value));
     } catch (error) {
       report('message')(error);

@@ -33,6 +33,7 @@ import { frameBytes } from '../messages.ts';
 import type { Principal } from '../principal.ts';
 import { type CallId, visitCallIds, type WalkEnd } from './call-ids.ts';
 import type { GuardedContext } from './context.ts';
+import { shapeConfig, withoutStack } from './error-shape.ts';
 import { permits, type ResolvedProcedure, resolveProcedure } from './procedure.ts';
 import { answerRefusal } from './refusal.ts';
 
@@ -98,6 +99,15 @@ export interface TRPCBridgeOptions<TRouter extends AnyRouter> {
     ctx: GuardedContext,
     subscription: { path: string; input: unknown },
   ) => boolean | Promise<boolean>;
+  /**
+   * Send the server's stack trace in error replies (`error.data.stack`). Off unless set here,
+   * whatever tRPC's own `isDev` (on unless `NODE_ENV` is `'production'`) or a formatter says: a
+   * stack tells every client the server's file paths and dependency versions. Turn it on only for
+   * local development. Refusals of whole frames (rate limit, invalid message, batch too large)
+   * never carry one: the bridge made those errors itself, and their replies are size-bounded.
+   * @default false
+   */
+  readonly exposeStackTraces?: boolean;
   /** Errors thrown by procedures and by the bridge. @default console.error for INTERNAL_SERVER_ERROR */
   readonly onError?: (
     error: TRPCError,
@@ -259,6 +269,9 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const shouldYield = createSlicer(options.sliceMs ?? 1);
   const sessions = new Set<Session>();
+  const exposeStacks = options.exposeStackTraces === true;
+  // Error shapes are built with the bridge's decision as tRPC's `isDev`, never tRPC's own.
+  const errorConfig = shapeConfig(config, exposeStacks);
 
   const reportError = (
     error: TRPCError,
@@ -299,8 +312,18 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
     input: unknown,
   ): unknown => {
     try {
-      // biome-ignore lint/suspicious/noExplicitAny: the type is one of tRPC's procedure types or 'unknown'
-      return getErrorShape({ config, error, type: type as any, path, input, ctx: s.ctxValue });
+      const shape = getErrorShape({
+        config: errorConfig,
+        error,
+        // biome-ignore lint/suspicious/noExplicitAny: the type is one of tRPC's procedure types or 'unknown'
+        type: type as any,
+        path,
+        input,
+        ctx: s.ctxValue,
+      });
+      // A procedure's `.errors()` shape was built with tRPC's own `isDev`, and a formatter may
+      // copy the stack in: only an explicit opt-in lets one out.
+      return exposeStacks ? shape : withoutStack(shape);
     } catch {
       return {
         code: -32603,
@@ -341,8 +364,8 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
 
   /**
    * The JSON of the error every reply to a refused frame carries, serialized once. The bridge made
-   * this error itself, so its stack says nothing about the client's call: it is dropped, or in
-   * development it would be most of every reply.
+   * this error itself, so its stack says nothing about the client's call: it is dropped even with
+   * `exposeStackTraces`, where it would be most of every reply (and of the refusal's byte budget).
    */
   const refusalJson = (s: Session, error: TRPCError): string => {
     try {
@@ -352,7 +375,7 @@ export function createTRPCBridge<TRouter extends AnyRouter>(
         writable: true,
       });
     } catch {
-      // A runtime whose stack cannot be redefined sends it: larger replies, same bounds.
+      // A stack that cannot be redefined is still stripped from the shape unless opted in.
     }
     const shape = errorShape(s, error, 'unknown', undefined, undefined);
     if (transformer === defaultTransformer) return JSON.stringify(shape);

@@ -64,10 +64,17 @@ export interface ServedBridge {
   close(): Promise<void>;
 }
 
+/** Options of the server itself (not of the bridge). */
+export interface ServeBridgeOptions {
+  /** Failures of the hooks and the adapter (ignored by default). */
+  readonly onError?: (error: unknown, context: { stage: string }) => void;
+}
+
 /** Serve `router` through a bridge on `guard` (Node adapter + `trpcHooks`). */
 export async function serveBridge<TRouter extends AnyRouter>(
   guard: Guard,
   options: Omit<TRPCBridgeOptions<TRouter>, 'guard'>,
+  serveOptions: ServeBridgeOptions = {},
 ): Promise<ServedBridge> {
   const bridge = createTRPCBridge({ onError: () => {}, ...options, guard });
   const server = await serve({
@@ -75,7 +82,7 @@ export async function serveBridge<TRouter extends AnyRouter>(
     hooks: trpcHooks(bridge),
     hookOptions: { path: '/ws' },
     shutdownTimeoutMs: 1000,
-    onError: () => {},
+    onError: serveOptions.onError ?? (() => {}),
   });
   return {
     guard,
