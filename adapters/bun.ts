@@ -20,6 +20,7 @@ import type { RuntimeViolation, RuntimeViolationSignals } from '../src/runtime-v
 import {
   closeSockets,
   type GuardedServer,
+  headersTimeoutOf,
   hooksFor,
   hostPort,
   httpHandler,
@@ -134,6 +135,8 @@ export function bunHandler(options: ServeOptions): BunHandler {
         request.headers,
       );
       if (!isWebSocketRequest(request)) return http(request, client);
+      // No `setHttpVersion`: neither Bun's Request nor its Server tells the request line's version,
+      // and Bun upgrades an HTTP/1.0 handshake (HTTP/0.9 it refuses with 505 itself).
       setClient(request, { ...client, alive: () => !request.signal.aborted });
       try {
         const refused = await ws.handleUpgrade(request, server);
@@ -161,6 +164,9 @@ export function bunHandler(options: ServeOptions): BunHandler {
   };
 }
 
+/** Bun's own, fixed header deadline (uWebSockets' `HTTP_IDLE_TIMEOUT_S`). */
+const BUN_HEADERS_TIMEOUT_MS = 10_000;
+
 /**
  * Serve the guarded WebSocket and `fetch` on Bun.
  *
@@ -173,6 +179,14 @@ export function bunHandler(options: ServeOptions): BunHandler {
 export async function serve(options: ServeOptions): Promise<GuardedServer> {
   const bun = (globalThis as { Bun?: { serve(o: object): BunServerLike } }).Bun;
   if (!bun) throw new TypeError('wsguard/adapters/bun runs on Bun; use adapters/node or deno');
+  // Bun (uWebSockets) closes a connection whose request head is not complete after 10 s (measured:
+  // 10–14 s, no response, even while bytes trickle in), and no option changes it: `idleTimeout`
+  // covers only the time after the head. A shorter deadline cannot be kept, so it is refused.
+  const headersTimeout = headersTimeoutOf(options);
+  if (headersTimeout > 0 && headersTimeout < BUN_HEADERS_TIMEOUT_MS)
+    throw new TypeError(
+      `wsguard/adapters/bun: headersTimeoutMs ${headersTimeout} cannot be kept: Bun closes an incomplete request head after ${BUN_HEADERS_TIMEOUT_MS} ms itself, and no option shortens it`,
+    );
   const guarded = bunHandler(options);
   const hostname = options.hostname ?? '127.0.0.1';
   const server = bun.serve({

@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import nodeAdapter from 'crossws/adapters/node';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
+import { setHttpVersion } from '../src/handshake.ts';
 import { setClient } from '../src/hooks.ts';
 import { namespaceOf } from '../src/request-url.ts';
 import type { RuntimeViolationSignals } from '../src/runtime-violation.ts';
@@ -29,6 +30,7 @@ import {
   closeSockets,
   type GuardedServer,
   type GuardedSocketOptions,
+  headersTimeoutOf,
   hooksFor,
   hostPort,
   httpHandler,
@@ -101,6 +103,8 @@ export function upgradeHandler(options: GuardedSocketOptions): NodeUpgradeHandle
       return;
     }
     const request = new NodeRequest({ req });
+    // RFC 6455 wants HTTP/1.1 or higher; `ws` upgrades an HTTP/1.0 (even 0.9) request.
+    setHttpVersion(request, req.httpVersion);
     const secure = (socket as { encrypted?: boolean }).encrypted === true;
     const client = trust.resolve(peerIp, secure, request.headers);
     setClient(request, {
@@ -158,9 +162,19 @@ export async function serve(options: ServeOptions): Promise<GuardedServer> {
       .then((response) => sendNodeResponse(res, response))
       .catch(() => res.destroy()); // the client went away mid-response
   };
+  // Node's own header deadline, checked every `connectionsCheckingInterval` (30 s by default, so
+  // its 60 s `headersTimeout` closed a partial head after 60–90 s): a quarter of the deadline.
+  const headersTimeout = headersTimeoutOf(options);
+  const timeouts = {
+    headersTimeout,
+    // It must not be below headersTimeout; Node's default otherwise.
+    requestTimeout: Math.max(300_000, headersTimeout),
+    connectionsCheckingInterval:
+      headersTimeout > 0 ? Math.min(30_000, Math.max(250, Math.floor(headersTimeout / 4))) : 30_000,
+  };
   const server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler)
-    : createHttpServer(handler);
+    ? createHttpsServer({ ...timeouts, cert: options.tls.cert, key: options.tls.key }, handler)
+    : createHttpServer(timeouts, handler);
   server.on('upgrade', upgrade);
   const hostname = options.hostname ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -52,7 +52,7 @@ export {
 } from './errors.ts';
 export type { Accept, ErrorReply, Guard, MessageDecision, Reject, UpgradeInfo } from './guard.ts';
 export { createGuard } from './guard.ts';
-export { checkHandshake, isWebSocketRequest } from './handshake.ts';
+export { checkHandshake, httpVersionOf, isWebSocketRequest, setHttpVersion } from './handshake.ts';
 export type {
   ClientInfo,
   GuardedHooks,

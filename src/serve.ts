@@ -69,7 +69,30 @@ export interface ServeOptions extends GuardedSocketOptions {
    * @default 5000
    */
   readonly shutdownTimeoutMs?: number;
+  /**
+   * The header deadline: how long a connection may take from TCP accept (and the TLS handshake)
+   * to a complete request head before it is closed (Slowloris). Node: `408`, then close (its
+   * `headersTimeout`, checked every quarter of it). Deno: `408` from the adapter's front (see
+   * `adapters/deno-front.ts`); `0` serves through plain `Deno.serve`, which has no deadline.
+   * Bun: fixed by Bun at 10 s (closed without a response after 10–14 s), so a value below
+   * 10 000 is refused and a larger one (or `0`) leaves Bun's.
+   * @default 10000
+   */
+  readonly headersTimeoutMs?: number;
 }
+
+/** {@link ServeOptions.headersTimeoutMs} with its default; throws on a value that is no duration. */
+export function headersTimeoutOf(options: ServeOptions): number {
+  const ms = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  if (!Number.isFinite(ms) || ms < 0 || !Number.isInteger(ms))
+    throw new TypeError(
+      `wsguard: headersTimeoutMs must be a whole number of milliseconds >= 0 (got ${ms})`,
+    );
+  return ms;
+}
+
+/** The default header deadline: Bun's own, and far above what a real client needs for a head. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 
 /** A running server. */
 export interface GuardedServer {

@@ -13,7 +13,11 @@
  * - compressed: like main with permessage-deflate on;
  * - tls: like main over https, production mode (`requireSecure`);
  * - strict: plain http in production mode, trusting 127.0.0.10 to report TLS;
- * - idle: like main with a 1 s idle timeout (the runtime pings, then drops a silent client).
+ * - idle: like main with a 1 s idle timeout (the runtime pings, then drops a silent client);
+ * - bare: like main with `headersTimeoutMs: 0` (on Deno: plain `Deno.serve`, no front), to pin
+ *   down what the runtime does on its own.
+ *
+ * Every server but `bare` has the default header deadline (10 s).
  */
 import { readFileSync } from 'node:fs';
 import type { Peer } from 'crossws';
@@ -91,6 +95,7 @@ const guards = {
   tls: guard({ requireSecure: true }),
   strict: guard({ requireSecure: true }),
   idle: guard(),
+  bare: guard(),
 };
 
 const stats = () =>
@@ -144,6 +149,12 @@ const servers: Record<string, GuardedServer> = {
     trustProxy: [TRUSTED_PROXY],
   }),
   idle: await serve({ ...base, guard: guards.idle, fetch: fetchFor(guards.idle), idleTimeout: 1 }),
+  bare: await serve({
+    ...base,
+    guard: guards.bare,
+    fetch: fetchFor(guards.bare),
+    headersTimeoutMs: 0,
+  }),
 };
 if (tls)
   servers.tls = await serve({ ...base, guard: guards.tls, fetch: fetchFor(guards.tls), tls });

@@ -20,6 +20,8 @@ export interface FixtureUrls {
   readonly strict: string;
   readonly tls: string;
   readonly idle: string;
+  /** `headersTimeoutMs: 0`: the runtime's own server with nothing in front (Deno). */
+  readonly bare: string;
 }
 
 /** A running fixture. */

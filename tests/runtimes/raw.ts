@@ -18,6 +18,8 @@ export interface HandshakeOptions {
   readonly trailing?: Buffer;
   /** Leave out the standard WebSocket headers. */
   readonly bare?: boolean;
+  /** The request line's HTTP version. @default '1.1' */
+  readonly version?: string;
 }
 
 /** What came back. */
@@ -35,7 +37,7 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 function requestBytes(options: HandshakeOptions, url: URL): Buffer {
   const lines = [
-    `GET ${url.pathname}${url.search} HTTP/1.1`,
+    `GET ${url.pathname}${url.search} HTTP/${options.version ?? '1.1'}`,
     `Host: ${url.host}`,
     ...(options.bare
       ? []
@@ -269,4 +271,80 @@ export function readBody(h: Handshake): Promise<string> {
     h.socket.once('close', done);
     h.socket.resume();
   });
+}
+
+/** A connection that has sent part of a request head and is held open. */
+export interface HeldSocket {
+  readonly socket: Socket;
+  /** When the server closed it (ms since `holdPartialHeads` started), or undefined while open. */
+  closedAt(): number | undefined;
+  /** The first line the server answered with, if any (`HTTP/1.1 408 Request Timeout`). */
+  answer(): string;
+}
+
+/**
+ * Open `count` connections to `url` that each send a partial request head and never finish it
+ * (Slowloris). With `trickleMs`, each keeps sending one more header line at that interval, as a
+ * client does that wants to stay under an idle timeout. Bounded: resolves once all are connected
+ * (or failed), 10 s at most; the caller destroys them.
+ */
+export async function holdPartialHeads(
+  url: string,
+  count: number,
+  options: { trickleMs?: number; localAddress?: string; prefix?: string } = {},
+): Promise<HeldSocket[]> {
+  const target = new URL(url);
+  const started = Date.now();
+  const held: HeldSocket[] = [];
+  const connected: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const socket = connect({
+      host: target.hostname,
+      port: Number(target.port),
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
+    let closedAt: number | undefined;
+    let answer = '';
+    let trickle: ReturnType<typeof setInterval> | undefined;
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      if (answer.length < 200) answer += d.toString('latin1');
+    });
+    socket.once('close', () => {
+      closedAt = Date.now() - started;
+      clearInterval(trickle);
+    });
+    connected.push(
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10_000);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.write(
+            options.prefix ??
+              `GET ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nUpgrade: websocket\r\n`,
+          );
+          if (options.trickleMs !== undefined) {
+            let n = 0;
+            trickle = setInterval(() => {
+              // Bounded: a trickle that outlives any deadline under test stops by itself.
+              if (++n > 200 || !socket.writable) clearInterval(trickle);
+              else socket.write(`X-Trickle-${n}: x\r\n`);
+            }, options.trickleMs);
+          }
+          resolve();
+        });
+      }),
+    );
+    held.push({
+      socket,
+      closedAt: () => closedAt,
+      answer: () => answer.split('\r\n')[0] ?? '',
+    });
+  }
+  await Promise.all(connected);
+  return held;
 }
