@@ -783,8 +783,12 @@ export function createGuard(options: GuardOptions): Guard {
       const key = `lease:ip:${c.ipKey}`;
       const r = await store.acquireLease(key, c.id, ipCap, leaseTtl);
       if (!r.ok && !dryRun) return 'ip_cap';
-      if (r.ok) c.leases.push([key, c.id]);
-      else
+      if (r.ok) {
+        // Closed while the lease was taken: close() has already given back what it held, so
+        // this one is released here rather than kept on a dead connection.
+        if (c.closed) await store.releaseLease(key, c.id).catch(reportClose);
+        else c.leases.push([key, c.id]);
+      } else
         audit({ type: 'limit.exceeded', ip: c.ip, reason: 'ip_cap', dryRun, connectionId: c.id });
     }
     if (userId !== undefined && userCap !== undefined) {
@@ -797,8 +801,12 @@ export function createGuard(options: GuardOptions): Guard {
         if (takeIp) await releaseLeases(c);
         return 'user_cap';
       }
-      if (r.ok) c.leases.push([key, c.id]);
-      else
+      if (r.ok) {
+        // Closed while the lease was taken: close() has already given back what it held, so
+        // this one is released here rather than kept on a dead connection.
+        if (c.closed) await store.releaseLease(key, c.id).catch(reportClose);
+        else c.leases.push([key, c.id]);
+      } else
         audit({
           type: 'limit.exceeded',
           ip: c.ip,
@@ -1251,6 +1259,8 @@ export function createGuard(options: GuardOptions): Guard {
       // Closed while the credential was verified: no ban lookup, no lease, no eviction for it.
       if (c.closed) return closeWith(c, 'internal', 'closed');
       const refused = await admit(c, principal, false, since);
+      // The socket may have closed in the turns between admit's end and this line.
+      if (c.closed) return closeWith(c, 'internal', 'closed');
       if (refused) {
         if (refused.reason === 'closed') return closeWith(c, 'internal', 'closed');
         if (refused.reason === 'banned') {
@@ -1354,10 +1364,16 @@ export function createGuard(options: GuardOptions): Guard {
     d: MessageDecision | Promise<MessageDecision>,
   ): MessageDecision | Promise<MessageDecision> =>
     d instanceof Promise
-      ? d.catch((error: unknown) => {
-          report('message')(error);
-          return closeWith(c, 'internal', 'internal error');
-        })
+      ? d.then(
+          // Closed while the decision was awaited (schema, canAccess, authentication): nothing is
+          // delivered for a connection the guard has released. (The transport also drops a
+          // decision that reaches a closing socket: it cannot be observed sooner than it settles.)
+          (r) => (r.action === 'deliver' && c.closed ? closeWith(c, 'internal', 'closed') : r),
+          (error: unknown) => {
+            report('message')(error);
+            return closeWith(c, 'internal', 'internal error');
+          },
+        )
       : d;
 
   // ---- close ---------------------------------------------------------------------------------
@@ -1492,6 +1508,8 @@ export function createGuard(options: GuardOptions): Guard {
       // The same admission as a handshake: a banned user cannot stay by refreshing, and an
       // anonymous or pending connection that becomes a user takes that user's lease and counts.
       const refused = await admit(c, principal, false, since);
+      // Closed in the turns since admit ended (leases taken meanwhile went back in acquireCaps).
+      if (c.closed) throw new CredentialError('connection closed');
       if (refused) {
         if (refused.reason === 'banned') {
           c.bannedUntil = refused.until;
