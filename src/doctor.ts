@@ -129,6 +129,12 @@ export function diagnose(options: GuardOptions): string[] {
     }
   }
 
+  // The refusal window keeps one time per counted refusal, per connection.
+  if (Number.isInteger(l.closeAfterRateHits) && (l.closeAfterRateHits as number) > 1000)
+    problems.push(
+      `limits.closeAfterRateHits: ${l.closeAfterRateHits} is over 1000; each connection keeps that many refusal times`,
+    );
+
   if (
     l.onStoreError !== undefined &&
     l.onStoreError !== 'fail-closed' &&

@@ -301,6 +301,9 @@ const RATE_HIT_WINDOW_MS = 10_000;
 /** Bans seen recently, held to refuse an upgrade racing the ban; bounded. */
 const MAX_RECENT_BANS = 10_000;
 
+/** The largest time `Date` can show (ms since epoch): a ban's end past it cannot be told. */
+const MAX_DATE_MS = 8.64e15;
+
 /** A ban as carried on the control channel. */
 interface BanMessage {
   readonly v: 1;
@@ -324,7 +327,7 @@ function parseBanMessage(text: string): BanMessage | undefined {
       typeof m.id === 'string' &&
       typeof m.from === 'string' &&
       typeof m.until === 'number' &&
-      Number.isFinite(m.until)
+      Math.abs(m.until) <= MAX_DATE_MS
     )
       return m as BanMessage;
   } catch {
@@ -507,7 +510,8 @@ export function createGuard(options: GuardOptions): Guard {
       ? userBan.until
       : undefined;
   };
-  const bannedText = (until: number): string => `banned until ${new Date(until).toISOString()}`;
+  const bannedText = (until: number): string =>
+    `banned until ${new Date(Math.min(until, MAX_DATE_MS)).toISOString()}`;
 
   /**
    * End this instance's connections covered by a ban (4030, with its end), and remember the ban
@@ -579,8 +583,14 @@ export function createGuard(options: GuardOptions): Guard {
   const onControl = (text: string): void => {
     const m = parseBanMessage(text);
     if (!m || m.from === instanceId || dryRun) return;
-    if (m.kind === 'unban') recentBans.delete(`${m.subject}:${m.id}`);
-    else closeBanned(m.subject, m.id, m.until);
+    if (m.kind === 'unban') {
+      recentBans.delete(`${m.subject}:${m.id}`);
+      return;
+    }
+    // A hint, confirmed by the store before anyone is closed: the channel takes anyone's PUBLISH.
+    bans.bannedUntil(m.subject, m.id).then((until) => {
+      if (until !== undefined) closeBanned(m.subject, m.id, until);
+    }, report('store'));
   };
   let sweeping = false;
   /** A sweep asked for and not completed (store away, or one already running): retried soon. */
@@ -1520,6 +1530,14 @@ export function createGuard(options: GuardOptions): Guard {
         if (refused.reason === 'path_mismatch')
           throw new CredentialError('token is for another path');
         throw new GuardError('ERR_WSGUARD_CAP', REJECTIONS[refused.reason].message);
+      }
+      // Another refresh joined while this one awaited: the identity is decided; give back the
+      // user lease this one took.
+      if (c.principal && principal.sub !== c.principal.sub) {
+        const k = `lease:user:${principal.sub}`;
+        c.leases = c.leases.filter(([key]) => key !== k);
+        await store.releaseLease(k, c.id).catch(reportClose);
+        throw new CredentialError('token is for another subject');
       }
       join(c, principal);
       audit({ type: 'token.refreshed', connectionId: c.id, ip: c.ip, userId: principal.sub });

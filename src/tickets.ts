@@ -155,7 +155,8 @@ export function createTickets(
         // (45 s, say) would otherwise accept a 1-second ticket long after it ended.
         const taken = await store.takeWithTtl(storeKey);
         raw = taken?.value;
-        if (taken) expired = taken.ttlMs <= GRACE_MS;
+        // No TTL by the store's clock (PTTL -1): the instance's clock judges `exp` below.
+        if (taken && Number.isFinite(taken.ttlMs)) expired = taken.ttlMs <= GRACE_MS;
       } else raw = await store.take(storeKey);
       if (raw === undefined) throw new CredentialError('invalid ticket');
       let stored: StoredTicket;

@@ -221,6 +221,11 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
     const exp = tokenExpiry(t);
     if (exp === undefined || !refreshToken || !refreshInBand) return;
     const delay = Math.max(1000, exp - Date.now() - (options.refreshBeforeMs ?? 30_000));
+    // Timers hold 2^31-1 ms (24.8 days); a longer delay would fire at once, and loop.
+    if (delay > 2_147_483_647) {
+      refreshTimer = setTimeout(() => schedule(t), 2_147_483_647);
+      return;
+    }
     const at = epoch;
     refreshTimer = setTimeout(() => {
       refreshToken()

@@ -81,9 +81,17 @@ export function withLocalFallback(
         return score;
       }
     },
+    async delete(key: string): Promise<void> {
+      // An unban lifts the local copy too, or the next outage brings the ban back.
+      if (key.startsWith('ban:')) localBans.delete(key);
+      await store.delete(key);
+    },
     async get(key: string): Promise<string | undefined> {
       try {
-        return await store.get(key);
+        const value = await store.get(key);
+        // The store is the truth while it answers: a ban lifted elsewhere is dropped here too.
+        if (value === undefined && key.startsWith('ban:')) localBans.delete(key);
+        return value;
       } catch (error) {
         if (!key.startsWith('ban:')) throw error;
         onFallback('ban lookup', error);

@@ -431,9 +431,8 @@ class RedisStore implements Store {
   }
 
   subscribe(channel: string, listener: ChannelListener): StoreSubscription | undefined {
-    const duplicate = (
-      this.#client as { duplicate?: (override?: object) => RedisSubscriberLike }
-    ).duplicate;
+    const duplicate = (this.#client as { duplicate?: (override?: object) => RedisSubscriberLike })
+      .duplicate;
     if (typeof duplicate !== 'function') return undefined;
     const c = this.#prefix + channel;
     // ioredis's own resubscription sends SUBSCRIBE on `ready` without handling its failure: a
