@@ -4,7 +4,7 @@
  * from the packed tarball in fresh temp projects, never from the repo's sources.
  *
  *   pack   `npm run build`, `npm pack`; the tarball holds exactly dist/*, README.md, LICENSE,
- *          CHANGELOG.md and package.json, every file `exports`/`bin` name, and every package the
+ *          CHANGELOG.md, SECURITY.md and package.json, every file `exports`/`bin` name, and every package the
  *          built code imports is a dependency or peer (no Node built-in behind `wsguard/client`).
  *   node   `npm install <tarball> @trpc/server @trpc/client ws` in a fresh project; `tsc` over the
  *          fixtures (tests/install/fixtures) against the installed `.d.mts` of every subpath
@@ -300,7 +300,7 @@ const packed = await step('pack: build, npm pack, tarball contents', async () =>
   tarball = join(tmp, info.filename);
   const files = info.files.map((f) => f.path).sort();
 
-  const TOP = new Set(['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']);
+  const TOP = new Set(['README.md', 'LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'package.json']);
   const stray = files.filter((f) => !TOP.has(f) && !f.startsWith('dist/'));
   if (stray.length > 0) throw new StepError(`tarball holds files it must not: ${stray.join(', ')}`);
   const wanted = new Set(TOP);
