@@ -95,7 +95,7 @@ describe('refused frames cost no more than they carry', () => {
 
   it('rate-limited frames of stock-shaped calls: every call answered, out ≤ 2 × in + one reply per frame', async () => {
     const guard = testGuard({
-      limits: { messageRate: { limit: 1, windowMs: 60_000, burst: 1 }, closeAfterRateHits: 10_000 },
+      limits: { messageRate: { limit: 1, windowMs: 60_000, burst: 1 }, closeAfterRateHits: 1000 },
     });
     const s = await start(guard, { router: makeRouter(new Rooms()) });
     const c = await counted(s, 'limited');
@@ -129,7 +129,7 @@ describe('refused frames cost no more than they carry', () => {
 
   it('no call of the unmodified client hangs when a refused batch cannot be answered in full; it reconnects', async () => {
     const guard = testGuard({
-      limits: { messageRate: { limit: 5, windowMs: 1000, burst: 1 }, closeAfterRateHits: 10_000 },
+      limits: { messageRate: { limit: 5, windowMs: 1000, burst: 1 }, closeAfterRateHits: 1000 },
     });
     const s = await start(guard, {
       router: makeRouter(new Rooms()),
