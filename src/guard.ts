@@ -298,6 +298,8 @@ function failClosed(store: Store): Store {
 const CONTROL_CHANNEL = 'control';
 /** The window rate refusals are counted in: `closeAfterRateHits` within it close with 4029. */
 const RATE_HIT_WINDOW_MS = 10_000;
+/** The longest a connection's timer is armed for (see `armTimer`). */
+const TIMER_SLICE_MS = 60_000;
 /** Bans seen recently, held to refuse an upgrade racing the ban; bounded. */
 const MAX_RECENT_BANS = 10_000;
 
@@ -1399,8 +1401,11 @@ export function createGuard(options: GuardOptions): Guard {
     if (c.closed || !c.terminate) return;
     const deadline = c.principal ? c.expiresAt : c.authDeadline;
     if (deadline === undefined) return;
-    // setTimeout holds at most 2^31-1 ms; longer deadlines re-arm when it fires.
-    const delay = Math.min(Math.max(0, deadline - now()), 2_147_483_647);
+    // At most a minute; a later deadline re-arms when it fires. Node keeps a timer list per
+    // distinct duration and, for an unref'd timer, keeps it after clearTimeout until that duration
+    // has passed: a duration of its own per connection (exp - now) left ~150 B per closed
+    // connection until its token's expiry. Every far deadline waits the same minute: one list.
+    const delay = Math.min(Math.max(0, deadline - now()), TIMER_SLICE_MS);
     c.timer = setTimeout(() => {
       c.timer = undefined;
       if (c.closed) return;
