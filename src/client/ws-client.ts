@@ -130,6 +130,8 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
   // Bumped at every stop and restart: an attempt begun before it may not finish after it.
   let epoch = 0;
   let mustRefresh = false;
+  /** Counts requests for a refresh: one finishing clears only the requests made before it began. */
+  let refreshAsks = 0;
   let hint: number | undefined;
   let immediate = false;
   // One immediate reconnect (after 4002 or 1001) per run: a repeat backs off.
@@ -209,7 +211,10 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
           error,
         });
       } else {
-        if (error instanceof TicketError && error.status === 401) mustRefresh = true;
+        if (error instanceof TicketError && error.status === 401) {
+          mustRefresh = true;
+          refreshAsks++;
+        }
         hint = error instanceof TicketError ? error.retryAfterMs : undefined;
       }
     }
@@ -243,8 +248,10 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
   /** Refresh first when the last close asked for it; it stays asked for until one succeeds. */
   const refreshIfAsked = async (): Promise<boolean> => {
     if (!mustRefresh || !refreshToken) return false;
+    const asked = refreshAsks;
     token = await refreshToken();
-    mustRefresh = false;
+    // A 4002 that came while this refresh ran asks for another: only older asks are answered.
+    if (refreshAsks === asked) mustRefresh = false;
     return true;
   };
 
@@ -314,7 +321,10 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
       }
       last = { code, reason };
       if (action === 'refresh' || action === 'reconnect') {
-        if (action === 'refresh') mustRefresh = true;
+        if (action === 'refresh') {
+          mustRefresh = true;
+          refreshAsks++;
+        }
         // Only the first 4002 or 1001 of a run reconnects at once; a repeat backs off.
         immediate = quick;
         quick = false;
