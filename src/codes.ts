@@ -92,7 +92,8 @@ export interface CodeRow {
   readonly closeCode: CloseCodeValue;
   /**
    * Default delivery. Floods, bans and foreign origins are refused at the HTTP upgrade (no socket
-   * allocated); credential failures from an allowed origin are accepted then closed, because a
+   * allocated) — the guard delivers a ban to a browser (an allowed `Origin`) as a 4030 close
+   * instead, since the page cannot read the status; credential failures from an allowed origin are accepted then closed, because a
    * browser cannot read the status of a failed handshake and must tell "log in again" from
    * "network down".
    */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { bannedReason } from './penalties.ts';
 
 /** Stable error codes; switch on these, not on messages. */
 export type GuardErrorCode =
@@ -81,7 +82,7 @@ export class BannedError extends GuardError {
 
   /** A refusal for a ban ending at `until`. */
   constructor(until: number) {
-    super('ERR_WSGUARD_BANNED', `banned until ${new Date(until).toISOString()}`);
+    super('ERR_WSGUARD_BANNED', bannedReason(until));
     this.name = 'BannedError';
     this.until = until;
   }

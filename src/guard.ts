@@ -38,7 +38,14 @@ import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
 import { frameBytes, parseFrame, type ReportedIssue, validate } from './messages.ts';
 import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
 import { createOriginMatcher } from './origin.ts';
-import { createPenalties, type Penalties, type Subject, type Violation } from './penalties.ts';
+import {
+  bannedReason,
+  createPenalties,
+  MAX_DATE_MS,
+  type Penalties,
+  type Subject,
+  type Violation,
+} from './penalties.ts';
 import { createPermissions, type Permissions } from './permissions.ts';
 import type { Principal } from './principal.ts';
 import { gcraStep, type LimitResult, LocalLimiter, type RateRule, tryStep } from './rate-limit.ts';
@@ -303,9 +310,6 @@ const TIMER_SLICE_MS = 60_000;
 /** Bans seen recently, held to refuse an upgrade racing the ban; bounded. */
 const MAX_RECENT_BANS = 10_000;
 
-/** The largest time `Date` can show (ms since epoch): a ban's end past it cannot be told. */
-const MAX_DATE_MS = 8.64e15;
-
 /** A ban as carried on the control channel. */
 interface BanMessage {
   readonly v: 1;
@@ -512,8 +516,6 @@ export function createGuard(options: GuardOptions): Guard {
       ? userBan.until
       : undefined;
   };
-  const bannedText = (until: number): string =>
-    `banned until ${new Date(Math.min(until, MAX_DATE_MS)).toISOString()}`;
 
   /**
    * End this instance's connections covered by a ban (4030, with its end), and remember the ban
@@ -522,7 +524,7 @@ export function createGuard(options: GuardOptions): Guard {
   const closeBanned = (subject: Subject, key: string, until: number): void => {
     if (!(until > now())) return;
     rememberBan(subject, key, until);
-    const reason = bannedText(until);
+    const reason = bannedReason(until);
     for (const c of live.values()) {
       if (c.closed || c.bannedUntil !== undefined) continue;
       if (subject === 'ip' ? c.ipKey !== key : c.principal?.sub !== key) continue;
@@ -532,18 +534,23 @@ export function createGuard(options: GuardOptions): Guard {
     }
   };
 
+  /** Tell every other instance on the store (a store without pub/sub: nothing to tell). */
+  const publishControl = (
+    kind: BanMessage['kind'],
+    subject: Subject,
+    id: string,
+    until: number,
+  ): Promise<void> => {
+    const message: BanMessage = { v: 1, from: instanceId, kind, subject, id, until };
+    return (store.publish?.(CONTROL_CHANNEL, JSON.stringify(message)) ?? DONE).catch(
+      report('store'),
+    );
+  };
+
   /** Enforce a new ban here and tell every other instance on the store. */
   const enforceBan = (subject: Subject, key: string, until: number): void => {
     closeBanned(subject, key, until);
-    const text = JSON.stringify({
-      v: 1,
-      from: instanceId,
-      kind: 'ban',
-      subject,
-      id: key,
-      until,
-    } satisfies BanMessage);
-    store.publish?.(CONTROL_CHANNEL, text).catch(report('store'));
+    void publishControl('ban', subject, key, until);
   };
 
   const penalize = (
@@ -957,7 +964,7 @@ export function createGuard(options: GuardOptions): Guard {
             (!connectRate || (await store.limit(`rate:banned:${key}`, connectRate)).allowed);
           return reject('banned', base, {
             retryAfter: Math.ceil((ipBan - now()) / 1000),
-            message: bannedText(ipBan),
+            message: bannedReason(ipBan),
             ...(tell ? { mode: banMode } : {}),
           });
         }
@@ -1044,7 +1051,7 @@ export function createGuard(options: GuardOptions): Guard {
           return reject('banned', base, {
             userId,
             retryAfter: Math.ceil((refused.until - now()) / 1000),
-            message: bannedText(refused.until),
+            message: bannedReason(refused.until),
             ...(banMode ? { mode: banMode } : {}),
           });
         if (refused.reason === 'path_mismatch')
@@ -1075,7 +1082,7 @@ export function createGuard(options: GuardOptions): Guard {
       return reject('banned', base, {
         ...(c.principal ? { userId: c.principal.sub } : {}),
         retryAfter: Math.ceil((banned - now()) / 1000),
-        message: bannedText(banned),
+        message: bannedReason(banned),
         ...(c.origin !== null ? { mode: 'close' as const } : {}),
       });
     }
@@ -1277,7 +1284,7 @@ export function createGuard(options: GuardOptions): Guard {
         if (refused.reason === 'closed') return closeWith(c, 'internal', 'closed');
         if (refused.reason === 'banned') {
           c.bannedUntil = refused.until;
-          return closeWith(c, 'banned', bannedText(refused.until));
+          return closeWith(c, 'banned', bannedReason(refused.until));
         }
         if (refused.reason === 'path_mismatch') {
           penalize('ip', c.ipKey, 'path_mismatch', c);
@@ -1320,7 +1327,7 @@ export function createGuard(options: GuardOptions): Guard {
       const t = now();
       c.lastActivity = t;
       if (c.closed) return closeWith(c, 'internal', 'closed');
-      if (c.bannedUntil !== undefined) return closeWith(c, 'banned', bannedText(c.bannedUntil));
+      if (c.bannedUntil !== undefined) return closeWith(c, 'banned', bannedReason(c.bannedUntil));
       if (c.expiresAt !== undefined && t >= c.expiresAt)
         return closeWith(c, 'expired', 'credentials expired');
       const pending = c.principal === undefined && c.authDeadline !== undefined;
@@ -1503,7 +1510,7 @@ export function createGuard(options: GuardOptions): Guard {
       c.terminate = terminate;
       // Banned while the socket was opening.
       if (c.bannedUntil !== undefined) {
-        terminate(CloseCode.Banned, bannedText(c.bannedUntil));
+        terminate(CloseCode.Banned, bannedReason(c.bannedUntil));
         return;
       }
       armTimer(c);
@@ -1528,7 +1535,7 @@ export function createGuard(options: GuardOptions): Guard {
       if (refused) {
         if (refused.reason === 'banned') {
           c.bannedUntil = refused.until;
-          c.terminate?.(CloseCode.Banned, bannedText(refused.until));
+          c.terminate?.(CloseCode.Banned, bannedReason(refused.until));
           throw new BannedError(refused.until);
         }
         if (refused.reason === 'closed') throw new CredentialError('connection closed');
@@ -1593,15 +1600,7 @@ export function createGuard(options: GuardOptions): Guard {
       const key = subject === 'ip' ? keyOfIp(id) : id;
       recentBans.delete(`${subject}:${key}`);
       await bans.unban(subject, key);
-      const text = JSON.stringify({
-        v: 1,
-        from: instanceId,
-        kind: 'unban',
-        subject,
-        id: key,
-        until: 0,
-      } satisfies BanMessage);
-      await store.publish?.(CONTROL_CHANNEL, text).catch(report('store'));
+      await publishControl('unban', subject, key, 0);
     },
     bannedUntil(subject: Subject, id: string): Promise<number | undefined> {
       return bans.bannedUntil(subject, subject === 'ip' ? keyOfIp(id) : id);

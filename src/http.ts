@@ -18,6 +18,7 @@ import { type BodyRefusal, readBody } from './body.ts';
 import { sha256Hex } from './encoding.ts';
 import { BannedError, GuardConfigError } from './errors.ts';
 import type { Guard } from './guard.ts';
+import { bannedReason } from './penalties.ts';
 import type { Principal } from './principal.ts';
 import type { RateRule } from './rate-limit.ts';
 
@@ -130,7 +131,7 @@ export function bannedResponse(until: number, extra: Record<string, string> = {}
   const retryAfterSec = Math.max(1, Math.ceil((until - Date.now()) / 1000));
   const iso = new Date(until).toISOString();
   return json(
-    { error: { code: 'BANNED', message: `banned until ${iso}`, until: iso, retryAfterSec } },
+    { error: { code: 'BANNED', message: bannedReason(until), until: iso, retryAfterSec } },
     403,
     { 'retry-after': String(retryAfterSec), ...extra },
   );

@@ -46,8 +46,16 @@ export interface PenaltyOptions {
   readonly points?: Partial<Record<Violation, number>>;
 }
 
-/** The largest time `Date` can show, in ms since the epoch. */
-const MAX_DATE_MS = 8.64e15;
+/** The largest time `Date` can show, in ms since the epoch: no ban ends later. */
+export const MAX_DATE_MS = 8.64e15;
+
+/**
+ * The contract's text for a ban (4030 close reason, HTTP body, error message): `banned until
+ * <ISO date>`. Clients read the end from it; one place writes it.
+ */
+export function bannedReason(until: number): string {
+  return `banned until ${new Date(Math.min(until, MAX_DATE_MS)).toISOString()}`;
+}
 
 /** Who is penalised. */
 export type Subject = 'ip' | 'user';
@@ -65,6 +73,8 @@ export const DEFAULT_POINTS: Readonly<Record<Violation, number>> = {
   credentials_missing: 1,
   csrf: 5,
   path_mismatch: 4,
+  // The rate limit already refuses the flood; points on top banned an office NAT whose clients
+  // all reconnected at once after a deploy.
   connect_rate: 0,
   message_rate: 2,
   malformed: 1,
