@@ -6,17 +6,14 @@
  * the page can read. Clients without `Origin` are still refused at the upgrade (403 +
  * Retry-After). Debian's Chromium driven by playwright-core; the browser sets `Origin` itself.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Not `WebSocket`: inside page.evaluate that name must be the browser's, not this import.
 import NodeWebSocket from 'ws';
+import { announceChromium, hasChromium, launchChromium } from './chromium.ts';
 import { type BanApp, startBanApp } from './fixtures/ban-app.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(`browser tests did not run: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+announceChromium('browser tests (bans)');
 
 const reasonOf = (until: number): string => `banned until ${new Date(until).toISOString()}`;
 
@@ -147,19 +144,7 @@ describe.skipIf(!hasChromium)('bans in Chromium', () => {
   const apps: BanApp[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -7,16 +7,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTRPCClient, wsLink } from '@trpc/client';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { DemoRouter } from '../../examples/demo/router.ts';
 import { createGuardedWSClient } from '../../src/client.ts';
+import { announceChromium, hasChromium, launchChromium } from './chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(`browser tests did not run: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+announceChromium('browser tests (demo)');
 
 async function freePort(host = '127.0.0.1'): Promise<number> {
   const s = createServer();
@@ -128,19 +126,7 @@ describe.skipIf(!hasChromium)('the demo in Chromium', () => {
   const servers: Server[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
