@@ -495,11 +495,15 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
       const windowStart = (await attempts()) - before;
       await sleep(1500);
       const inWindow = (await attempts()) - before - windowStart;
+      // The server's answers are what this test is about: our own close() may land on an attempt
+      // in flight, which the client reports as its own (1006, action `none`), so it is apart.
+      const served = closes.length;
       await c.close();
       const seen = (await attempts()) - before;
       expect(stops).toEqual([]);
-      expect(closes.length).toBeGreaterThanOrEqual(3);
-      for (const e of closes) expect(e).toEqual({ code: 4029, action: 'backoff' });
+      expect(served).toBeGreaterThanOrEqual(3);
+      for (const e of closes.slice(0, served)) expect(e).toEqual({ code: 4029, action: 'backoff' });
+      for (const e of closes.slice(served)) expect(e.action).toBe('none');
       // A fresh ticket per attempt.
       expect(tickets.length).toBeGreaterThanOrEqual(seen);
       expect(new Set(tickets).size).toBe(tickets.length);
