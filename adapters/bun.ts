@@ -13,10 +13,11 @@
  * @module
  */
 import bunAdapter from 'crossws/adapters/bun';
-import { isWebSocketRequest } from '../src/handshake.ts';
-import { setClient } from '../src/hooks.ts';
-import { namespaceOf } from '../src/request-url.ts';
-import type { RuntimeViolation, RuntimeViolationSignals } from '../src/runtime-violation.ts';
+import type { RuntimeViolation, RuntimeViolationSignals } from '../src/core/runtime-violation.ts';
+import { isWebSocketRequest } from '../src/handshake/request-shape.ts';
+import { namespaceOf } from '../src/handshake/request-url.ts';
+import { createProxyTrust } from '../src/handshake/trusted-proxy.ts';
+import { setClient } from '../src/transport/hooks.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -25,10 +26,9 @@ import {
   hostPort,
   httpHandler,
   type ServeOptions,
-} from '../src/serve.ts';
-import { createProxyTrust } from '../src/trusted-proxy.ts';
+} from '../src/transport/serve.ts';
 
-export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/serve.ts';
+export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/transport/serve.ts';
 
 /** The parts of Bun's `Server` the adapter uses. */
 export interface BunServerLike {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { RuntimeViolation } from '../src/runtime-violation.ts';
+import type { RuntimeViolation } from '../src/core/runtime-violation.ts';
 
 /** A client frame the front refused, with the close frame the client is sent. */
 export interface FrameRefusal extends RuntimeViolation {

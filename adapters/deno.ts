@@ -22,10 +22,11 @@
  */
 import type { Hooks, Peer } from 'crossws';
 import denoAdapter from 'crossws/adapters/deno';
-import { isWebSocketRequest, setHttpVersion } from '../src/handshake.ts';
-import { setClient } from '../src/hooks.ts';
-import { namespaceOf } from '../src/request-url.ts';
-import type { RuntimeViolation, RuntimeViolationSignals } from '../src/runtime-violation.ts';
+import type { RuntimeViolation, RuntimeViolationSignals } from '../src/core/runtime-violation.ts';
+import { isWebSocketRequest, setHttpVersion } from '../src/handshake/request-shape.ts';
+import { namespaceOf } from '../src/handshake/request-url.ts';
+import { createProxyTrust } from '../src/handshake/trusted-proxy.ts';
+import { setClient } from '../src/transport/hooks.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -34,12 +35,11 @@ import {
   hostPort,
   httpHandler,
   type ServeOptions,
-} from '../src/serve.ts';
-import { createProxyTrust } from '../src/trusted-proxy.ts';
+} from '../src/transport/serve.ts';
 import type { FrameRefusal } from './deno-frames.ts';
 import { type DenoFront, type DenoNet, type FrontLink, startFront } from './deno-front.ts';
 
-export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/serve.ts';
+export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/transport/serve.ts';
 
 /** The second argument of a `Deno.serve` handler (the parts used here). */
 export interface DenoServeInfo {

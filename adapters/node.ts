@@ -22,10 +22,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import nodeAdapter from 'crossws/adapters/node';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
-import { setHttpVersion } from '../src/handshake.ts';
-import { setClient } from '../src/hooks.ts';
-import { namespaceOf } from '../src/request-url.ts';
-import type { RuntimeViolationSignals } from '../src/runtime-violation.ts';
+import type { RuntimeViolationSignals } from '../src/core/runtime-violation.ts';
+import { setHttpVersion } from '../src/handshake/request-shape.ts';
+import { namespaceOf } from '../src/handshake/request-url.ts';
+import { createProxyTrust } from '../src/handshake/trusted-proxy.ts';
+import { setClient } from '../src/transport/hooks.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -35,10 +36,9 @@ import {
   hostPort,
   httpHandler,
   type ServeOptions,
-} from '../src/serve.ts';
-import { createProxyTrust } from '../src/trusted-proxy.ts';
+} from '../src/transport/serve.ts';
 
-export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/serve.ts';
+export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/transport/serve.ts';
 
 /**
  * `ws` reports a frame it refused as an `error` event (crossws passes it on as a `WSError` whose

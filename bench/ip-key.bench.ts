@@ -7,8 +7,8 @@
  * @module
  */
 import { Bench } from 'tinybench';
-import { ipKey } from '../src/ip-key.ts';
-import { createProxyTrust } from '../src/trusted-proxy.ts';
+import { createProxyTrust } from '../src/handshake/trusted-proxy.ts';
+import { ipKey } from '../src/state/ip-key.ts';
 
 const time = Number(process.env.BENCH_TIME_MS ?? 500);
 const trust = createProxyTrust({ trustProxy: ['10.0.0.0/8'] });

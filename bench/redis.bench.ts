@@ -15,16 +15,16 @@ import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
 import { createStorage } from 'unstorage';
 import redisDriver from 'unstorage/drivers/redis';
-import { createGuard, type Guard } from '../src/guard.ts';
-import type { Principal } from '../src/principal.ts';
+import type { Principal } from '../src/auth/principal.ts';
+import { createTickets } from '../src/auth/tickets.ts';
+import { createGuard, type Guard } from '../src/guard/create-guard.ts';
+import type { Store } from '../src/store/contract.ts';
 import { createMemoryStore } from '../src/store/memory.ts';
 import {
   createRedisStore,
   REDIS_CLIENT_OPTIONS,
   redisStoreFromUnstorage,
 } from '../src/store/redis.ts';
-import type { Store } from '../src/store/types.ts';
-import { createTickets } from '../src/tickets.ts';
 
 const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const scale = Math.max(0.1, Number(process.env['BENCH_SCALE'] ?? 1) || 1);

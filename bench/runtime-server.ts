@@ -18,7 +18,7 @@
  */
 import type { Message, Peer } from 'crossws';
 import { createGuard, json } from '../src/mod.ts';
-import type { GuardedServer, ServeOptions } from '../src/serve.ts';
+import type { GuardedServer, ServeOptions } from '../src/transport/serve.ts';
 
 /** Shared with the driver. */
 const SECRET = 'bench-runtime-secret-0123456789-abcdefghijklmnop';

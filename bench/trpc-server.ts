@@ -7,7 +7,7 @@
  * `GET /cpu`: the process's CPU time so far.
  */
 import { createGuard, json } from '../src/mod.ts';
-import type { GuardedServer, ServeOptions } from '../src/serve.ts';
+import type { GuardedServer, ServeOptions } from '../src/transport/serve.ts';
 import { createTRPCBridge, type GuardedContext, trpcHooks } from '../src/trpc.ts';
 import { makeBenchRouter } from './trpc-router.ts';
 

@@ -16,19 +16,62 @@
  * @module
  */
 
-export type { AuditEmitter, AuditEvent, AuditEventType, AuditSink } from './audit.ts';
-export { createAuditEmitter, redactEvent } from './audit.ts';
-export type { BodyLimits, BodyRead, BodyRefusal, JsonRead } from './body.ts';
-export { DEFAULT_BODY_TIMEOUT_MS, readBody, readJson } from './body.ts';
+export type { Jwk, JwtAlgorithm, JwtOptions, JwtVerifier } from './auth/jwt.ts';
+export { createJwtVerifier, validateJwtOptions } from './auth/jwt.ts';
+export type { PermissionOptions, Permissions } from './auth/permissions.ts';
+export { createPermissions, grants } from './auth/permissions.ts';
+export type { Principal } from './auth/principal.ts';
+export { principalFromClaims } from './auth/principal.ts';
+export type {
+  IssuedTicket,
+  IssueTicketOptions,
+  RedeemContext,
+  TicketOptions,
+  Tickets,
+} from './auth/tickets.ts';
+export { createTickets, DEFAULT_TICKET_TTL_MS, MAX_TICKET_TTL_MS } from './auth/tickets.ts';
 export type {
   CloseCodeValue,
   CodeRow,
   MessageRejectReason,
   RejectMode,
   RejectReason,
-} from './codes.ts';
-export { CloseCode, MESSAGE_CLOSE_CODES, REJECTIONS } from './codes.ts';
-export type { GuardConnection, Terminate } from './connection.ts';
+} from './core/codes.ts';
+export { CloseCode, MESSAGE_CLOSE_CODES, REJECTIONS } from './core/codes.ts';
+export type { GuardErrorCode } from './core/errors.ts';
+export {
+  BannedError,
+  CredentialError,
+  GuardConfigError,
+  GuardError,
+  isGuardError,
+  StoreUnavailableError,
+} from './core/errors.ts';
+export { canonicalIp } from './core/ip-address.ts';
+export type { GcraStep, LimitResult, RateRule } from './core/rate-limit.ts';
+export { gcraStep, LocalLimiter } from './core/rate-limit.ts';
+export type { RuntimeViolation, RuntimeViolationSignals } from './core/runtime-violation.ts';
+export type { StandardSchemaV1 } from './core/standard-schema.ts';
+export type {
+  FrameProblem,
+  MessageLimits,
+  ParseResult,
+  ReportedIssue,
+  ValidationResult,
+} from './frames/parse.ts';
+export { hasForbiddenKey, parseFrame, scanJson, validate } from './frames/parse.ts';
+export type {
+  Accept,
+  ErrorReply,
+  Guard,
+  MessageDecision,
+  Reject,
+  UpgradeInfo,
+} from './guard/create-guard.ts';
+export { createGuard } from './guard/create-guard.ts';
+export { diagnose } from './guard/doctor.ts';
+export type { ErrorStage, GuardOptions, LimitOptions, MessageOptions } from './guard/options.ts';
+export { DEFAULTS } from './guard/options.ts';
 export type {
   CookieSourceOptions,
   Credential,
@@ -38,30 +81,63 @@ export type {
   CredentialSources,
   CsrfOptions,
   FirstMessageOptions,
-} from './credentials.ts';
-export { createCredentialExtractor, readCookie } from './credentials.ts';
-export { diagnose } from './doctor.ts';
-export type { GuardErrorCode } from './errors.ts';
+} from './handshake/credentials.ts';
+export { createCredentialExtractor, readCookie } from './handshake/credentials.ts';
+export type { OriginMatcher, OriginOptions, OriginPolicy } from './handshake/origin.ts';
+export { createOriginMatcher, validateOrigins } from './handshake/origin.ts';
 export {
-  BannedError,
-  CredentialError,
-  GuardConfigError,
-  GuardError,
-  isGuardError,
-  StoreUnavailableError,
-} from './errors.ts';
-export type { Accept, ErrorReply, Guard, MessageDecision, Reject, UpgradeInfo } from './guard.ts';
-export { createGuard } from './guard.ts';
-export { checkHandshake, httpVersionOf, isWebSocketRequest, setHttpVersion } from './handshake.ts';
+  checkHandshake,
+  httpVersionOf,
+  isWebSocketRequest,
+  setHttpVersion,
+} from './handshake/request-shape.ts';
+export type {
+  ClientAddress,
+  ForwardedHeader,
+  ProxyTrust,
+  ProxyTrustOptions,
+} from './handshake/trusted-proxy.ts';
+export { createProxyTrust, UNKNOWN_CLIENT } from './handshake/trusted-proxy.ts';
+export type { AuditEmitter, AuditEvent, AuditEventType, AuditSink } from './observability/audit.ts';
+export { createAuditEmitter, redactEvent } from './observability/audit.ts';
+export { redactString, redactUrl, SECRET_PARAMS } from './observability/redact.ts';
+export type { CloseClass, CloseInitiator, StatsSnapshot } from './observability/stats.ts';
+export { closeClassOf, Stats } from './observability/stats.ts';
+export type { GuardConnection, Terminate } from './state/connection.ts';
+export { DEFAULT_IPV6_PREFIX, ipKey, validateIpv6Prefix } from './state/ip-key.ts';
+export type {
+  Penalties,
+  PenaltyOptions,
+  PenaltyResult,
+  Subject,
+  Violation,
+} from './state/penalties.ts';
+export { createPenalties, DEFAULT_POINTS } from './state/penalties.ts';
+export type {
+  AcquireLeaseOptions,
+  ChannelListener,
+  LeaseResult,
+  Store,
+  StoreSubscription,
+  TakenValue,
+} from './store/contract.ts';
+export type { MemoryStoreOptions } from './store/memory.ts';
+export { createMemoryStore } from './store/memory.ts';
+export type { BodyLimits, BodyRead, BodyRefusal, JsonRead } from './transport/body.ts';
+export { DEFAULT_BODY_TIMEOUT_MS, readBody, readJson } from './transport/body.ts';
 export type {
   ClientInfo,
   GuardedHooks,
   GuardedMessage,
   GuardHooks,
   GuardHooksOptions,
-} from './hooks.ts';
-export { connectionOf, guardHooks, setClient } from './hooks.ts';
-export type { MetricsHandlerOptions, StatsHandlerOptions, TicketHandlerOptions } from './http.ts';
+} from './transport/hooks.ts';
+export { connectionOf, guardHooks, setClient } from './transport/hooks.ts';
+export type {
+  MetricsHandlerOptions,
+  StatsHandlerOptions,
+  TicketHandlerOptions,
+} from './transport/http.ts';
 export {
   bannedResponse,
   bodyRefused,
@@ -73,58 +149,10 @@ export {
   statsHandler,
   ticketHandler,
   withSecurityHeaders,
-} from './http.ts';
-export { DEFAULT_IPV6_PREFIX, ipKey, validateIpv6Prefix } from './ip-key.ts';
-export type { Jwk, JwtAlgorithm, JwtOptions, JwtVerifier } from './jwt.ts';
-export { createJwtVerifier, validateJwtOptions } from './jwt.ts';
+} from './transport/http.ts';
 export type {
-  FrameProblem,
-  MessageLimits,
-  ParseResult,
-  ReportedIssue,
-  ValidationResult,
-} from './messages.ts';
-export { hasForbiddenKey, parseFrame, scanJson, validate } from './messages.ts';
-export type { ErrorStage, GuardOptions, LimitOptions, MessageOptions } from './options.ts';
-export { DEFAULTS } from './options.ts';
-export type { OriginMatcher, OriginOptions, OriginPolicy } from './origin.ts';
-export { createOriginMatcher, validateOrigins } from './origin.ts';
-export type { Penalties, PenaltyOptions, PenaltyResult, Subject, Violation } from './penalties.ts';
-export { createPenalties, DEFAULT_POINTS } from './penalties.ts';
-export type { PermissionOptions, Permissions } from './permissions.ts';
-export { createPermissions, grants } from './permissions.ts';
-export type { Principal } from './principal.ts';
-export { principalFromClaims } from './principal.ts';
-export type { GcraStep, LimitResult, RateRule } from './rate-limit.ts';
-export { gcraStep, LocalLimiter } from './rate-limit.ts';
-export { redactString, redactUrl, SECRET_PARAMS } from './redact.ts';
-export type { RuntimeViolation, RuntimeViolationSignals } from './runtime-violation.ts';
-export type { GuardedServer, GuardedSocketOptions, ServeOptions, TlsOptions } from './serve.ts';
-export type { StandardSchemaV1 } from './standard-schema.ts';
-export type { CloseClass, CloseInitiator, StatsSnapshot } from './stats.ts';
-export { closeClassOf, Stats } from './stats.ts';
-export type { MemoryStoreOptions } from './store/memory.ts';
-export { createMemoryStore } from './store/memory.ts';
-export type {
-  AcquireLeaseOptions,
-  ChannelListener,
-  LeaseResult,
-  Store,
-  StoreSubscription,
-  TakenValue,
-} from './store/types.ts';
-export type {
-  IssuedTicket,
-  IssueTicketOptions,
-  RedeemContext,
-  TicketOptions,
-  Tickets,
-} from './tickets.ts';
-export { createTickets, DEFAULT_TICKET_TTL_MS, MAX_TICKET_TTL_MS } from './tickets.ts';
-export type {
-  ClientAddress,
-  ForwardedHeader,
-  ProxyTrust,
-  ProxyTrustOptions,
-} from './trusted-proxy.ts';
-export { canonicalIp, createProxyTrust, UNKNOWN_CLIENT } from './trusted-proxy.ts';
+  GuardedServer,
+  GuardedSocketOptions,
+  ServeOptions,
+  TlsOptions,
+} from './transport/serve.ts';

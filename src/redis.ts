@@ -18,6 +18,16 @@
  *
  * @module
  */
+
+export type {
+  FeedErrorReason,
+  FeedSerializer,
+  RedisFeed,
+  RedisFeedClient,
+  RedisFeedOptions,
+  RedisFeedReader,
+} from './feed/redis-feed.ts';
+export { createRedisFeed, FeedError, isStreamId } from './feed/redis-feed.ts';
 export type {
   RedisClientLike,
   RedisClientOptions,
@@ -28,14 +38,5 @@ export type {
   UnstorageRedisStoreOptions,
 } from './store/redis.ts';
 export { createRedisStore, REDIS_CLIENT_OPTIONS, redisStoreFromUnstorage } from './store/redis.ts';
-export type {
-  FeedErrorReason,
-  FeedSerializer,
-  RedisFeed,
-  RedisFeedClient,
-  RedisFeedOptions,
-  RedisFeedReader,
-} from './store/redis-feed.ts';
-export { createRedisFeed, FeedError, isStreamId } from './store/redis-feed.ts';
 export type { UnstorageStorageLike, UnstorageStoreOptions } from './store/unstorage.ts';
 export { createUnstorageStore } from './store/unstorage.ts';

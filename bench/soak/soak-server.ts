@@ -30,9 +30,9 @@
  */
 import type { Peer } from 'crossws';
 import { z } from 'zod';
-import type { GuardedHooks } from '../../src/hooks.ts';
 import { createGuard, json, type Principal, type Store, ticketHandler } from '../../src/mod.ts';
-import type { GuardedServer, ServeOptions } from '../../src/serve.ts';
+import type { GuardedHooks } from '../../src/transport/hooks.ts';
+import type { GuardedServer, ServeOptions } from '../../src/transport/serve.ts';
 import {
   ALL_IPS,
   ALL_USERS,

@@ -7,8 +7,6 @@
  * the adapter. Every body is bounded while it is read (413), never read whole first.
  */
 import { SignJWT } from 'jose';
-import { readJson } from '../../src/body.ts';
-import { bodyRefused } from '../../src/http.ts';
 import {
   type AuditEvent,
   createGuard,
@@ -22,6 +20,8 @@ import {
   ticketHandler,
   withSecurityHeaders,
 } from '../../src/mod.ts';
+import { readJson } from '../../src/transport/body.ts';
+import { bodyRefused } from '../../src/transport/http.ts';
 import { createTRPCBridge, type TRPCBridge } from '../../src/trpc.ts';
 import { Feed } from './feed.ts';
 import { type ChatMessage, createDemoRouter } from './router.ts';

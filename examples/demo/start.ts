@@ -2,7 +2,7 @@
  * What every runtime's demo server does once it has its adapter: read the settings, build the
  * app, serve it, print the banner, and shut down gracefully (reconnect notice, 1001, store).
  */
-import type { GuardedServer, ServeOptions } from '../../src/serve.ts';
+import type { GuardedServer, ServeOptions } from '../../src/transport/serve.ts';
 import { trpcHooks } from '../../src/trpc.ts';
 import { createDemoApp } from './app.ts';
 import { buildAssets } from './build.ts';

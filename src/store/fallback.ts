@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { type LimitResult, LocalLimiter, type RateRule } from '../rate-limit.ts';
-import type { Store } from './types.ts';
+import { type LimitResult, LocalLimiter, type RateRule } from '../core/rate-limit.ts';
+import type { Store } from './contract.ts';
 
 /** What the guard does with rate limits when the store cannot answer. */
 export type StoreErrorPolicy = 'fail-closed' | 'local';

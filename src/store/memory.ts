@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { gcraStep, type LimitResult, type RateRule } from '../rate-limit.ts';
+import { gcraStep, type LimitResult, type RateRule } from '../core/rate-limit.ts';
 import type {
   AcquireLeaseOptions,
   ChannelListener,
@@ -33,7 +33,7 @@ import type {
   Store,
   StoreSubscription,
   TakenValue,
-} from './types.ts';
+} from './contract.ts';
 
 /** Options for {@link createMemoryStore}. */
 export interface MemoryStoreOptions {

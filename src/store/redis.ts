@@ -30,8 +30,8 @@
  *
  * @module
  */
-import { StoreUnavailableError } from '../errors.ts';
-import type { LimitResult, RateRule } from '../rate-limit.ts';
+import { StoreUnavailableError } from '../core/errors.ts';
+import type { LimitResult, RateRule } from '../core/rate-limit.ts';
 import type {
   AcquireLeaseOptions,
   ChannelListener,
@@ -39,7 +39,7 @@ import type {
   Store,
   StoreSubscription,
   TakenValue,
-} from './types.ts';
+} from './contract.ts';
 
 /**
  * The part of a Redis client the store uses: ioredis's generic `call`. Declared structurally so
@@ -192,7 +192,7 @@ redis.call('DEL', KEYS[1])
 return {v, ttl}
 `,
   },
-  // The GCRA step of src/rate-limit.ts (gcraStep), operation for operation and in the same order,
+  // The GCRA step of src/core/rate-limit.ts (gcraStep), operation for operation and in the same order,
   // so both stores decide alike to the last bit; keep the two in step (a property test compares
   // them). KEYS[1] holds the TAT; ARGV: windowMs, limit, burst, cost, pinned clock.
   limit: {

@@ -19,10 +19,10 @@
  *
  * @module
  */
-import { StoreUnavailableError } from '../errors.ts';
-import { gcraStep, type LimitResult, type RateRule } from '../rate-limit.ts';
+import { StoreUnavailableError } from '../core/errors.ts';
+import { gcraStep, type LimitResult, type RateRule } from '../core/rate-limit.ts';
+import type { AcquireLeaseOptions, LeaseResult, Store } from './contract.ts';
 import { redisStoreFromUnstorage, runBounded, type UnstorageLike } from './redis.ts';
-import type { AcquireLeaseOptions, LeaseResult, Store } from './types.ts';
 
 /**
  * An unstorage `Storage`, as far as {@link createUnstorageStore} needs it. Declared structurally so

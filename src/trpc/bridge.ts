@@ -25,12 +25,12 @@ import {
   TRPCError,
   transformTRPCResponse,
 } from '@trpc/server/unstable-core-do-not-import';
-import { CloseCode } from '../codes.ts';
-import type { GuardConnection } from '../connection.ts';
-import { isGuardError } from '../errors.ts';
-import type { ErrorReply, Guard } from '../guard.ts';
-import { frameBytes } from '../messages.ts';
-import type { Principal } from '../principal.ts';
+import type { Principal } from '../auth/principal.ts';
+import { CloseCode } from '../core/codes.ts';
+import { isGuardError } from '../core/errors.ts';
+import { frameBytes } from '../frames/parse.ts';
+import type { ErrorReply, Guard } from '../guard/create-guard.ts';
+import type { GuardConnection } from '../state/connection.ts';
 import { type CallId, visitCallIds, type WalkEnd } from './call-ids.ts';
 import type { GuardedContext } from './context.ts';
 import { shapeConfig, withoutStack } from './error-shape.ts';

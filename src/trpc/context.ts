@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Principal } from '../principal.ts';
+import type { Principal } from '../auth/principal.ts';
 
 /** The connection a call arrived on. */
 export interface ConnectionInfo {

@@ -7,8 +7,8 @@
  */
 import { TRPCError, tracked } from '@trpc/server';
 import { isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
-import { LocalLimiter, type RateRule } from '../rate-limit.ts';
-import type { StandardSchemaV1 } from '../standard-schema.ts';
+import { LocalLimiter, type RateRule } from '../core/rate-limit.ts';
+import type { StandardSchemaV1 } from '../core/standard-schema.ts';
 import type { GuardedContext, GuardedMeta } from './context.ts';
 
 /** The middleware options wsguard reads (a subset of tRPC's). */

@@ -5,13 +5,13 @@
 import type { Message, Peer } from 'crossws';
 import { SignJWT } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
+import { type AuditEvent, createGuard, type GuardOptions } from '../../src/mod.ts';
 import {
   type GuardedHooks,
   type GuardHooksOptions,
   guardHooks,
   setClient,
-} from '../../src/hooks.ts';
-import { type AuditEvent, createGuard, type GuardOptions } from '../../src/mod.ts';
+} from '../../src/transport/hooks.ts';
 
 const SECRET = 'hooks-test-secret-0123456789-0123456789';
 const ORIGIN = 'https://app.example.com';

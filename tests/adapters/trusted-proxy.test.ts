@@ -1,7 +1,8 @@
 /** Client addresses behind proxies: forwarding headers are believed only from trusted peers. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalIp, createProxyTrust } from '../../src/trusted-proxy.ts';
+import { canonicalIp } from '../../src/core/ip-address.ts';
+import { createProxyTrust } from '../../src/handshake/trusted-proxy.ts';
 
 const h = (init: Record<string, string>) => new Headers(init);
 

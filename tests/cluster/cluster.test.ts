@@ -8,9 +8,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import type { Principal } from '../../src/principal.ts';
+import type { Principal } from '../../src/auth/principal.ts';
+import { createTickets } from '../../src/auth/tickets.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
-import { createTickets } from '../../src/tickets.ts';
 import {
   connectRedis,
   deletePrefix,

@@ -16,7 +16,7 @@
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MAX_CREDENTIAL_LENGTH } from '../../src/credentials.ts';
+import { MAX_CREDENTIAL_LENGTH } from '../../src/handshake/credentials.ts';
 import { type CredentialSources, createCredentialExtractor, createGuard } from '../../src/mod.ts';
 import { fuzz, timeoutOf } from './fuzz.ts';
 

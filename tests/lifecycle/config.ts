@@ -68,7 +68,7 @@ export const IPS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '::1', '2001:db8::7']
 
 /**
  * The key the guard's per-IP defences (caps, scores, bans) use for an address of {@link IPS}:
- * an IPv4 address is its own key, an IPv6 address counts as its /64 (src/ip-key.ts, default
+ * an IPv4 address is its own key, an IPv6 address counts as its /64 (src/state/ip-key.ts, default
  * prefix). Written out rather than imported so the regression tests (IPv4 only) also load on
  * code from before the IPv6 keying; the property test checks it against `ipKey`.
  */

@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ipKey } from '../../src/ip-key.ts';
+import { ipKey } from '../../src/state/ip-key.ts';
 import { announceSkip, redisSkipReason } from '../store/redis-env.ts';
 import { lifecycleCommands } from './commands.ts';
 import { IPS, keyOf, type Variant } from './config.ts';
@@ -71,7 +71,7 @@ async function property(kind: StoreKind, rig: RedisRig | undefined, runs: number
 }
 
 describe('lifecycle property: two guards on one memory store', () => {
-  it("keys addresses as the guard does (config.ts keyOf is src/ip-key.ts's ipKey at /64)", () => {
+  it("keys addresses as the guard does (config.ts keyOf is src/state/ip-key.ts's ipKey at /64)", () => {
     for (const ip of IPS) expect(keyOf(ip)).toBe(ipKey(ip, 64));
   });
 

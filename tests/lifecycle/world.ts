@@ -1,7 +1,7 @@
 /**
  * The real side of the lifecycle test: two guard instances on one store (memory, or Redis with
  * each instance behind its own TCP proxy that can be cut or held), and fake sockets driven the way the adapters drive a guard
- * (src/hooks.ts): `attach` on open with a `terminate` that records the close and releases the
+ * (src/transport/hooks.ts): `attach` on open with a `terminate` that records the close and releases the
  * connection asynchronously, frames decided one at a time in arrival order (queued while a
  * decision is pending) and dropped once the socket is closing, `close` when the socket ends.
  * It observes and records; judging is the model's and the invariants' job.

@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256HexWeb } from '../../src/encoding.ts';
+import { sha256HexWeb } from '../../src/core/encoding.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
 import { connectRedis, deletePrefix, redisSkipReason, uniquePrefix } from '../store/redis-env.ts';
 import { sign, testGuard } from '../unit/fixtures/guards.ts';

@@ -1,9 +1,13 @@
 /**
- * The handshake shape check and the HTTP version an adapter records (src/handshake.ts): RFC 6455
+ * The handshake shape check and the HTTP version an adapter records (src/handshake/request-shape.ts): RFC 6455
  * wants HTTP/1.1 or higher. End to end on each runtime in suite.ts; here the rule itself.
  */
 import { describe, expect, it } from 'vitest';
-import { checkHandshake, httpVersionOf, setHttpVersion } from '../../src/handshake.ts';
+import {
+  checkHandshake,
+  httpVersionOf,
+  setHttpVersion,
+} from '../../src/handshake/request-shape.ts';
 
 const handshake = () =>
   new Request('http://127.0.0.1/ws', {

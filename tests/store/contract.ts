@@ -7,7 +7,7 @@
  * (for Redis, separate connections), which is how instances race in production.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/types.ts';
+import type { Store } from '../../src/store/contract.ts';
 
 /** Options for {@link storeContract}. */
 export interface StoreContractOptions {

@@ -14,12 +14,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.ts';
-import { createGuard, type Guard, type Reject } from '../../src/guard.ts';
-import type { Principal } from '../../src/principal.ts';
+import type { Principal } from '../../src/auth/principal.ts';
+import { createTickets } from '../../src/auth/tickets.ts';
+import { StoreUnavailableError } from '../../src/core/errors.ts';
+import { createGuard, type Guard, type Reject } from '../../src/guard/create-guard.ts';
+import type { Store } from '../../src/store/contract.ts';
 import { createRedisStore, REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
-import type { Store } from '../../src/store/types.ts';
-import { createTickets } from '../../src/tickets.ts';
 import {
   announceSkip,
   connectRedis,

@@ -8,8 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.ts';
-import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
+import { StoreUnavailableError } from '../../src/core/errors.ts';
 import {
   createRedisFeed,
   FeedError,
@@ -18,7 +17,8 @@ import {
   type RedisFeedClient,
   type RedisFeedOptions,
   type RedisFeedReader,
-} from '../../src/store/redis-feed.ts';
+} from '../../src/feed/redis-feed.ts';
+import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
 import {
   announceSkip,
   connectRedis,

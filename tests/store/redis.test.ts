@@ -8,10 +8,10 @@ import type { Redis } from 'ioredis';
 import { createStorage } from 'unstorage';
 import redisDriver from 'unstorage/drivers/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcraStep } from '../../src/rate-limit.ts';
+import { gcraStep } from '../../src/core/rate-limit.ts';
+import type { Store } from '../../src/store/contract.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
 import { createRedisStore, redisStoreFromUnstorage } from '../../src/store/redis.ts';
-import type { Store } from '../../src/store/types.ts';
 import { storeContract } from './contract.ts';
 import {
   announceSkip,

@@ -16,10 +16,10 @@ import fsDriver from 'unstorage/drivers/fs';
 import memoryDriver from 'unstorage/drivers/memory';
 import redisDriver from 'unstorage/drivers/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.ts';
+import { StoreUnavailableError } from '../../src/core/errors.ts';
 import { createGuard, GuardConfigError, type GuardOptions } from '../../src/mod.ts';
+import type { Store } from '../../src/store/contract.ts';
 import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
-import type { Store } from '../../src/store/types.ts';
 import { createUnstorageStore } from '../../src/store/unstorage.ts';
 import { storeContract } from './contract.ts';
 import {

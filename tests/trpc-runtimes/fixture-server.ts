@@ -16,7 +16,7 @@
  * server side), `POST /revoke?sub=`, `GET /stats` (every guard's counters).
  */
 import { createGuard, type Guard, type GuardOptions, json, ticketHandler } from '../../src/mod.ts';
-import type { GuardedServer, ServeOptions } from '../../src/serve.ts';
+import type { GuardedServer, ServeOptions } from '../../src/transport/serve.ts';
 import { createTRPCBridge, type TRPCBridge, trpcHooks } from '../../src/trpc.ts';
 import { makeRouter, Rooms } from '../trpc/fixture-router.ts';
 import {

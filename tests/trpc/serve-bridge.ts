@@ -7,7 +7,7 @@ import type { AnyRouter } from '@trpc/server';
 import { SignJWT } from 'jose';
 import { serve } from '../../adapters/node.ts';
 import { createGuard, type Guard, type GuardOptions } from '../../src/mod.ts';
-import type { GuardedServer } from '../../src/serve.ts';
+import type { GuardedServer } from '../../src/transport/serve.ts';
 import {
   createTRPCBridge,
   type TRPCBridge,

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
-import { queryParam } from '../../src/credentials.ts';
+import { queryParam } from '../../src/handshake/credentials.ts';
 import {
   type Accept,
   type CredentialSources,

@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sha256Hex, sha256HexSync, sha256HexWeb } from '../../src/encoding.ts';
-import { syncCrypto } from '../../src/sync-crypto.ts';
+import { sha256Hex, sha256HexSync, sha256HexWeb } from '../../src/core/encoding.ts';
+import { syncCrypto } from '../../src/core/sync-crypto.ts';
 import { SAMPLES } from './fixtures/sha256-samples.ts';
 
 const root = join(import.meta.dirname, '../..');

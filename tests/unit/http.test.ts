@@ -11,7 +11,7 @@ import {
   statsHandler,
   ticketHandler,
 } from '../../src/mod.ts';
-import type { GuardedServer } from '../../src/serve.ts';
+import type { GuardedServer } from '../../src/transport/serve.ts';
 
 const secret = 'http-test-secret-that-is-32-bytes-long';
 const sign = (sub: string, roles: string[], exp: string | number = '5m') =>

@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ipKey } from '../../src/ip-key.ts';
-import { canonicalIp } from '../../src/trusted-proxy.ts';
+import { canonicalIp } from '../../src/core/ip-address.ts';
+import { ipKey } from '../../src/state/ip-key.ts';
 
 const hextet = fc.integer({ min: 0, max: 0xffff });
 const hextets = fc.array(hextet, { minLength: 8, maxLength: 8 });

@@ -1,6 +1,6 @@
 /** The per-IP key: IPv4 as is, IPv6 per network prefix, total on any input (issue 12, defect 5). */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_IPV6_PREFIX, ipKey, validateIpv6Prefix } from '../../src/ip-key.ts';
+import { DEFAULT_IPV6_PREFIX, ipKey, validateIpv6Prefix } from '../../src/state/ip-key.ts';
 
 describe('ipKey', () => {
   it('keeps a canonical IPv4 address, and canonicalises other spellings of it', () => {

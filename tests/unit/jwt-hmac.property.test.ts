@@ -1,5 +1,5 @@
 /**
- * Differential property: the synchronous HS* path (`src/jwt-hmac.ts`) never disagrees with
+ * Differential property: the synchronous HS* path (`src/auth/jwt-hmac.ts`) never disagrees with
  * jose's `jwtVerify`. On generated tokens (right and wrong keys, algorithm swaps, tampered,
  * non-canonical and padded signatures, `crit`/`b64`/`typ` headers, expired, not-yet-valid,
  * wrong issuer/audience, malformed JSON and segments), for generated verifier options:
@@ -22,8 +22,8 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { type JWTPayload, jwtVerify } from 'jose';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createTokenPaths, type JwtOptions } from '../../src/jwt.ts';
-import { createHmacFastPath } from '../../src/jwt-hmac.ts';
+import { createTokenPaths, type JwtOptions } from '../../src/auth/jwt.ts';
+import { createHmacFastPath } from '../../src/auth/jwt-hmac.ts';
 import { createJwtVerifier } from '../../src/mod.ts';
 
 const SECRET = new TextEncoder().encode('differential-secret-0123456789-abcdefghij');

@@ -7,9 +7,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import type { RateRule } from '../../src/rate-limit.ts';
+import type { RateRule } from '../../src/core/rate-limit.ts';
+import type { Store } from '../../src/store/contract.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
-import type { Store } from '../../src/store/types.ts';
 
 /** A clock the test moves. */
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {

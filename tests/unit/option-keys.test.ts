@@ -4,16 +4,16 @@
  * options gives no problem at all.
  */
 import { describe, expect, it } from 'vitest';
-import { REJECTIONS } from '../../src/codes.ts';
+import { REJECTIONS } from '../../src/core/codes.ts';
 import {
   GUARD_OPTION_ALIASES,
   GUARD_OPTION_KEYS,
   type KeyRule,
   type KeyTable,
   unknownKeys,
-} from '../../src/option-keys.ts';
-import type { GuardOptions } from '../../src/options.ts';
-import { DEFAULT_POINTS } from '../../src/penalties.ts';
+} from '../../src/guard/option-keys.ts';
+import type { GuardOptions } from '../../src/guard/options.ts';
+import { DEFAULT_POINTS } from '../../src/state/penalties.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
 
 /** The guard's own check, as `diagnose` runs it. */

@@ -5,16 +5,16 @@
  * nested option objects.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { RejectReason } from '../../src/codes.ts';
+import type { RejectReason } from '../../src/core/codes.ts';
+import type { RateRule } from '../../src/core/rate-limit.ts';
 import {
   GUARD_OPTION_KEYS,
   type KeyTable,
   type RuleFor,
   type TableOf,
-} from '../../src/option-keys.ts';
-import type { GuardOptions, LimitOptions } from '../../src/options.ts';
-import type { Violation } from '../../src/penalties.ts';
-import type { RateRule } from '../../src/rate-limit.ts';
+} from '../../src/guard/option-keys.ts';
+import type { GuardOptions, LimitOptions } from '../../src/guard/options.ts';
+import type { Violation } from '../../src/state/penalties.ts';
 
 type Table = typeof GUARD_OPTION_KEYS;
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { tryStep } from '../../src/core/rate-limit.ts';
 import { createMemoryStore, gcraStep, LocalLimiter, type RateRule } from '../../src/mod.ts';
-import { tryStep } from '../../src/rate-limit.ts';
 
 /** A rule with integer parameters; `burst` sometimes left to its default (the limit). */
 const ruleArb: fc.Arbitrary<RateRule> = fc.record(

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { redactString, redactUrl, SECRET_PARAMS } from '../../src/redact.ts';
+import { redactString, redactUrl, SECRET_PARAMS } from '../../src/observability/redact.ts';
 
 const MASK = '[redacted]';
 function reference(url: string, extra: readonly string[] = []): string {

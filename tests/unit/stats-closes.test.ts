@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { serve } from '../../adapters/node.ts';
 import { type AuditEvent, createGuard, type Guard } from '../../src/mod.ts';
-import type { GuardedServer } from '../../src/serve.ts';
+import type { GuardedServer } from '../../src/transport/serve.ts';
 
 const SECRET = 'stats-closes-secret-0123456789-0123456789';
 

@@ -4,8 +4,8 @@
  * typo) cannot create series.
  */
 import { describe, expect, it } from 'vitest';
-import { CloseCode, MESSAGE_CLOSE_CODES, REJECTIONS } from '../../src/codes.ts';
-import { Stats } from '../../src/stats.ts';
+import { CloseCode, MESSAGE_CLOSE_CODES, REJECTIONS } from '../../src/core/codes.ts';
+import { Stats } from '../../src/observability/stats.ts';
 
 /** The label values per metric name in a Prometheus text. */
 function labels(text: string): Map<string, Set<string>> {

@@ -32,8 +32,8 @@
  *
  * @module
  */
-import { GuardError } from '../errors.ts';
-import { type RedisClientLike, runBounded } from './redis.ts';
+import { GuardError } from '../core/errors.ts';
+import { type RedisClientLike, runBounded } from '../store/redis.ts';
 
 /** The connection the feed's reader loop blocks on (an ioredis client fits). */
 export interface RedisFeedReader extends RedisClientLike {

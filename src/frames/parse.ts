@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { StandardSchemaV1 } from './standard-schema.ts';
+import type { StandardSchemaV1 } from '../core/standard-schema.ts';
 
 /** Message limits. */
 export interface MessageLimits {

@@ -11,7 +11,17 @@
  *
  * @module
  */
-import { type AuditEmitter, type AuditEvent, createAuditEmitter } from './audit.ts';
+
+import { createJwtVerifier, type JwtVerifier } from '../auth/jwt.ts';
+import { createPermissions, type Permissions } from '../auth/permissions.ts';
+import type { Principal } from '../auth/principal.ts';
+import {
+  createTickets,
+  type IssuedTicket,
+  type IssueTicketOptions,
+  type Tickets,
+} from '../auth/tickets.ts';
+import { bannedReason, MAX_DATE_MS } from '../core/ban-reason.ts';
 import {
   CloseCode,
   MESSAGE_CLOSE_CODES,
@@ -19,11 +29,8 @@ import {
   REJECTIONS,
   type RejectMode,
   type RejectReason,
-} from './codes.ts';
-import type { ConnectionState, GuardConnection, Terminate } from './connection.ts';
-import { type Credential, createCredentialExtractor, isUsableCredential } from './credentials.ts';
-import { diagnose } from './doctor.ts';
-import { randomId } from './encoding.ts';
+} from '../core/codes.ts';
+import { randomId } from '../core/encoding.ts';
 import {
   BannedError,
   CredentialError,
@@ -31,37 +38,45 @@ import {
   GuardError,
   isGuardError,
   StoreUnavailableError,
-} from './errors.ts';
-import { type GuardedHooks, type GuardHooks, type GuardHooksOptions, guardHooks } from './hooks.ts';
-import { ipKey } from './ip-key.ts';
-import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
-import { frameBytes, parseFrame, type ReportedIssue, validate } from './messages.ts';
-import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
-import { createOriginMatcher } from './origin.ts';
+} from '../core/errors.ts';
 import {
-  bannedReason,
+  gcraStep,
+  type LimitResult,
+  LocalLimiter,
+  type RateRule,
+  tryStep,
+} from '../core/rate-limit.ts';
+import type { RuntimeViolation } from '../core/runtime-violation.ts';
+import { frameBytes, parseFrame, type ReportedIssue, validate } from '../frames/parse.ts';
+import {
+  type Credential,
+  createCredentialExtractor,
+  isUsableCredential,
+} from '../handshake/credentials.ts';
+import { createOriginMatcher } from '../handshake/origin.ts';
+import { requestUrl } from '../handshake/request-url.ts';
+import { type AuditEmitter, type AuditEvent, createAuditEmitter } from '../observability/audit.ts';
+import { redactUrl } from '../observability/redact.ts';
+import { type CloseInitiator, Stats, type StatsSnapshot } from '../observability/stats.ts';
+import type { ConnectionState, GuardConnection, Terminate } from '../state/connection.ts';
+import { ipKey } from '../state/ip-key.ts';
+import {
   createPenalties,
-  MAX_DATE_MS,
   type Penalties,
   type Subject,
   type Violation,
-} from './penalties.ts';
-import { createPermissions, type Permissions } from './permissions.ts';
-import type { Principal } from './principal.ts';
-import { gcraStep, type LimitResult, LocalLimiter, type RateRule, tryStep } from './rate-limit.ts';
-import { redactUrl } from './redact.ts';
-import { requestUrl } from './request-url.ts';
-import type { RuntimeViolation } from './runtime-violation.ts';
-import { type CloseInitiator, Stats, type StatsSnapshot } from './stats.ts';
-import { withLocalFallback } from './store/fallback.ts';
-import { createMemoryStore, isMemoryStore } from './store/memory.ts';
-import type { Store, StoreSubscription } from './store/types.ts';
+} from '../state/penalties.ts';
+import type { Store, StoreSubscription } from '../store/contract.ts';
+import { withLocalFallback } from '../store/fallback.ts';
+import { createMemoryStore, isMemoryStore } from '../store/memory.ts';
 import {
-  createTickets,
-  type IssuedTicket,
-  type IssueTicketOptions,
-  type Tickets,
-} from './tickets.ts';
+  type GuardedHooks,
+  type GuardHooks,
+  type GuardHooksOptions,
+  guardHooks,
+} from '../transport/hooks.ts';
+import { diagnose } from './doctor.ts';
+import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
 
 /** What an adapter knows about a handshake. */
 export interface UpgradeInfo {

@@ -4,13 +4,14 @@
  *
  * @module
  */
-import { validateIpv6Prefix } from './ip-key.ts';
-import { validateJwtOptions } from './jwt.ts';
+
+import { validateJwtOptions } from '../auth/jwt.ts';
+import { validateTicketOptions } from '../auth/tickets.ts';
+import type { RateRule } from '../core/rate-limit.ts';
+import { validateOrigins } from '../handshake/origin.ts';
+import { validateIpv6Prefix } from '../state/ip-key.ts';
 import { GUARD_OPTION_ALIASES, GUARD_OPTION_KEYS, unknownKeys } from './option-keys.ts';
 import type { GuardOptions } from './options.ts';
-import { validateOrigins } from './origin.ts';
-import type { RateRule } from './rate-limit.ts';
-import { validateTicketOptions } from './tickets.ts';
 
 function positive(value: unknown): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;

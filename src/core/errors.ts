@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { bannedReason } from './penalties.ts';
+import { bannedReason } from './ban-reason.ts';
 
 /** Stable error codes; switch on these, not on messages. */
 export type GuardErrorCode =

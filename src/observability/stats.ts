@@ -16,8 +16,8 @@ import {
   type MessageRejectReason,
   REJECTIONS,
   type RejectReason,
-} from './codes.ts';
-import type { RuntimeViolation } from './runtime-violation.ts';
+} from '../core/codes.ts';
+import type { RuntimeViolation } from '../core/runtime-violation.ts';
 
 /**
  * Who closed a connection: `guard` (its own decision, or the runtime refusing a frame over the

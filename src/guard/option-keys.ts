@@ -7,8 +7,9 @@
  *
  * @module
  */
+
+import type { RateRule } from '../core/rate-limit.ts';
 import type { GuardOptions } from './options.ts';
-import type { RateRule } from './rate-limit.ts';
 
 /**
  * How the walk treats the value under one key:

@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { base64url, sha256HexSync, sha256HexWeb } from './encoding.ts';
-import { CredentialError, GuardError } from './errors.ts';
+import { base64url, sha256HexSync, sha256HexWeb } from '../core/encoding.ts';
+import { CredentialError, GuardError } from '../core/errors.ts';
+import type { Store } from '../store/contract.ts';
 import type { Principal } from './principal.ts';
-import type { Store } from './store/types.ts';
 
 /** Ticket settings. */
 export interface TicketOptions {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { MessageRejectReason, RejectReason } from './codes.ts';
+import type { MessageRejectReason, RejectReason } from '../core/codes.ts';
 import { redactString, redactUrl } from './redact.ts';
 
 /** Every kind of audit event. */

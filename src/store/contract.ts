@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { LimitResult, RateRule } from '../rate-limit.ts';
+import type { LimitResult, RateRule } from '../core/rate-limit.ts';
 
 /** The result of trying to take a slot in a capped set of leases. */
 export interface LeaseResult {

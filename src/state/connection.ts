@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Principal } from './principal.ts';
+import type { Principal } from '../auth/principal.ts';
 
 /** A live connection as the guard sees it. */
 export interface GuardConnection {

@@ -16,15 +16,15 @@
  * @module
  */
 import type { Hooks, Message, Peer, PeerContext, WSError } from 'crossws';
-import { CloseCode } from './codes.ts';
-import type { GuardConnection } from './connection.ts';
-import type { ErrorReply, Guard, MessageDecision, Reject } from './guard.ts';
-import { checkHandshake } from './handshake.ts';
-import type { ErrorStage } from './options.ts';
-import { forgetRequestUrl, requestUrl } from './request-url.ts';
-import type { RuntimeViolation, RuntimeViolationSignals } from './runtime-violation.ts';
-import type { CloseInitiator } from './stats.ts';
-import type { ClientAddress } from './trusted-proxy.ts';
+import { CloseCode } from '../core/codes.ts';
+import type { RuntimeViolation, RuntimeViolationSignals } from '../core/runtime-violation.ts';
+import type { ErrorReply, Guard, MessageDecision, Reject } from '../guard/create-guard.ts';
+import type { ErrorStage } from '../guard/options.ts';
+import { checkHandshake } from '../handshake/request-shape.ts';
+import { forgetRequestUrl, requestUrl } from '../handshake/request-url.ts';
+import type { ClientAddress } from '../handshake/trusted-proxy.ts';
+import type { CloseInitiator } from '../observability/stats.ts';
+import type { GuardConnection } from '../state/connection.ts';
 
 type MaybePromise<T> = T | Promise<T>;
 

@@ -22,7 +22,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { CredentialError, StoreUnavailableError } from './errors.ts';
+import { CredentialError, StoreUnavailableError } from '../core/errors.ts';
 import { isCanonicalCompact } from './jwt-canonical.ts';
 import { createClaimPolicy } from './jwt-claims.ts';
 import { createHmacFastPath } from './jwt-hmac.ts';

@@ -5,19 +5,19 @@
  * @module
  */
 
-import type { AuditSink } from './audit.ts';
-import type { RejectMode, RejectReason } from './codes.ts';
-import type { CredentialSources } from './credentials.ts';
-import type { JwtOptions } from './jwt.ts';
-import type { MessageLimits } from './messages.ts';
-import type { OriginPolicy } from './origin.ts';
-import type { PenaltyOptions } from './penalties.ts';
-import type { PermissionOptions } from './permissions.ts';
-import type { Principal } from './principal.ts';
-import type { RateRule } from './rate-limit.ts';
-import type { StandardSchemaV1 } from './standard-schema.ts';
-import type { Store } from './store/types.ts';
-import type { TicketOptions } from './tickets.ts';
+import type { JwtOptions } from '../auth/jwt.ts';
+import type { PermissionOptions } from '../auth/permissions.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { TicketOptions } from '../auth/tickets.ts';
+import type { RejectMode, RejectReason } from '../core/codes.ts';
+import type { RateRule } from '../core/rate-limit.ts';
+import type { StandardSchemaV1 } from '../core/standard-schema.ts';
+import type { MessageLimits } from '../frames/parse.ts';
+import type { CredentialSources } from '../handshake/credentials.ts';
+import type { OriginPolicy } from '../handshake/origin.ts';
+import type { AuditSink } from '../observability/audit.ts';
+import type { PenaltyOptions } from '../state/penalties.ts';
+import type { Store } from '../store/contract.ts';
 
 /** Rate limits and connection caps. `false` turns one off. */
 export interface LimitOptions {

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Guard } from './guard.ts';
+import type { Guard } from '../guard/create-guard.ts';
+import type { ErrorStage } from '../guard/options.ts';
+import type { ClientAddress, ProxyTrustOptions } from '../handshake/trusted-proxy.ts';
 import type { GuardedHooks, GuardHooks, GuardHooksOptions } from './hooks.ts';
-import type { ErrorStage } from './options.ts';
-import type { ClientAddress, ProxyTrustOptions } from './trusted-proxy.ts';
 
 /** A certificate and its key, PEM-encoded. */
 export interface TlsOptions {

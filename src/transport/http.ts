@@ -14,13 +14,14 @@
  *
  * @module
  */
+
+import type { Principal } from '../auth/principal.ts';
+import { bannedReason } from '../core/ban-reason.ts';
+import { sha256Hex } from '../core/encoding.ts';
+import { BannedError, GuardConfigError } from '../core/errors.ts';
+import type { RateRule } from '../core/rate-limit.ts';
+import type { Guard } from '../guard/create-guard.ts';
 import { type BodyRefusal, readBody } from './body.ts';
-import { sha256Hex } from './encoding.ts';
-import { BannedError, GuardConfigError } from './errors.ts';
-import type { Guard } from './guard.ts';
-import { bannedReason } from './penalties.ts';
-import type { Principal } from './principal.ts';
-import type { RateRule } from './rate-limit.ts';
 
 /** Headers every response carries. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

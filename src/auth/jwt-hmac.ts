@@ -26,9 +26,9 @@
  * @module
  */
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
+import { syncCrypto } from '../core/sync-crypto.ts';
 import { isCanonicalCompact } from './jwt-canonical.ts';
 import { type ClaimChecks, createClaimChecks } from './jwt-claims.ts';
-import { syncCrypto } from './sync-crypto.ts';
 
 /** Verify a token synchronously: its payload, a jose error thrown, or `undefined` to defer. */
 export type HmacFastPath = (token: string) => JWTPayload | undefined;

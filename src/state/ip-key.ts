@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { formatIp, parseIp } from './trusted-proxy.ts';
+import { formatIp, parseIp } from '../core/ip-address.ts';
 
 /** The IPv6 prefix length per-IP defences key on when none is configured. */
 export const DEFAULT_IPV6_PREFIX = 64;

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Store } from './store/types.ts';
+import { MAX_DATE_MS } from '../core/ban-reason.ts';
+import type { Store } from '../store/contract.ts';
 
 /** What earns points. */
 export type Violation =
@@ -44,17 +45,6 @@ export interface PenaltyOptions {
    * banned by opening sockets to you; it is 0 by default for that reason.
    */
   readonly points?: Partial<Record<Violation, number>>;
-}
-
-/** The largest time `Date` can show, in ms since the epoch: no ban ends later. */
-export const MAX_DATE_MS = 8.64e15;
-
-/**
- * The contract's text for a ban (4030 close reason, HTTP body, error message): `banned until
- * <ISO date>`. Clients read the end from it; one place writes it.
- */
-export function bannedReason(until: number): string {
-  return `banned until ${new Date(Math.min(until, MAX_DATE_MS)).toISOString()}`;
 }
 
 /** Who is penalised. */
