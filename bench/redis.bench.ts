@@ -17,7 +17,8 @@ import { createStorage } from 'unstorage';
 import redisDriver from 'unstorage/drivers/redis';
 import type { Principal } from '../src/auth/principal.ts';
 import { createTickets } from '../src/auth/tickets.ts';
-import { createGuard, type Guard } from '../src/guard/create-guard.ts';
+import { createGuard } from '../src/guard/create-guard.ts';
+import type { Guard } from '../src/guard/types.ts';
 import type { Store } from '../src/store/contract.ts';
 import { createMemoryStore } from '../src/store/memory.ts';
 import {

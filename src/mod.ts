@@ -60,18 +60,23 @@ export type {
   ValidationResult,
 } from './frames/parse.ts';
 export { hasForbiddenKey, parseFrame, scanJson, validate } from './frames/parse.ts';
-export type {
-  Accept,
-  ErrorReply,
-  Guard,
-  MessageDecision,
-  Reject,
-  UpgradeInfo,
-} from './guard/create-guard.ts';
 export { createGuard } from './guard/create-guard.ts';
 export { diagnose } from './guard/doctor.ts';
 export type { ErrorStage, GuardOptions, LimitOptions, MessageOptions } from './guard/options.ts';
 export { DEFAULTS } from './guard/options.ts';
+export type {
+  Accept,
+  ClientInfo,
+  ErrorReply,
+  Guard,
+  GuardedHooks,
+  GuardedMessage,
+  GuardHooks,
+  GuardHooksOptions,
+  MessageDecision,
+  Reject,
+  UpgradeInfo,
+} from './guard/types.ts';
 export type {
   CookieSourceOptions,
   Credential,
@@ -125,13 +130,6 @@ export type { MemoryStoreOptions } from './store/memory.ts';
 export { createMemoryStore } from './store/memory.ts';
 export type { BodyLimits, BodyRead, BodyRefusal, JsonRead } from './transport/body.ts';
 export { DEFAULT_BODY_TIMEOUT_MS, readBody, readJson } from './transport/body.ts';
-export type {
-  ClientInfo,
-  GuardedHooks,
-  GuardedMessage,
-  GuardHooks,
-  GuardHooksOptions,
-} from './transport/hooks.ts';
 export { connectionOf, guardHooks, setClient } from './transport/hooks.ts';
 export type {
   MetricsHandlerOptions,

@@ -30,8 +30,8 @@
  */
 import type { Peer } from 'crossws';
 import { z } from 'zod';
+import type { GuardedHooks } from '../../src/guard/types.ts';
 import { createGuard, json, type Principal, type Store, ticketHandler } from '../../src/mod.ts';
-import type { GuardedHooks } from '../../src/transport/hooks.ts';
 import type { GuardedServer, ServeOptions } from '../../src/transport/serve.ts';
 import {
   ALL_IPS,

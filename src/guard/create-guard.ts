@@ -69,183 +69,20 @@ import {
 import type { Store, StoreSubscription } from '../store/contract.ts';
 import { withLocalFallback } from '../store/fallback.ts';
 import { createMemoryStore, isMemoryStore } from '../store/memory.ts';
-import {
-  type GuardedHooks,
-  type GuardHooks,
-  type GuardHooksOptions,
-  guardHooks,
-} from '../transport/hooks.ts';
+import { guardHooks } from '../transport/hooks.ts';
 import { diagnose } from './doctor.ts';
 import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
-
-/** What an adapter knows about a handshake. */
-export interface UpgradeInfo {
-  /** The upgrade request. */
-  readonly request: Request;
-  /** Client IP, resolved by the adapter (trusted proxies only). */
-  readonly ip: string;
-  /** Whether the client used TLS (directly, or as a trusted proxy reports). */
-  readonly secure?: boolean;
-}
-
-/** The handshake may proceed. */
-export interface Accept {
-  /** Discriminant. */
-  readonly ok: true;
-  /** The connection's state; keep it in the peer context and pass it to `message` and `close`. */
-  readonly connection: GuardConnection;
-  /** Subprotocol to echo in the handshake response, if any. */
-  readonly protocol: string | undefined;
-}
-
-/** The handshake is refused. */
-export interface Reject {
-  /** Discriminant. */
-  readonly ok: false;
-  /** Why. */
-  readonly reason: RejectReason;
-  /** HTTP status, when refused at the upgrade. */
-  readonly status: number;
-  /** Close code, when accepted then closed. */
-  readonly closeCode: number;
-  /** Short fixed text for the body or close reason; for bans it carries the ban's end. */
-  readonly message: string;
-  /** `'http'`: answer the upgrade with `status`. `'close'`: accept, then close with `closeCode`. */
-  readonly mode: RejectMode;
-  /** Seconds until a retry may succeed (rate limits, caps, bans, 503). */
-  readonly retryAfter: number | undefined;
-  /** Subprotocol to echo if the socket is accepted to be closed. */
-  readonly protocol: string | undefined;
-}
-
-/** A message's fate. */
-export type MessageDecision =
-  | {
-      /** Hand the message to the app. */
-      readonly action: 'deliver';
-      /** Parsed JSON (or the raw frame when `messages.json` is false). */
-      readonly value: unknown;
-      /** True for the first message that authenticated a pending connection. */
-      readonly authenticated?: boolean;
-    }
-  | {
-      /** Drop the message and send `reply` to the client; the connection stays open. */
-      readonly action: 'reply';
-      /** Why. */
-      readonly reason: MessageRejectReason;
-      /** The error frame to send. */
-      readonly reply: ErrorReply;
-    }
-  | {
-      /** Close the connection with `code`. */
-      readonly action: 'close';
-      /** Why. */
-      readonly reason: MessageRejectReason;
-      /** Close code from the contract. */
-      readonly code: number;
-      /** Short close reason, never secret. */
-      readonly message: string;
-    };
-
-/** The error frame sent back for a refused message. */
-export interface ErrorReply {
-  /** The error. */
-  readonly error: {
-    /** Stable code: BAD_REQUEST, FORBIDDEN, TOO_MANY_REQUESTS. */
-    readonly code: 'BAD_REQUEST' | 'FORBIDDEN' | 'TOO_MANY_REQUESTS';
-    /** Short message. */
-    readonly message: string;
-    /** Validation issues, capped. */
-    readonly issues?: readonly ReportedIssue[];
-    /** Milliseconds to wait, for rate limits. */
-    readonly retryAfterMs?: number;
-  };
-}
-
-/** The guard. */
-export interface Guard {
-  /** Decide a handshake. Never throws. */
-  upgrade(info: UpgradeInfo): Promise<Accept | Reject>;
-  /** Decide an inbound frame. Synchronous on the hot path; a promise only when work is async. */
-  message(
-    connection: GuardConnection,
-    frame: string | ArrayBuffer | ArrayBufferView,
-  ): MessageDecision | Promise<MessageDecision>;
-  /**
-   * Charge `cost` more events to the connection's and user's message limits, for protocols where
-   * one frame carries many requests (a tRPC batch of N calls costs N). Returns the refusal, or
-   * `undefined` when within budget.
-   */
-  consume(connection: GuardConnection, cost: number): LimitResult | undefined;
-  /**
-   * Release a connection (caps, counters). Idempotent; never throws. `by` says who closed it:
-   * only `'guard'` closes count under the guard's own close codes (`closes_total{code}`); a code
-   * from anyone else (a client may send any code, 4030 included) counts by class only. Omitted,
-   * it is `'client'`: a code nobody vouched for is never taken for the guard's.
-   */
-  close(connection: GuardConnection, code?: number, by?: CloseInitiator): Promise<void>;
-  /** Let the guard close this connection itself (eviction, shutdown): adapters call it on open. */
-  attach(connection: GuardConnection, terminate: Terminate): void;
-  /**
-   * Record a frame the runtime refused itself before the guard saw it (over `maxPayload`, or
-   * breaking the protocol): audited as `message.rejected` with the runtime's close code, counted,
-   * and penalized like the guard's own refusal. The hooks call it from what adapters recognise.
-   */
-  violation(connection: GuardConnection, violation: RuntimeViolation): void;
-  /**
-   * Re-authenticate in band with a new token for the same subject (or, on an anonymous or pending
-   * connection, its first); returns the new principal. Admitted like a handshake: a banned user is
-   * closed with 4030 ({@link BannedError}), a full user cap or a path mismatch refuses the token.
-   */
-  refresh(connection: GuardConnection, token: string): Promise<Principal>;
-  /** Verify a bearer token (for HTTP endpoints such as the ticket endpoint). */
-  verifyToken(token: string): Promise<Principal>;
-  /** Issue a one-time ticket (requires `tickets`). */
-  issueTicket(principal: Principal, options?: IssueTicketOptions): Promise<IssuedTicket>;
-  /** Whether `principal` holds `permission`. */
-  can(principal: Principal, permission: string): boolean;
-  /** Whether an `Origin` header value (or `null` when absent) passes the allowlist. */
-  checkOrigin(origin: string | null): boolean;
-  /** Whether `principal` may access `resource` (the `canAccess` hook). */
-  canAccess(principal: Principal, resource: string): Promise<boolean>;
-  /**
-   * Ban an IP (its IPv6 prefix) or user now (admin action). Open connections it covers are closed
-   * with 4030, on this instance at once and on every instance sharing the store through its
-   * control channel.
-   */
-  ban(subject: Subject, id: string, ms?: number): Promise<number>;
-  /** Lift a ban. */
-  unban(subject: Subject, id: string): Promise<void>;
-  /**
-   * The end of the ban on an IP (its IPv6 prefix) or user (ms since epoch), or `undefined`: for
-   * HTTP endpoints, such as the ticket endpoint, that tell a banned client until when.
-   */
-  bannedUntil(subject: Subject, id: string): Promise<number | undefined>;
-  /**
-   * Close every open connection of `userId` on this instance (default 4003: the client stops);
-   * returns how many were closed.
-   */
-  kick(userId: string, code?: number, reason?: string): number;
-  /** Open connections on this instance. */
-  connections(): IterableIterator<GuardConnection>;
-  /** Counters and gauges. */
-  stats(): StatsSnapshot;
-  /** Prometheus text. */
-  metrics(): string;
-  /** Resolves once keys are imported; rejects with the import error. */
-  ready(): Promise<void>;
-  /** Close every connection with 1001 and release all leases; for graceful shutdown. */
-  shutdown(reason?: string): Promise<void>;
-  /**
-   * crossws hooks with this guard in front of `app` (the same as `guardHooks(guard, app)`); the
-   * adapters in `wsguard/adapters/*` call it for you.
-   */
-  hooks(app?: GuardedHooks, options?: GuardHooksOptions): GuardHooks;
-  /** The effective message size limit, for adapters to configure the runtime (`maxPayload`). */
-  readonly maxBytes: number;
-  /** The store in use. */
-  readonly store: Store;
-}
+import type {
+  Accept,
+  ErrorReply,
+  Guard,
+  GuardedHooks,
+  GuardHooks,
+  GuardHooksOptions,
+  MessageDecision,
+  Reject,
+  UpgradeInfo,
+} from './types.ts';
 
 const REPLIES: Record<string, ErrorReply['error']['code']> = {
   message_rate: 'TOO_MANY_REQUESTS',

@@ -18,147 +18,23 @@
 import type { Hooks, Message, Peer, PeerContext, WSError } from 'crossws';
 import { CloseCode } from '../core/codes.ts';
 import type { RuntimeViolation, RuntimeViolationSignals } from '../core/runtime-violation.ts';
-import type { ErrorReply, Guard, MessageDecision, Reject } from '../guard/create-guard.ts';
 import type { ErrorStage } from '../guard/options.ts';
+import type {
+  ClientInfo,
+  ErrorReply,
+  Guard,
+  GuardedHooks,
+  GuardHooks,
+  GuardHooksOptions,
+  MessageDecision,
+  Reject,
+} from '../guard/types.ts';
 import { checkHandshake } from '../handshake/request-shape.ts';
 import { forgetRequestUrl, requestUrl } from '../handshake/request-url.ts';
 import type { ClientAddress } from '../handshake/trusted-proxy.ts';
 import type { CloseInitiator } from '../observability/stats.ts';
 import type { GuardConnection } from '../state/connection.ts';
 
-type MaybePromise<T> = T | Promise<T>;
-
-/** What an adapter knows about the client of a handshake. */
-export interface ClientInfo extends ClientAddress {
-  /** Whether the client's socket is still there; checked once the guard has decided. */
-  readonly alive?: () => boolean;
-}
-
-/** A frame the guard let through, as the app's `message` hook receives it. */
-export interface GuardedMessage {
-  /** The guard's connection (principal, expiry, counters). */
-  readonly connection: GuardConnection;
-  /** The parsed JSON value (or the raw frame when `messages.json` is off). */
-  readonly value: unknown;
-  /** True for the first-message credential that authenticated the connection. */
-  readonly authenticated: boolean;
-}
-
-/**
- * The app's hooks. Plain crossws hooks fit; the extra last argument carries the guard's
- * connection. They only run for connections the guard accepted.
- */
-export interface GuardedHooks {
-  /** After the guard accepted: add headers, or refuse with a `Response`. */
-  readonly upgrade?: (
-    request: Request,
-    connection: GuardConnection,
-    // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing is typed `void`
-  ) => MaybePromise<{ headers?: HeadersInit } | Response | undefined | void>;
-  /** The socket opened. Frames wait until a returned promise settles. */
-  readonly open?: (peer: Peer, connection: GuardConnection) => MaybePromise<void>;
-  /** A frame passed every check. */
-  readonly message?: (peer: Peer, message: Message, guarded: GuardedMessage) => MaybePromise<void>;
-  /**
-   * The guard refused a frame with an error reply (rate limit, invalid message, permission) and
-   * the connection stays open. Answer it in the app's protocol (e.g. one tRPC error per call id in
-   * the frame, so the calls do not wait forever); the frame is the raw one the guard refused, not
-   * parsed, possibly malformed. Without this hook the guard's `reply` is sent as JSON.
-   */
-  readonly refused?: (
-    peer: Peer,
-    reply: ErrorReply,
-    frame: string | ArrayBuffer | ArrayBufferView,
-    connection: GuardConnection,
-  ) => MaybePromise<void>;
-  /** The socket closed; caps are already being released. */
-  readonly close?: (
-    peer: Peer,
-    details: { code?: number; reason?: string },
-    connection: GuardConnection,
-  ) => MaybePromise<void>;
-  /** A socket error (often the client's: a protocol violation). */
-  readonly error?: (peer: Peer, error: WSError) => MaybePromise<void>;
-  /** The send buffer drained. */
-  readonly drain?: (peer: Peer) => MaybePromise<void>;
-  /** A ping frame arrived. */
-  readonly ping?: (peer: Peer, data: Uint8Array) => MaybePromise<void>;
-  /** A pong frame arrived. */
-  readonly pong?: (peer: Peer, data: Uint8Array) => MaybePromise<void>;
-}
-
-/** Options for {@link guardHooks}. */
-export interface GuardHooksOptions {
-  /**
-   * Bytes queued for a client before it is closed with 1013 (too slow to read). Checked after
-   * every `peer.send` and every `bufferCheckMs`.
-   * @default 1048576
-   */
-  readonly maxBufferedBytes?: number;
-  /**
-   * How often every socket's buffer is checked (sends that bypass `peer.send`, e.g. `publish`).
-   * @default 1000
-   */
-  readonly bufferCheckMs?: number;
-  /**
-   * Frames waiting behind an async decision before the connection is closed with 4029.
-   * @default 64
-   */
-  readonly maxQueuedMessages?: number;
-  /**
-   * Bytes of frames waiting behind an async decision before the connection is closed with 4029.
-   * @default 1048576
-   */
-  readonly maxQueuedBytes?: number;
-  /**
-   * An accepted handshake whose socket has not opened by then is released. `0`: no timer, for
-   * adapters whose runtime opens or refuses the socket before their upgrade call returns and
-   * which then call {@link GuardHooks.abandon} (wsguard's Node adapter).
-   * @default 10000
-   */
-  readonly openTimeoutMs?: number;
-  /**
-   * After the server closes a socket, how long the client has to answer the close frame before
-   * the socket is cut (a client that does not read never answers).
-   * @default 5000
-   */
-  readonly closeTimeoutMs?: number;
-  /** Accept handshakes on this path only (others get 404). @default every path */
-  readonly path?: string;
-  /**
-   * The client of a handshake, for servers that do not use a wsguard adapter. The default reads
-   * what {@link setClient} stored, then srvx's `request.ip` (not secure).
-   */
-  readonly clientInfo?: (request: Request) => ClientInfo | undefined;
-  /** Failures of hooks (the app's or the guard's); never thrown. @default console.error */
-  readonly onError?: (error: unknown, context: { stage: ErrorStage }) => void;
-  /**
-   * How the runtime reports a frame it refused itself (over its size limit, or breaking the
-   * protocol) before the guard saw it; each one is then audited, counted and penalized through
-   * `guard.violation`. wsguard's adapters set it for their runtime.
-   * @default none: such closes are not attributed
-   */
-  readonly runtimeViolations?: RuntimeViolationSignals;
-}
-
-/** crossws hooks with the guard in front, plus what adapters need for their lifecycle. */
-export interface GuardHooks extends Hooks {
-  /**
-   * Release a handshake the runtime refused after the upgrade hook accepted it (the socket never
-   * opened). Adapters call it once their upgrade call returns; a no-op when the socket opened.
-   */
-  abandon(request: Request): Promise<void>;
-  /** Refuse new handshakes with 503 (graceful shutdown). */
-  stop(): void;
-  /** Resolves `true` once no socket is open, or `false` after `timeoutMs`. */
-  drained(timeoutMs: number): Promise<boolean>;
-  /** Cut every open socket without a close handshake (end of a graceful shutdown). */
-  terminateAll(): void;
-  /** Open sockets. */
-  readonly size: number;
-}
-
-/** Where the guard's connection lives in `peer.context`. */
 const KEY = 'wsguard';
 /** A credential failure accepted only to be closed (close-code contract). */
 const REJECT_KEY = 'wsguardReject';

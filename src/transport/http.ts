@@ -20,7 +20,7 @@ import { bannedReason } from '../core/ban-reason.ts';
 import { sha256Hex } from '../core/encoding.ts';
 import { BannedError, GuardConfigError } from '../core/errors.ts';
 import type { RateRule } from '../core/rate-limit.ts';
-import type { Guard } from '../guard/create-guard.ts';
+import type { Guard } from '../guard/types.ts';
 import { type BodyRefusal, readBody } from './body.ts';
 
 /** Headers every response carries. */

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Guard } from '../guard/create-guard.ts';
+
 import type { ErrorStage } from '../guard/options.ts';
+import type { Guard, GuardedHooks, GuardHooks, GuardHooksOptions } from '../guard/types.ts';
 import type { ClientAddress, ProxyTrustOptions } from '../handshake/trusted-proxy.ts';
-import type { GuardedHooks, GuardHooks, GuardHooksOptions } from './hooks.ts';
 
 /** A certificate and its key, PEM-encoded. */
 export interface TlsOptions {

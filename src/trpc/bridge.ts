@@ -29,7 +29,7 @@ import type { Principal } from '../auth/principal.ts';
 import { CloseCode } from '../core/codes.ts';
 import { isGuardError } from '../core/errors.ts';
 import { frameBytes } from '../frames/parse.ts';
-import type { ErrorReply, Guard } from '../guard/create-guard.ts';
+import type { ErrorReply, Guard } from '../guard/types.ts';
 import type { GuardConnection } from '../state/connection.ts';
 import { type CallId, visitCallIds, type WalkEnd } from './call-ids.ts';
 import type { GuardedContext } from './context.ts';

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Peer } from 'crossws';
-import type { GuardedHooks } from '../transport/hooks.ts';
+import type { GuardedHooks } from '../guard/types.ts';
 import type { TRPCBridge, TRPCSession } from './bridge.ts';
 
 /** A frame's size in bytes (a string's length is a lower bound), or undefined when unknown. */

@@ -21,8 +21,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Peer } from 'crossws';
+import type { GuardedHooks } from '../../src/guard/types.ts';
 import { createGuard, type Guard, json, type Principal, ticketHandler } from '../../src/mod.ts';
-import type { GuardedHooks } from '../../src/transport/hooks.ts';
 import type { GuardedServer, ServeOptions } from '../../src/transport/serve.ts';
 import { FIXTURE_ORIGIN, FIXTURE_SECRET, TRUSTED_PROXY } from './constants.ts';
 

@@ -17,7 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.ts';
 import { createTickets } from '../../src/auth/tickets.ts';
 import { StoreUnavailableError } from '../../src/core/errors.ts';
-import { createGuard, type Guard, type Reject } from '../../src/guard/create-guard.ts';
+import { createGuard } from '../../src/guard/create-guard.ts';
+import type { Guard, Reject } from '../../src/guard/types.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { createRedisStore, REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
 import {
