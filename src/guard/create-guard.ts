@@ -57,7 +57,7 @@ import { createOriginMatcher } from '../handshake/origin.ts';
 import { requestUrl } from '../handshake/request-url.ts';
 import { type AuditEmitter, type AuditEvent, createAuditEmitter } from '../observability/audit.ts';
 import { redactUrl } from '../observability/redact.ts';
-import { type CloseInitiator, Stats, type StatsSnapshot } from '../observability/stats.ts';
+import { type CloseInitiator, Stats } from '../observability/stats.ts';
 import type { ConnectionState, GuardConnection, Terminate } from '../state/connection.ts';
 import { ipKey } from '../state/ip-key.ts';
 import {
@@ -72,17 +72,7 @@ import { createMemoryStore, isMemoryStore } from '../store/memory.ts';
 import { guardHooks } from '../transport/hooks.ts';
 import { diagnose } from './doctor.ts';
 import { DEFAULTS, type ErrorStage, type GuardOptions } from './options.ts';
-import type {
-  Accept,
-  ErrorReply,
-  Guard,
-  GuardedHooks,
-  GuardHooks,
-  GuardHooksOptions,
-  MessageDecision,
-  Reject,
-  UpgradeInfo,
-} from './types.ts';
+import type { Accept, ErrorReply, Guard, MessageDecision, Reject, UpgradeInfo } from './types.ts';
 
 const REPLIES: Record<string, ErrorReply['error']['code']> = {
   message_rate: 'TOO_MANY_REQUESTS',

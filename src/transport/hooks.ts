@@ -17,11 +17,10 @@
  */
 import type { Hooks, Message, Peer, PeerContext, WSError } from 'crossws';
 import { CloseCode } from '../core/codes.ts';
-import type { RuntimeViolation, RuntimeViolationSignals } from '../core/runtime-violation.ts';
+import type { RuntimeViolation } from '../core/runtime-violation.ts';
 import type { ErrorStage } from '../guard/options.ts';
 import type {
   ClientInfo,
-  ErrorReply,
   Guard,
   GuardedHooks,
   GuardHooks,
@@ -31,7 +30,6 @@ import type {
 } from '../guard/types.ts';
 import { checkHandshake } from '../handshake/request-shape.ts';
 import { forgetRequestUrl, requestUrl } from '../handshake/request-url.ts';
-import type { ClientAddress } from '../handshake/trusted-proxy.ts';
 import type { CloseInitiator } from '../observability/stats.ts';
 import type { GuardConnection } from '../state/connection.ts';
 
