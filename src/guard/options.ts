@@ -16,6 +16,7 @@ import type { MessageLimits } from '../frames/parse.ts';
 import type { CredentialSources } from '../handshake/credentials.ts';
 import type { OriginPolicy } from '../handshake/origin.ts';
 import type { AuditSink } from '../observability/audit.ts';
+import type { ErrorStage } from '../observability/report.ts';
 import type { PenaltyOptions } from '../state/penalties.ts';
 import type { Store } from '../store/contract.ts';
 
@@ -101,15 +102,7 @@ export interface MessageOptions extends MessageLimits {
   readonly maxInvalid?: number;
 }
 
-/** Where a background failure happened. */
-export type ErrorStage =
-  | 'upgrade'
-  | 'message'
-  | 'close'
-  | 'audit'
-  | 'store'
-  | 'lease-renewal'
-  | 'hook';
+export type { ErrorStage } from '../observability/report.ts';
 
 /** Options for `createGuard`. Everything but the origin list and an authentication method has a safe default. */
 export interface GuardOptions {

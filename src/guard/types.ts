@@ -8,10 +8,10 @@
 import type { Hooks, Message, Peer, WSError } from 'crossws';
 import type { Principal } from '../auth/principal.ts';
 import type { IssuedTicket, IssueTicketOptions } from '../auth/tickets.ts';
-import type { MessageRejectReason, RejectMode, RejectReason } from '../core/codes.ts';
 import type { LimitResult } from '../core/rate-limit.ts';
 import type { RuntimeViolation, RuntimeViolationSignals } from '../core/runtime-violation.ts';
-import type { ReportedIssue } from '../frames/parse.ts';
+import type { ErrorReply, MessageDecision } from '../frames/decision.ts';
+import type { Accept, Reject, UpgradeInfo } from '../handshake/decision.ts';
 import type { ClientAddress } from '../handshake/trusted-proxy.ts';
 import type { CloseInitiator, StatsSnapshot } from '../observability/stats.ts';
 import type { GuardConnection, Terminate } from '../state/connection.ts';
@@ -19,89 +19,7 @@ import type { Subject } from '../state/penalties.ts';
 import type { Store } from '../store/contract.ts';
 import type { ErrorStage } from './options.ts';
 
-/** What an adapter knows about a handshake. */
-export interface UpgradeInfo {
-  /** The upgrade request. */
-  readonly request: Request;
-  /** Client IP, resolved by the adapter (trusted proxies only). */
-  readonly ip: string;
-  /** Whether the client used TLS (directly, or as a trusted proxy reports). */
-  readonly secure?: boolean;
-}
-
-/** The handshake may proceed. */
-export interface Accept {
-  /** Discriminant. */
-  readonly ok: true;
-  /** The connection's state; keep it in the peer context and pass it to `message` and `close`. */
-  readonly connection: GuardConnection;
-  /** Subprotocol to echo in the handshake response, if any. */
-  readonly protocol: string | undefined;
-}
-
-/** The handshake is refused. */
-export interface Reject {
-  /** Discriminant. */
-  readonly ok: false;
-  /** Why. */
-  readonly reason: RejectReason;
-  /** HTTP status, when refused at the upgrade. */
-  readonly status: number;
-  /** Close code, when accepted then closed. */
-  readonly closeCode: number;
-  /** Short fixed text for the body or close reason; for bans it carries the ban's end. */
-  readonly message: string;
-  /** `'http'`: answer the upgrade with `status`. `'close'`: accept, then close with `closeCode`. */
-  readonly mode: RejectMode;
-  /** Seconds until a retry may succeed (rate limits, caps, bans, 503). */
-  readonly retryAfter: number | undefined;
-  /** Subprotocol to echo if the socket is accepted to be closed. */
-  readonly protocol: string | undefined;
-}
-
-/** A message's fate. */
-export type MessageDecision =
-  | {
-      /** Hand the message to the app. */
-      readonly action: 'deliver';
-      /** Parsed JSON (or the raw frame when `messages.json` is false). */
-      readonly value: unknown;
-      /** True for the first message that authenticated a pending connection. */
-      readonly authenticated?: boolean;
-    }
-  | {
-      /** Drop the message and send `reply` to the client; the connection stays open. */
-      readonly action: 'reply';
-      /** Why. */
-      readonly reason: MessageRejectReason;
-      /** The error frame to send. */
-      readonly reply: ErrorReply;
-    }
-  | {
-      /** Close the connection with `code`. */
-      readonly action: 'close';
-      /** Why. */
-      readonly reason: MessageRejectReason;
-      /** Close code from the contract. */
-      readonly code: number;
-      /** Short close reason, never secret. */
-      readonly message: string;
-    };
-
-/** The error frame sent back for a refused message. */
-export interface ErrorReply {
-  /** The error. */
-  readonly error: {
-    /** Stable code: BAD_REQUEST, FORBIDDEN, TOO_MANY_REQUESTS. */
-    readonly code: 'BAD_REQUEST' | 'FORBIDDEN' | 'TOO_MANY_REQUESTS';
-    /** Short message. */
-    readonly message: string;
-    /** Validation issues, capped. */
-    readonly issues?: readonly ReportedIssue[];
-    /** Milliseconds to wait, for rate limits. */
-    readonly retryAfterMs?: number;
-  };
-}
+export type { Accept, ErrorReply, MessageDecision, Reject, UpgradeInfo };
 
 /** The guard. */
 export interface Guard {

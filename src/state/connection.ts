@@ -40,8 +40,22 @@ export interface GuardConnection {
  */
 export type Terminate = (code: number, reason: string) => void;
 
+/**
+ * Where a connection is in its life, in order; it only moves forward (but `authenticating`, which
+ * falls back to `pending` when a credential message is refused and the close is under way):
+ * - `pending`: the handshake is being decided, or it was accepted without an identity and the
+ *   credential message is awaited (first-message authentication);
+ * - `authenticating`: the credential message is being verified: other frames are refused;
+ * - `live`: it has its identity (or is anonymous by choice), frames are decided;
+ * - `closing`: the guard decided to close it (a close decision, a ban): nothing more is delivered;
+ * - `closed`: released (leases given back, counted, audited). Every await re-checks for it.
+ */
+export type ConnectionPhase = 'pending' | 'authenticating' | 'live' | 'closing' | 'closed';
+
 /** The guard's mutable view; not exported from the package. */
 export interface ConnectionState extends GuardConnection {
+  /** See {@link ConnectionPhase}; `closed` is `phase === 'closed'`, kept as a field for readers. */
+  phase: ConnectionPhase;
   principal: Principal | undefined;
   expiresAt: number | undefined;
   authDeadline: number | undefined;
@@ -67,8 +81,52 @@ export interface ConnectionState extends GuardConnection {
   leases: [string, string][];
   /** Set by the adapter once the socket is open. */
   terminate: Terminate | undefined;
-  /** A first-message authentication is in flight: later frames are refused until it ends. */
-  authenticating: boolean;
   /** Closes the connection at its credential's expiry (4002) or auth deadline (4001). */
   timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** What the handshake knows of a new connection. */
+export type ConnectionInit = Pick<
+  ConnectionState,
+  'id' | 'ip' | 'origin' | 'userAgent' | 'url' | 'protocol' | 'ipKey' | 'path' | 'banSeen'
+>;
+
+/**
+ * A new connection in phase `pending`. Every field is set here, in one order, so every
+ * connection object has one shape (the message path reads them per frame).
+ */
+export function createConnectionState(init: ConnectionInit, now: number): ConnectionState {
+  return {
+    id: init.id,
+    ip: init.ip,
+    origin: init.origin,
+    userAgent: init.userAgent,
+    url: init.url,
+    protocol: init.protocol,
+    connectedAt: now,
+    principal: undefined,
+    expiresAt: undefined,
+    authDeadline: undefined,
+    lastActivity: now,
+    closed: false,
+    phase: 'pending',
+    rate: { tat: 0 },
+    rateHits: 0,
+    rateHitTimes: undefined,
+    invalid: 0,
+    leases: [],
+    terminate: undefined,
+    timer: undefined,
+    ipKey: init.ipKey,
+    path: init.path,
+    bannedUntil: undefined,
+    banSeen: init.banSeen,
+  };
+}
+
+/** Move `c` to `phase`; `closed` is final and `closing` only gives way to it. */
+export function enterPhase(c: ConnectionState, phase: ConnectionPhase): void {
+  if (c.phase === 'closed' || (c.phase === 'closing' && phase !== 'closed')) return;
+  c.phase = phase;
+  if (phase === 'closed') c.closed = true;
 }

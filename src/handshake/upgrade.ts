@@ -1,0 +1,257 @@
+/**
+ * The upgrade decision, in the contract's order. Stateless refusals first (transport, origin):
+ * they cost no store step, spend no connection budget and score nothing, because a browser sends
+ * the page's own Origin and a hostile page opening sockets through its visitors' browsers must
+ * not be able to spend or ban their address. Then the IP's ban, the connection rate, the
+ * credential (CSRF for cookies), its verification, and the admission of its identity; a ban seen
+ * while any of this awaited refuses it at accept.
+ *
+ * @module
+ */
+import type { Principal } from '../auth/principal.ts';
+import { bannedReason } from '../core/ban-reason.ts';
+import type { RejectMode } from '../core/codes.ts';
+import { randomId } from '../core/encoding.ts';
+import { CredentialError, StoreUnavailableError } from '../core/errors.ts';
+import { redactUrl } from '../observability/redact.ts';
+import type { Admission } from '../state/admission.ts';
+import type { BanWatch } from '../state/ban-watch.ts';
+import type { Caps } from '../state/caps.ts';
+import { type ConnectionState, createConnectionState, enterPhase } from '../state/connection.ts';
+import type { GuardContext } from '../state/context.ts';
+import type { LeaseRenewal } from '../state/lease-renewal.ts';
+import type { Penalties } from '../state/penalties.ts';
+import {
+  type CookieSourceOptions,
+  type Credential,
+  type CredentialExtractor,
+  isUsableCredential,
+} from './credentials.ts';
+import type { Accept, Reject, UpgradeInfo } from './decision.ts';
+import type { OriginMatcher } from './origin.ts';
+import type { HandshakeFacts, RejectHandshake } from './reject.ts';
+import { requestUrl } from './request-url.ts';
+import type { CredentialVerifier } from './verify-credential.ts';
+
+/** Stands in for a request URL that does not parse (no credential can be read from it). */
+const INVALID_URL = new URL('http://invalid/');
+
+/** Decide a handshake (`guard.upgrade`). Never throws. */
+export type DecideUpgrade = (info: UpgradeInfo) => Promise<Accept | Reject>;
+
+/** What the upgrade decision is built from. */
+export interface UpgradeParts {
+  readonly origins: OriginMatcher;
+  readonly extractor: CredentialExtractor;
+  readonly cookie: CookieSourceOptions | undefined;
+  readonly verifier: CredentialVerifier;
+  readonly bans: Penalties;
+  readonly watch: BanWatch;
+  readonly caps: Caps;
+  readonly admission: Admission;
+  readonly renewal: LeaseRenewal;
+  readonly reject: RejectHandshake;
+  /** Secret query parameters, masked in the URL every event carries. */
+  readonly secretParams: readonly string[];
+}
+
+/** The upgrade decision of one guard. */
+export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpgrade {
+  const { now, store, audit, report, settings } = ctx;
+  const { dryRun, connectRate } = settings;
+  const { origins, extractor, bans, watch, reject } = parts;
+  const accept = createAccept(ctx, parts);
+  const identify = createIdentify(ctx, parts, accept);
+
+  /** The IP's ban and the connection rate: a refusal, or `undefined` to go on. */
+  const screen = async (
+    base: HandshakeFacts,
+    key: string,
+    banMode: RejectMode | undefined,
+  ): Promise<Reject | undefined> => {
+    const ipBan = await bans.bannedUntil('ip', key);
+    if (ipBan !== undefined) {
+      if (!dryRun) {
+        // Telling a browser costs an accepted socket; a banned client that forges an Origin must
+        // not get them without bound: past the connection rate (counted apart, so a ban does
+        // not also eat the budget the address has once it ends) it gets the plain 403.
+        const tell =
+          banMode !== undefined &&
+          (!connectRate || (await store.limit(`rate:banned:${key}`, connectRate)).allowed);
+        return reject('banned', base, {
+          retryAfter: Math.ceil((ipBan - now()) / 1000),
+          message: bannedReason(ipBan),
+          ...(tell ? { mode: banMode } : {}),
+        });
+      }
+      audit({ type: 'limit.exceeded', ip: base.ip, reason: 'banned', dryRun });
+    }
+    if (connectRate) {
+      const r = await store.limit(`rate:connect:${key}`, connectRate);
+      if (!r.allowed) {
+        if (!dryRun)
+          return reject('connect_rate', base, {
+            retryAfter: Math.ceil(r.retryAfterMs / 1000),
+            violation: 'connect_rate',
+          });
+        audit({ type: 'limit.exceeded', ip: base.ip, reason: 'connect_rate', dryRun });
+      }
+    }
+    return undefined;
+  };
+
+  return async (info) => {
+    const { request, ip } = info;
+    const url = requestUrl(request) ?? INVALID_URL;
+    const origin = request.headers.get('origin');
+    const ua = request.headers.get('user-agent');
+    const base: HandshakeFacts = {
+      ip,
+      origin,
+      userAgent: ua === null ? undefined : ua.slice(0, 256),
+      url: redactUrl(`${url.pathname}${url.search}`.slice(0, 2048), parts.secretParams),
+      protocol: undefined,
+    };
+    try {
+      base.protocol = extractor.selectProtocol(request);
+      if (settings.requireSecure && !info.secure) return reject('insecure_transport', base);
+      if (!origins.check(origin)) return reject('origin', base, { violation: 'origin' });
+      const key = ctx.keyOfIp(ip);
+      // Bans seen from here on were placed after this handshake's own reads could see them.
+      const since = watch.seq;
+      // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is told
+      // a ban by a 4030 close carrying the end, which its WebSocket API does show.
+      const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
+      const screened = await screen(base, key, banMode);
+      if (screened) return screened;
+      const c = createConnectionState(
+        { ...base, id: randomId(), ipKey: key, path: url.pathname, banSeen: since },
+        now(),
+      );
+      return await identify(c, base, request, url, banMode);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        report('store')(error);
+        audit({ type: 'store.error', ip, reason: 'store_unavailable' });
+        return reject('store_unavailable', base, { retryAfter: settings.retryUnavailableSec });
+      }
+      report('upgrade')(error);
+      return reject('internal', base);
+    }
+  };
+}
+
+/** The credential, its CSRF check, its verification and its admission; then accept. */
+function createIdentify(
+  ctx: GuardContext,
+  parts: UpgradeParts,
+  accept: (c: ConnectionState, base: HandshakeFacts) => Accept | Reject,
+) {
+  const { now, settings } = ctx;
+  const { extractor, cookie, verifier, caps, admission, reject } = parts;
+
+  /** A cookie credential needs the page's CSRF token: a refusal, or `undefined`. */
+  const csrf = async (
+    credential: Credential,
+    request: Request,
+    url: URL,
+    base: HandshakeFacts,
+  ): Promise<Reject | undefined> => {
+    if (credential.source !== 'cookie' || !cookie?.csrf) return undefined;
+    // Over the limit or empty: refused unparsed, before the app's CSRF hook sees it.
+    if (!isUsableCredential(credential.value))
+      return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
+    const token = extractor.csrfToken(request, url);
+    if (token === undefined || !(await cookie.csrf.verify(token, credential.value)))
+      return reject('csrf', base, { violation: 'csrf' });
+    return undefined;
+  };
+
+  return async (
+    c: ConnectionState,
+    base: HandshakeFacts,
+    request: Request,
+    url: URL,
+    banMode: RejectMode | undefined,
+  ): Promise<Accept | Reject> => {
+    const credential = extractor.fromRequest(request, url);
+    if (!credential) {
+      if (!extractor.firstMessage && !settings.allowAnonymous)
+        return reject('credentials_missing', base, { violation: 'credentials_missing' });
+      if (extractor.firstMessage) c.authDeadline = now() + extractor.firstMessageTimeoutMs;
+      const capped = await caps.acquire(c, undefined, true);
+      if (capped) return reject(capped, base, { retryAfter: 5 });
+      return accept(c, base);
+    }
+    const refusedCsrf = await csrf(credential, request, url, base);
+    if (refusedCsrf) return refusedCsrf;
+    let principal: Principal;
+    try {
+      principal = await verifier.verify(credential, c.ip, c.origin);
+    } catch (error) {
+      // Only a refused credential is the client's fault; anything else (a `principal` hook
+      // whose database is down) is ours: 500 via the outer handler, not "log in again".
+      if (!(error instanceof CredentialError)) throw error;
+      if (error.expired) return reject('expired', base);
+      return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
+    }
+    // The user's ban, path binding, caps: the same admission as a later authentication.
+    const refused = await admission.admit(c, principal, true, c.banSeen);
+    if (refused) {
+      const userId = principal.sub;
+      if (refused.reason === 'banned')
+        return reject('banned', base, {
+          userId,
+          retryAfter: Math.ceil((refused.until - now()) / 1000),
+          message: bannedReason(refused.until),
+          ...(banMode ? { mode: banMode } : {}),
+        });
+      if (refused.reason === 'path_mismatch')
+        return reject('path_mismatch', base, { userId, violation: 'path_mismatch' });
+      // Nobody can close a connection that is not accepted yet; kept for completeness.
+      if (refused.reason === 'closed') return reject('internal', base);
+      return reject(refused.reason, base, { userId, retryAfter: 5 });
+    }
+    c.principal = principal;
+    c.expiresAt = principal.expiresAt;
+    return accept(c, base);
+  };
+}
+
+/** Accept `c`, unless a ban arrived while its handshake awaited the store. */
+function createAccept(ctx: GuardContext, parts: UpgradeParts) {
+  const { now, stats, audit, auditing, registry, settings } = ctx;
+  const { watch, caps, renewal, reject } = parts;
+  return (c: ConnectionState, base: HandshakeFacts): Accept | Reject => {
+    // A ban seen while this handshake awaited the store (placed here or on another instance).
+    const banned = settings.dryRun ? undefined : watch.knownBan(c, c.principal?.sub, c.banSeen);
+    if (banned !== undefined) {
+      caps.releaseAll(c);
+      return reject('banned', base, {
+        ...(c.principal ? { userId: c.principal.sub } : {}),
+        retryAfter: Math.ceil((banned - now()) / 1000),
+        message: bannedReason(banned),
+        ...(c.origin !== null ? { mode: 'close' as const } : {}),
+      });
+    }
+    // Anonymous by choice is live; a connection awaiting its credential message stays pending.
+    if (c.authDeadline === undefined) enterPhase(c, 'live');
+    registry.live.set(c.id, c);
+    watch.listen();
+    renewal.start();
+    stats.opened(c.principal?.sub);
+    if (c.principal) registry.addUser(c.principal.sub);
+    if (auditing)
+      audit({
+        type: 'connection.accepted',
+        connectionId: c.id,
+        ip: c.ip,
+        origin: c.origin,
+        ...(c.userAgent !== undefined ? { userAgent: c.userAgent } : {}),
+        url: c.url,
+        ...(c.principal ? { userId: c.principal.sub } : {}),
+        ...(c.authDeadline !== undefined ? { detail: { pendingAuth: true } } : {}),
+      });
+    return { ok: true, connection: c, protocol: c.protocol };
+  };
+}

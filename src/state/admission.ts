@@ -1,0 +1,103 @@
+/**
+ * Admission of an identity on a connection, the same at the handshake, at first-message
+ * authentication and at an in-band refresh: the user's ban, path binding, caps. `closed` and the
+ * bans seen meanwhile are re-checked after every await, and leases taken by a refused admission
+ * are released, so a socket that closed mid-way leaves nothing behind.
+ *
+ * @module
+ */
+import type { Principal } from '../auth/principal.ts';
+import type { BanWatch } from './ban-watch.ts';
+import type { Caps } from './caps.ts';
+import { type ConnectionState, enterPhase } from './connection.ts';
+import type { GuardContext } from './context.ts';
+import type { Deadlines } from './deadlines.ts';
+import type { Penalties } from './penalties.ts';
+
+/** Why {@link Admission.admit} refused an identity. */
+export type Refusal =
+  | { readonly reason: 'banned'; readonly until: number }
+  | { readonly reason: 'path_mismatch' | 'ip_cap' | 'user_cap' | 'closed' };
+const CLOSED: Refusal = { reason: 'closed' };
+
+/** Admitting identities onto connections. */
+export interface Admission {
+  /**
+   * Admit `principal` on `c`: `takeIp` at the handshake (the IP lease is taken with the user's);
+   * `since` is the ban sequence taken before the caller's own store reads.
+   */
+  admit(
+    c: ConnectionState,
+    principal: Principal,
+    takeIp: boolean,
+    since: number,
+  ): Promise<Refusal | undefined>;
+  /** Make `principal` the identity of live connection `c` (after `admit`). */
+  join(c: ConnectionState, principal: Principal): void;
+}
+
+/** The admission of one guard. */
+export function createAdmission(
+  ctx: GuardContext,
+  parts: { bans: Penalties; watch: BanWatch; caps: Caps; deadlines: Deadlines },
+): Admission {
+  const { audit, stats, registry, settings } = ctx;
+  const { dryRun, pathBinding } = settings;
+  const { bans, watch, caps, deadlines } = parts;
+  return {
+    async admit(c, principal, takeIp, since) {
+      const sub = principal.sub;
+      const until = await bans.bannedUntil('user', sub);
+      if (c.closed) return CLOSED;
+      if (until !== undefined) {
+        if (!dryRun) return { reason: 'banned', until };
+        audit({ type: 'limit.exceeded', ip: c.ip, userId: sub, reason: 'banned', dryRun });
+      }
+      if (pathBinding !== undefined && pathParam(pathBinding, c.path) !== sub)
+        return { reason: 'path_mismatch' };
+      const newUser = c.principal?.sub !== sub;
+      if (!newUser && !takeIp) return undefined;
+      const held = c.leases.length;
+      const capped = await caps.acquire(c, newUser ? sub : undefined, takeIp);
+      if (capped) return { reason: capped };
+      const late = dryRun ? undefined : watch.knownBan(c, sub, since);
+      if (c.closed || late !== undefined) {
+        // The socket closed, or a ban arrived, while the leases were taken: give them back.
+        await caps.releaseSince(c, held);
+        return late !== undefined && !c.closed ? { reason: 'banned', until: late } : CLOSED;
+      }
+      return undefined;
+    },
+    join(c, principal) {
+      const previous = c.principal?.sub;
+      c.principal = principal;
+      c.expiresAt = principal.expiresAt;
+      c.authDeadline = undefined;
+      enterPhase(c, 'live');
+      if (previous !== principal.sub) {
+        stats.userJoined(principal.sub);
+        registry.addUser(principal.sub);
+      }
+      deadlines.arm(c);
+    },
+  };
+}
+
+/** Match `/ws/:sub`-style routes; returns the parameter value or `undefined`. */
+export function pathParam(pattern: string, path: string): string | undefined {
+  const p = pattern.split('/');
+  const s = path.split('/');
+  if (p.length !== s.length) return undefined;
+  let value: string | undefined;
+  for (let i = 0; i < p.length; i++) {
+    const seg = p[i]!;
+    if (seg.startsWith(':')) {
+      try {
+        value = decodeURIComponent(s[i]!);
+      } catch {
+        return undefined;
+      }
+    } else if (seg !== s[i]) return undefined;
+  }
+  return value;
+}

@@ -1,0 +1,118 @@
+/**
+ * Connection caps as leases in the store: one lease per connection in the set of its IP key and
+ * one in its user's, so the caps hold across instances and a crashed instance's leases expire.
+ * A lease taken by a connection that closed meanwhile is given back at once.
+ *
+ * @module
+ */
+import { CloseCode } from '../core/codes.ts';
+import type { ConnectionState } from './connection.ts';
+import type { GuardContext } from './context.ts';
+
+const DONE: Promise<void> = Promise.resolve();
+const noop = (): void => {};
+
+/** Taking and giving back a connection's leases. */
+export interface Caps {
+  /**
+   * IP lease then user lease; on a refusal, release what this call took (and only that: a live
+   * connection authenticating later keeps the IP lease it holds).
+   */
+  acquire(
+    c: ConnectionState,
+    userId: string | undefined,
+    takeIp: boolean,
+  ): Promise<'ip_cap' | 'user_cap' | undefined>;
+  /** Release the leases of `c` taken since it held `held` of them. */
+  releaseSince(c: ConnectionState, held: number): Promise<void>;
+  /** Release every lease of `c`. Never rejects. */
+  releaseAll(c: ConnectionState): Promise<void>;
+}
+
+/** The caps of one guard. */
+export function createCaps(ctx: GuardContext): Caps {
+  const { store, audit, registry, settings } = ctx;
+  const { dryRun, ipCap, userCap, leaseTtl } = settings;
+  const reportClose = ctx.report('close');
+
+  /** Keep a lease taken for `c`, or give it back when `c` closed while it was taken. */
+  const keep = async (c: ConnectionState, key: string): Promise<void> => {
+    // close() has already given back what it held, so this one is released here rather than
+    // kept on a dead connection.
+    if (c.closed) await store.releaseLease(key, c.id).catch(reportClose);
+    else c.leases.push([key, c.id]);
+  };
+
+  const releaseAll = (c: ConnectionState): Promise<void> => {
+    const leases = c.leases;
+    c.leases = [];
+    // Not async, and no Promise.all for the usual one lease: this runs on every close.
+    if (leases.length === 0) return DONE;
+    const release = ([key, id]: readonly [string, string]): Promise<void> =>
+      store.releaseLease(key, id).catch(reportClose);
+    if (leases.length === 1) return release(leases[0]!);
+    return Promise.all(leases.map(release)).then(noop);
+  };
+
+  const acquireUser = async (
+    c: ConnectionState,
+    userId: string,
+    max: number,
+    takeIp: boolean,
+  ): Promise<'user_cap' | undefined> => {
+    const key = `lease:user:${userId}`;
+    const r = await store.acquireLease(key, c.id, max, leaseTtl, {
+      // Evicting is enforcing: in dry-run the full cap is only audited, like any other cap.
+      evictOldest: settings.singleSession && !dryRun,
+    });
+    if (!r.ok && !dryRun) {
+      if (takeIp) await releaseAll(c);
+      return 'user_cap';
+    }
+    if (r.ok) await keep(c, key);
+    else
+      audit({
+        type: 'limit.exceeded',
+        ip: c.ip,
+        userId,
+        reason: 'user_cap',
+        dryRun,
+        connectionId: c.id,
+      });
+    if (r.evicted !== undefined) {
+      const old = registry.live.get(r.evicted);
+      audit({
+        type: 'connection.evicted',
+        connectionId: r.evicted,
+        userId,
+        reason: 'single_session',
+      });
+      old?.terminate?.(CloseCode.TooManyConnections, 'replaced by a newer session');
+    }
+    return undefined;
+  };
+
+  return {
+    async acquire(c, userId, takeIp) {
+      if (takeIp && ipCap !== undefined) {
+        const key = `lease:ip:${c.ipKey}`;
+        const r = await store.acquireLease(key, c.id, ipCap, leaseTtl);
+        if (!r.ok && !dryRun) return 'ip_cap';
+        if (r.ok) await keep(c, key);
+        else
+          audit({ type: 'limit.exceeded', ip: c.ip, reason: 'ip_cap', dryRun, connectionId: c.id });
+      }
+      if (userId !== undefined && userCap !== undefined)
+        return acquireUser(c, userId, userCap, takeIp);
+      return undefined;
+    },
+    releaseSince(c, held) {
+      if (c.leases.length <= held) return DONE;
+      const taken = c.leases.splice(held);
+      return Promise.all(taken.map(([k, id]) => store.releaseLease(k, id).catch(reportClose))).then(
+        noop,
+      );
+    },
+    releaseAll,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Lease renewal: while this instance holds connections, their leases are renewed every
+ * `leaseTtlMs / 3`, so a crashed instance's leases expire and its connections stop counting.
+ * Lease sets whose last renewal failed may have expired meanwhile (an outage longer than the TTL,
+ * or a Redis restart that lost them), and a renewal never revives an expired lease, so the caps
+ * would under-count these connections until they close: once the store answers again, their
+ * leases are taken again instead, where the cap has room.
+ *
+ * @module
+ */
+import type { GuardContext } from './context.ts';
+
+/** The renewal timer of one guard. */
+export interface LeaseRenewal {
+  /** Start the timer (idempotent): at the first accepted connection. */
+  start(): void;
+  /** Stop the timer when no connection is left. */
+  stopIfIdle(): void;
+  /** Stop the timer. */
+  stop(): void;
+}
+
+/** The renewal of one guard; `onTick` also runs at every renewal (the ban poll). */
+export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): LeaseRenewal {
+  const { store, registry, settings } = ctx;
+  const { leaseTtl, ipCap, userCap } = settings;
+  const failedReport = ctx.report('lease-renewal');
+  const renewalFailed = new Set<string>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  const reacquire = (key: string, ids: readonly string[]): Promise<unknown> => {
+    const max = key.startsWith('lease:ip:') ? ipCap : userCap;
+    if (max === undefined) return Promise.resolve();
+    return Promise.all(
+      ids.map(async (id) => {
+        await store.acquireLease(key, id, max, leaseTtl);
+        // Closed while this was in flight: its release may have run first; release again.
+        if (!registry.live.has(id)) await store.releaseLease(key, id);
+      }),
+    );
+  };
+
+  const renew = (): void => {
+    onTick();
+    const byKey = new Map<string, string[]>();
+    for (const c of registry.live.values()) {
+      for (const [key, id] of c.leases) {
+        const ids = byKey.get(key) ?? [];
+        ids.push(id);
+        byKey.set(key, ids);
+      }
+    }
+    for (const key of renewalFailed) if (!byKey.has(key)) renewalFailed.delete(key);
+    for (const [key, ids] of byKey) {
+      const failed = (error: unknown) => {
+        renewalFailed.add(key);
+        failedReport(error);
+      };
+      // In a timer: a synchronous throw (the memory store calls the guard's clock) must be
+      // caught here, not become an uncaught exception.
+      try {
+        if (renewalFailed.has(key))
+          reacquire(key, ids).then(() => renewalFailed.delete(key), failed);
+        else store.renewLeases(key, ids, leaseTtl).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
+    }
+  };
+
+  const stop = (): void => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+  };
+  return {
+    start() {
+      if (timer !== undefined) return;
+      timer = setInterval(renew, Math.max(1000, Math.floor(leaseTtl / 3)));
+      // Never keep a process alive just to renew leases.
+      (timer as { unref?: () => void }).unref?.();
+    },
+    stopIfIdle() {
+      if (registry.live.size === 0) stop();
+    },
+    stop,
+  };
+}
