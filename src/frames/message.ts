@@ -50,30 +50,15 @@ export function createInvalid(
   };
 }
 
-/** The message decision of one guard. */
-export function createMessageDecision(
-  ctx: GuardContext,
-  parts: {
-    verdicts: Verdicts;
-    rates: RateRefusals;
-    penalize: Penalize;
-    invalid: ReturnType<typeof createInvalid>;
-    check: CheckMessage;
-    authenticate: Authenticate;
-    userLimiter: LocalLimiter | undefined;
-  },
-): DecideMessage {
-  const { now, report, settings } = ctx;
-  const { maxBytes, maxDepth, maxEntries, json, passthrough, passthroughMax, messageRate } =
-    settings;
-  const { verdicts, rates, penalize, invalid, check, authenticate, userLimiter } = parts;
-  const reportMessage = report('message');
-
-  /** An async decision whose hook (schema, canAccess) rejects closes with 1011, never rejects. */
-  const settle = (
-    c: ConnectionState,
-    d: MessageDecision | Promise<MessageDecision>,
-  ): MessageDecision | Promise<MessageDecision> =>
+/** An async decision whose hook (schema, canAccess) rejects closes with 1011, never rejects. */
+function createSettle(
+  verdicts: Verdicts,
+  reportMessage: (error: unknown) => void,
+): (
+  c: ConnectionState,
+  d: MessageDecision | Promise<MessageDecision>,
+) => MessageDecision | Promise<MessageDecision> {
+  return (c, d) =>
     d instanceof Promise
       ? d.then(
           // Closed while the decision was awaited (schema, canAccess, authentication): nothing is
@@ -86,6 +71,27 @@ export function createMessageDecision(
           },
         )
       : d;
+}
+
+/** What the message decision is built from. */
+export interface MessageParts {
+  readonly verdicts: Verdicts;
+  readonly rates: RateRefusals;
+  readonly penalize: Penalize;
+  readonly invalid: ReturnType<typeof createInvalid>;
+  readonly check: CheckMessage;
+  readonly authenticate: Authenticate;
+  readonly userLimiter: LocalLimiter | undefined;
+}
+
+/** The message decision of one guard. */
+export function createMessageDecision(ctx: GuardContext, parts: MessageParts): DecideMessage {
+  const { now, report, settings } = ctx;
+  const { maxBytes, maxDepth, maxEntries, json, passthrough, passthroughMax, messageRate } =
+    settings;
+  const { verdicts, rates, penalize, invalid, check, authenticate, userLimiter } = parts;
+  const reportMessage = report('message');
+  const settle = createSettle(verdicts, reportMessage);
 
   // The per-frame checks in their contract order: state, size, rates, passthrough, parse, checks.
   const decide = (c: ConnectionState, frame: string | ArrayBuffer | ArrayBufferView) => {

@@ -57,48 +57,12 @@ export interface UpgradeParts {
 
 /** The upgrade decision of one guard. */
 export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpgrade {
-  const { now, store, audit, report, settings } = ctx;
-  const { dryRun, connectRate } = settings;
-  const { origins, extractor, bans, watch, reject } = parts;
+  const { now, audit, report, settings } = ctx;
+  const { origins, extractor, watch, reject } = parts;
   const accept = createAccept(ctx, parts);
   const identify = createIdentify(ctx, parts, accept);
 
-  /** The IP's ban and the connection rate: a refusal, or `undefined` to go on. */
-  const screen = async (
-    base: HandshakeFacts,
-    key: string,
-    banMode: RejectMode | undefined,
-  ): Promise<Reject | undefined> => {
-    const ipBan = await bans.bannedUntil('ip', key);
-    if (ipBan !== undefined) {
-      if (!dryRun) {
-        // Telling a browser costs an accepted socket; a banned client that forges an Origin must
-        // not get them without bound: past the connection rate (counted apart, so a ban does
-        // not also eat the budget the address has once it ends) it gets the plain 403.
-        const tell =
-          banMode !== undefined &&
-          (!connectRate || (await store.limit(`rate:banned:${key}`, connectRate)).allowed);
-        return reject('banned', base, {
-          retryAfter: Math.ceil((ipBan - now()) / 1000),
-          message: bannedReason(ipBan),
-          ...(tell ? { mode: banMode } : {}),
-        });
-      }
-      audit({ type: 'limit.exceeded', ip: base.ip, reason: 'banned', dryRun });
-    }
-    if (connectRate) {
-      const r = await store.limit(`rate:connect:${key}`, connectRate);
-      if (!r.allowed) {
-        if (!dryRun)
-          return reject('connect_rate', base, {
-            retryAfter: Math.ceil(r.retryAfterMs / 1000),
-            violation: 'connect_rate',
-          });
-        audit({ type: 'limit.exceeded', ip: base.ip, reason: 'connect_rate', dryRun });
-      }
-    }
-    return undefined;
-  };
+  const screen = createScreen(ctx, parts);
 
   return async (info) => {
     const { request, ip } = info;
@@ -138,6 +102,48 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
       report('upgrade')(error);
       return reject('internal', base);
     }
+  };
+}
+
+/** The IP's ban and the connection rate: a refusal, or `undefined` to go on. */
+function createScreen(ctx: GuardContext, parts: UpgradeParts) {
+  const { now, store, audit, settings } = ctx;
+  const { dryRun, connectRate } = settings;
+  const { bans, reject } = parts;
+  return async (
+    base: HandshakeFacts,
+    key: string,
+    banMode: RejectMode | undefined,
+  ): Promise<Reject | undefined> => {
+    const ipBan = await bans.bannedUntil('ip', key);
+    if (ipBan !== undefined) {
+      if (!dryRun) {
+        // Telling a browser costs an accepted socket; a banned client that forges an Origin must
+        // not get them without bound: past the connection rate (counted apart, so a ban does
+        // not also eat the budget the address has once it ends) it gets the plain 403.
+        const tell =
+          banMode !== undefined &&
+          (!connectRate || (await store.limit(`rate:banned:${key}`, connectRate)).allowed);
+        return reject('banned', base, {
+          retryAfter: Math.ceil((ipBan - now()) / 1000),
+          message: bannedReason(ipBan),
+          ...(tell ? { mode: banMode } : {}),
+        });
+      }
+      audit({ type: 'limit.exceeded', ip: base.ip, reason: 'banned', dryRun });
+    }
+    if (connectRate) {
+      const r = await store.limit(`rate:connect:${key}`, connectRate);
+      if (!r.allowed) {
+        if (!dryRun)
+          return reject('connect_rate', base, {
+            retryAfter: Math.ceil(r.retryAfterMs / 1000),
+            violation: 'connect_rate',
+          });
+        audit({ type: 'limit.exceeded', ip: base.ip, reason: 'connect_rate', dryRun });
+      }
+    }
+    return undefined;
   };
 }
 

@@ -49,31 +49,12 @@ export interface BanWatch {
 /** The ban watch of one guard; `bans` reads the store's ban list. */
 export function createBanWatch(ctx: GuardContext, bans: Penalties): BanWatch {
   const { now, store, registry, report, settings } = ctx;
-  /**
-   * `subject:key` → a ban this instance has seen: its end, and `seq`, the value of `banSeq` when
-   * it was seen. A handshake or authentication heeds only bans seen after it began (later than
-   * its own store reads), so an entry made stale by an unban whose message was lost refuses
-   * nobody who read the store since.
-   */
-  const recentBans = new Map<string, { until: number; seq: number }>();
-  let banSeq = 0;
-  const remember = (subject: Subject, key: string, until: number): void => {
-    const k = `${subject}:${key}`;
-    recentBans.delete(k);
-    recentBans.set(k, { until, seq: ++banSeq });
-    if (recentBans.size <= MAX_RECENT_BANS) return;
-    const t = now();
-    for (const [bk, b] of recentBans) if (b.until <= t) recentBans.delete(bk);
-    for (const bk of recentBans.keys()) {
-      if (recentBans.size <= MAX_RECENT_BANS) break;
-      recentBans.delete(bk);
-    }
-  };
+  const recent = createRecentBans(now);
 
   /** End the connections a ban covers, and remember it for the handshakes racing it. */
   const closeBanned = (subject: Subject, key: string, until: number): void => {
     if (!(until > now())) return;
-    remember(subject, key, until);
+    recent.remember(subject, key, until);
     const reason = bannedReason(until);
     for (const c of registry.live.values()) {
       if (c.closed || c.bannedUntil !== undefined) continue;
@@ -84,24 +65,12 @@ export function createBanWatch(ctx: GuardContext, bans: Penalties): BanWatch {
     }
   };
 
-  /** Tell every other instance on the store (a store without pub/sub: nothing to tell). */
-  const publish = (
-    kind: BanMessage['kind'],
-    subject: Subject,
-    id: string,
-    until: number,
-  ): Promise<void> => {
-    const message: BanMessage = { v: 1, from: ctx.instanceId, kind, subject, id, until };
-    return (store.publish?.(CONTROL_CHANNEL, JSON.stringify(message)) ?? DONE).catch(
-      report('store'),
-    );
-  };
-
+  const publish = createPublisher(ctx);
   const onControl = (text: string): void => {
     const m = parseBanMessage(text);
     if (!m || m.from === ctx.instanceId || settings.dryRun) return;
     if (m.kind === 'unban') {
-      recentBans.delete(`${m.subject}:${m.id}`);
+      recent.forget(m.subject, m.id);
       return;
     }
     // A hint, confirmed by the store before anyone is closed: the channel takes anyone's PUBLISH.
@@ -117,26 +86,14 @@ export function createBanWatch(ctx: GuardContext, bans: Penalties): BanWatch {
 
   return {
     get seq() {
-      return banSeq;
+      return recent.seq;
     },
-    knownBan(c, userId, since) {
-      if (banSeq === since || recentBans.size === 0) return undefined;
-      const t = now();
-      const ipBan = recentBans.get(`ip:${c.ipKey}`);
-      if (ipBan !== undefined && ipBan.seq > since && ipBan.until > t) return ipBan.until;
-      if (userId === undefined) return undefined;
-      const userBan = recentBans.get(`user:${userId}`);
-      return userBan !== undefined && userBan.seq > since && userBan.until > t
-        ? userBan.until
-        : undefined;
-    },
+    knownBan: recent.knownBan,
     enforce(subject, key, until) {
       closeBanned(subject, key, until);
       void publish('ban', subject, key, until);
     },
-    forget(subject, key) {
-      recentBans.delete(`${subject}:${key}`);
-    },
+    forget: recent.forget,
     announceUnban: (subject, key) => publish('unban', subject, key, 0),
     listen() {
       if (subscribed) return;
@@ -162,6 +119,49 @@ export function createBanWatch(ctx: GuardContext, bans: Penalties): BanWatch {
       polling = false;
       sweeper.stop();
       await sub?.close().catch(report('store'));
+    },
+  };
+}
+
+/**
+ * `subject:key` → a ban this instance has seen: its end, and `seq`, the value of the ban sequence
+ * when it was seen. A handshake or authentication heeds only bans seen after it began (later than
+ * its own store reads), so an entry made stale by an unban whose message was lost refuses nobody
+ * who read the store since. Bounded by {@link MAX_RECENT_BANS}: expired entries go first, then
+ * the oldest.
+ */
+function createRecentBans(now: () => number) {
+  const bans = new Map<string, { until: number; seq: number }>();
+  let seq = 0;
+  return {
+    get seq() {
+      return seq;
+    },
+    remember(subject: Subject, key: string, until: number): void {
+      const k = `${subject}:${key}`;
+      bans.delete(k);
+      bans.set(k, { until, seq: ++seq });
+      if (bans.size <= MAX_RECENT_BANS) return;
+      const t = now();
+      for (const [bk, b] of bans) if (b.until <= t) bans.delete(bk);
+      for (const bk of bans.keys()) {
+        if (bans.size <= MAX_RECENT_BANS) break;
+        bans.delete(bk);
+      }
+    },
+    forget(subject: Subject, key: string): void {
+      bans.delete(`${subject}:${key}`);
+    },
+    knownBan(c: ConnectionState, userId: string | undefined, since: number): number | undefined {
+      if (seq === since || bans.size === 0) return undefined;
+      const t = now();
+      const ipBan = bans.get(`ip:${c.ipKey}`);
+      if (ipBan !== undefined && ipBan.seq > since && ipBan.until > t) return ipBan.until;
+      if (userId === undefined) return undefined;
+      const userBan = bans.get(`user:${userId}`);
+      return userBan !== undefined && userBan.seq > since && userBan.until > t
+        ? userBan.until
+        : undefined;
     },
   };
 }
@@ -231,5 +231,18 @@ function createSweeper(
       if (retry !== undefined) clearTimeout(retry);
       retry = undefined;
     },
+  };
+}
+
+/** Tell every other instance on the store (a store without pub/sub: nothing to tell). */
+function createPublisher(
+  ctx: GuardContext,
+): (kind: BanMessage['kind'], subject: Subject, id: string, until: number) => Promise<void> {
+  const { store, report, instanceId } = ctx;
+  return (kind, subject, id, until) => {
+    const message: BanMessage = { v: 1, from: instanceId, kind, subject, id, until };
+    return (store.publish?.(CONTROL_CHANNEL, JSON.stringify(message)) ?? DONE).catch(
+      report('store'),
+    );
   };
 }

@@ -43,16 +43,7 @@ export function createCaps(ctx: GuardContext): Caps {
     else c.leases.push([key, c.id]);
   };
 
-  const releaseAll = (c: ConnectionState): Promise<void> => {
-    const leases = c.leases;
-    c.leases = [];
-    // Not async, and no Promise.all for the usual one lease: this runs on every close.
-    if (leases.length === 0) return DONE;
-    const release = ([key, id]: readonly [string, string]): Promise<void> =>
-      store.releaseLease(key, id).catch(reportClose);
-    if (leases.length === 1) return release(leases[0]!);
-    return Promise.all(leases.map(release)).then(noop);
-  };
+  const releaseAll = releaserOf(ctx.store, reportClose);
 
   const acquireUser = async (
     c: ConnectionState,
@@ -114,5 +105,22 @@ export function createCaps(ctx: GuardContext): Caps {
       );
     },
     releaseAll,
+  };
+}
+
+/** Release every lease of a connection; never rejects (failures are reported). */
+function releaserOf(
+  store: GuardContext['store'],
+  reportClose: (error: unknown) => void,
+): (c: ConnectionState) => Promise<void> {
+  return (c) => {
+    const leases = c.leases;
+    c.leases = [];
+    // Not async, and no Promise.all for the usual one lease: this runs on every close.
+    if (leases.length === 0) return DONE;
+    const release = ([key, id]: readonly [string, string]): Promise<void> =>
+      store.releaseLease(key, id).catch(reportClose);
+    if (leases.length === 1) return release(leases[0]!);
+    return Promise.all(leases.map(release)).then(noop);
   };
 }
