@@ -12,7 +12,7 @@ import type { StandardSchemaV1 } from '../core/standard-schema.ts';
 /** Message limits. */
 export interface MessageLimits {
   /**
-   * Largest message in bytes (OWASP's advice; seed 004).
+   * Largest message in bytes (OWASP's advice).
    * @default 65536
    */
   readonly maxBytes?: number;

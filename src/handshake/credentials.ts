@@ -24,7 +24,7 @@ export interface Credential {
   readonly value: string;
 }
 
-/** CSRF check for cookie authentication (Phoenix's `check_csrf`, seed 004). */
+/** CSRF check for cookie authentication (like Phoenix's `check_csrf`). */
 export interface CsrfOptions {
   /**
    * Query parameter carrying the page's CSRF token; a `Sec-WebSocket-Protocol` entry
