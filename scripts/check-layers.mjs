@@ -13,11 +13,9 @@
  *
  * Exceptions are listed below, each with its reason; anything else fails CI.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { root, sourceFiles } from './source-files.mjs';
 
 /** Layer of each folder; a higher number may import a lower one. */
 const LAYERS = {
@@ -49,15 +47,7 @@ const EXCEPTIONS = {
     'depends only on the narrow pipeline interface in guard/types.ts, so there is no cycle',
 };
 
-const files = [];
-const walk = (dir) => {
-  for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.ts')) files.push(p);
-  }
-};
-for (const d of ['src', 'adapters', 'cli']) walk(d);
+const files = sourceFiles();
 
 const folderOf = (file) => {
   const dir = dirname(file);

@@ -6,26 +6,17 @@
  * or, for a file, anywhere in its first 40 lines. `--list` prints every function and file over
  * half the bound, largest first, to find the next thing to split.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import ts from 'typescript';
+import { root, sourceFiles } from './source-files.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_FUNCTION = 80;
 const MAX_FILE = 400;
 const MARK = 'size-exception:';
 const list = process.argv.includes('--list');
 
-const files = [];
-const walk = (dir) => {
-  for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.ts')) files.push(p);
-  }
-};
-for (const d of ['src', 'adapters', 'cli']) walk(d);
+const files = sourceFiles();
 
 const problems = [];
 const big = [];
