@@ -21,11 +21,9 @@ import { createGuard } from '../src/guard/create-guard.ts';
 import type { Guard } from '../src/guard/types.ts';
 import type { Store } from '../src/store/contract.ts';
 import { createMemoryStore } from '../src/store/memory.ts';
-import {
-  createRedisStore,
-  REDIS_CLIENT_OPTIONS,
-  redisStoreFromUnstorage,
-} from '../src/store/redis.ts';
+import { createRedisStore } from '../src/store/redis.ts';
+import { REDIS_CLIENT_OPTIONS } from '../src/store/redis-client.ts';
+import { redisStoreFromUnstorage } from '../src/store/redis-unstorage.ts';
 
 const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const scale = Math.max(0.1, Number(process.env['BENCH_SCALE'] ?? 1) || 1);

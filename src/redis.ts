@@ -19,24 +19,28 @@
  * @module
  */
 
+export type { FeedErrorReason } from './feed/feed-error.ts';
+export { FeedError } from './feed/feed-error.ts';
 export type {
-  FeedErrorReason,
   FeedSerializer,
-  RedisFeed,
   RedisFeedClient,
   RedisFeedOptions,
   RedisFeedReader,
-} from './feed/redis-feed.ts';
-export { createRedisFeed, FeedError, isStreamId } from './feed/redis-feed.ts';
+} from './feed/feed-options.ts';
+export type { RedisFeed } from './feed/redis-feed.ts';
+export { createRedisFeed } from './feed/redis-feed.ts';
+export { isStreamId } from './feed/stream-id.ts';
+export type { RedisStoreOptions } from './store/redis.ts';
+export { createRedisStore } from './store/redis.ts';
+export type { RedisSubscriberLike } from './store/redis-channel.ts';
+export type { RedisClientLike, RedisClientOptions } from './store/redis-client.ts';
+export { REDIS_CLIENT_OPTIONS } from './store/redis-client.ts';
+export type { UnstorageRedisStoreOptions } from './store/redis-unstorage.ts';
+export { redisStoreFromUnstorage } from './store/redis-unstorage.ts';
+export type { UnstorageStoreOptions } from './store/unstorage.ts';
+export { createUnstorageStore } from './store/unstorage.ts';
 export type {
-  RedisClientLike,
-  RedisClientOptions,
-  RedisStoreOptions,
-  RedisSubscriberLike,
   UnstorageDriverLike,
   UnstorageLike,
-  UnstorageRedisStoreOptions,
-} from './store/redis.ts';
-export { createRedisStore, REDIS_CLIENT_OPTIONS, redisStoreFromUnstorage } from './store/redis.ts';
-export type { UnstorageStorageLike, UnstorageStoreOptions } from './store/unstorage.ts';
-export { createUnstorageStore } from './store/unstorage.ts';
+  UnstorageStorageLike,
+} from './store/unstorage-like.ts';

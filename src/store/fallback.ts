@@ -26,7 +26,7 @@ export function withLocalFallback(
 ): Store {
   const limiters = new Map<string, LocalLimiter>();
   const localBans = new Map<string, { value: string; expiresAt: number }>();
-  const localScores = new Map<string, { score: number; at: number; halfLifeMs: number }>();
+  const localScores = new Map<string, LocalScore>();
   const limiterFor = (rule: RateRule): LocalLimiter => {
     const k = `${rule.limit}/${rule.windowMs}/${rule.burst ?? rule.limit}`;
     let l = limiters.get(k);
@@ -67,18 +67,7 @@ export function withLocalFallback(
         return await store.addScore(key, points, halfLifeMs);
       } catch (error) {
         onFallback('score', error);
-        // The local score starts from zero: the shared score is out of reach, and counting from
-        // zero errs towards the client, never against it.
-        const t = Date.now();
-        const prev = localScores.get(key);
-        const score = (prev ? prev.score * 0.5 ** ((t - prev.at) / halfLifeMs) : 0) + points;
-        remember(
-          localScores,
-          key,
-          { score, at: t, halfLifeMs },
-          (e, now) => now - e.at > e.halfLifeMs * 10,
-        );
-        return score;
+        return addLocalScore(localScores, key, points, halfLifeMs);
       }
     },
     async delete(key: string): Promise<void> {
@@ -100,6 +89,30 @@ export function withLocalFallback(
       }
     },
   };
+}
+
+/** A penalty score held here while the store is down. */
+interface LocalScore {
+  score: number;
+  at: number;
+  halfLifeMs: number;
+}
+
+/**
+ * Add `points` to the local score of `key`. The local score starts from zero: the shared score is
+ * out of reach, and counting from zero errs towards the client, never against it.
+ */
+function addLocalScore(
+  scores: Map<string, LocalScore>,
+  key: string,
+  points: number,
+  halfLifeMs: number,
+): number {
+  const t = Date.now();
+  const prev = scores.get(key);
+  const score = (prev ? prev.score * 0.5 ** ((t - prev.at) / halfLifeMs) : 0) + points;
+  remember(scores, key, { score, at: t, halfLifeMs }, (e, now) => now - e.at > e.halfLifeMs * 10);
+  return score;
 }
 
 /** Entries kept per local map: past it, expired entries go first, then the oldest. */

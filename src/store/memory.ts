@@ -26,6 +26,7 @@
  * @module
  */
 import { gcraStep, type LimitResult, type RateRule } from '../core/rate-limit.ts';
+import { isOrdered, makeRoom, type SweepClock, sweepClock } from './bounded-map.ts';
 import type {
   AcquireLeaseOptions,
   ChannelListener,
@@ -57,18 +58,6 @@ const DEFAULT_MAX_KEYS = 100_000;
 
 /** The guard's ban keys (`ban:ip:…`, `ban:user:…`, see penalties.ts): bounded apart. */
 const BAN_PREFIX = 'ban:';
-
-/** A bounded map's bookkeeping. */
-interface SweepClock {
-  /** Overflows since the map's last sweep; the sweep waits for a quarter of the bound of them. */
-  overflows: number;
-  /**
-   * A live iterator over the map's keys, at the oldest: everything before it was evicted or
-   * re-inserted behind it. A fresh `keys()` per eviction would walk the holes earlier deletions
-   * left at the head of the table (V8 compacts only on rehash): quadratic under a flood.
-   */
-  oldest: Iterator<string> | undefined;
-}
 
 interface Expiring<T> {
   value: T;
@@ -135,11 +124,11 @@ class MemoryStore implements Store {
   constructor(now: () => number, maxKeys: number) {
     this.#now = now;
     this.#max = maxKeys;
-    this.#kvSweep = { overflows: maxKeys, oldest: undefined };
-    this.#banSweep = { overflows: maxKeys, oldest: undefined };
-    this.#tatSweep = { overflows: maxKeys, oldest: undefined };
-    this.#leaseSweep = { overflows: maxKeys, oldest: undefined };
-    this.#scoreSweep = { overflows: maxKeys, oldest: undefined };
+    this.#kvSweep = sweepClock(maxKeys);
+    this.#banSweep = sweepClock(maxKeys);
+    this.#tatSweep = sweepClock(maxKeys);
+    this.#leaseSweep = sweepClock(maxKeys);
+    this.#scoreSweep = sweepClock(maxKeys);
   }
 
   set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -316,23 +305,12 @@ class MemoryStore implements Store {
     return entry;
   }
 
-  /**
-   * Whether a write to an existing key of `map` re-inserts it (delete, then set), which keeps the
-   * map's iteration order the write order, the eviction order. Only from half the bound on: a
-   * re-insertion costs 100–180 ns over an update, and below half nothing is evicted soon. Eviction
-   * happens only at the bound, by when every key written since the map passed half has moved
-   * behind the keys last written before: the head is still the least recently written.
-   */
+  /** Whether a write re-inserts its key (see {@link isOrdered}). */
   #ordered(map: Map<string, unknown>): boolean {
-    return map.size * 2 >= this.#max;
+    return isOrdered(map, this.#max);
   }
 
-  /**
-   * Room for one new key in `map`. Below the bound there is; past it, expired entries are swept
-   * when a quarter of the bound of overflows has passed since the last sweep (O(1) amortised,
-   * where sweeping on every overflow of a map full of live keys would cost O(bound) per write),
-   * then, when `evict`, the least recently written key goes. Whether there is room now.
-   */
+  /** Room for one new key in `map` (see {@link makeRoom}). */
   #room<V>(
     map: Map<string, V>,
     clock: SweepClock,
@@ -340,23 +318,7 @@ class MemoryStore implements Store {
     expired: (value: V, now: number) => boolean,
     evict: boolean,
   ): boolean {
-    if (map.size < this.#max) return true;
-    if (++clock.overflows >= this.#max / 4) {
-      clock.overflows = 0;
-      for (const [k, v] of map) if (expired(v, now)) map.delete(k);
-      if (map.size < this.#max) return true;
-    }
-    if (!evict) return false;
-    while (map.size >= this.#max) {
-      let next = clock.oldest?.next();
-      if (next === undefined || next.done) {
-        clock.oldest = map.keys();
-        next = clock.oldest.next();
-      }
-      if (next.done) break;
-      map.delete(next.value);
-    }
-    return true;
+    return makeRoom(map, this.#max, clock, now, expired, evict);
   }
 
   #liveLeases(key: string, now: number): Map<string, number> {

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
-import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
+import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis-client.ts';
 
 /** The Redis the tests use. */
 export const REDIS_URL: string = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';

@@ -20,7 +20,8 @@ import { StoreUnavailableError } from '../../src/core/errors.ts';
 import { createGuard } from '../../src/guard/create-guard.ts';
 import type { Guard, Reject } from '../../src/guard/types.ts';
 import type { Store } from '../../src/store/contract.ts';
-import { createRedisStore, REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
+import { createRedisStore } from '../../src/store/redis.ts';
+import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis-client.ts';
 import {
   announceSkip,
   connectRedis,

@@ -9,16 +9,15 @@ import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/errors.ts';
-import {
-  createRedisFeed,
-  FeedError,
-  isStreamId,
-  type RedisFeed,
-  type RedisFeedClient,
-  type RedisFeedOptions,
-  type RedisFeedReader,
-} from '../../src/feed/redis-feed.ts';
-import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
+import { FeedError } from '../../src/feed/feed-error.ts';
+import type {
+  RedisFeedClient,
+  RedisFeedOptions,
+  RedisFeedReader,
+} from '../../src/feed/feed-options.ts';
+import { createRedisFeed, type RedisFeed } from '../../src/feed/redis-feed.ts';
+import { isStreamId } from '../../src/feed/stream-id.ts';
+import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis-client.ts';
 import {
   announceSkip,
   connectRedis,

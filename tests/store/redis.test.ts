@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcraStep } from '../../src/core/rate-limit.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
-import { createRedisStore, redisStoreFromUnstorage } from '../../src/store/redis.ts';
+import { createRedisStore } from '../../src/store/redis.ts';
+import { redisStoreFromUnstorage } from '../../src/store/redis-unstorage.ts';
 import { storeContract } from './contract.ts';
 import {
   announceSkip,

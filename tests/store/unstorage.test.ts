@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/errors.ts';
 import { createGuard, GuardConfigError, type GuardOptions } from '../../src/mod.ts';
 import type { Store } from '../../src/store/contract.ts';
-import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis.ts';
+import { REDIS_CLIENT_OPTIONS } from '../../src/store/redis-client.ts';
 import { createUnstorageStore } from '../../src/store/unstorage.ts';
 import { storeContract } from './contract.ts';
 import {
