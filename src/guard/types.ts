@@ -237,5 +237,3 @@ export interface GuardHooks extends Hooks {
   /** Open sockets. */
   readonly size: number;
 }
-
-/** Where the guard's connection lives in `peer.context`. */
