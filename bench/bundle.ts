@@ -15,6 +15,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** esbuild's options for every bench server bundle (this tree's and a base tree's alike). */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  packages: 'external',
+  target: 'node20',
+  logLevel: 'warning',
+} as const;
+
 /** Bundle `entry` (a path under the repository) for Node; resolves to the bundle's path. */
 export async function nodeBundle(entry: string): Promise<string> {
   if (process.env.BENCH_SERVER_JS) return resolve(process.env.BENCH_SERVER_JS);
@@ -25,14 +35,9 @@ export async function nodeBundle(entry: string): Promise<string> {
   );
   const { build } = await import('esbuild');
   await build({
+    ...BUNDLE_OPTIONS,
     entryPoints: [join(root, entry)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    target: 'node20',
     outfile,
-    logLevel: 'warning',
   });
   return outfile;
 }

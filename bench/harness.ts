@@ -23,6 +23,11 @@ export interface BenchCase {
   readonly after?: () => void | Promise<void>;
   /** Checked once at the end: throw if the case did not do what its name says. */
   readonly verify?: () => void;
+  /**
+   * Name of another case of the comparison this one is paired with (the same case on the code
+   * before a change): the table then also shows this case's rate ÷ that case's, round by round.
+   */
+  readonly against?: string;
 }
 
 /** Cases measured against each other in one interleaved run. */
@@ -33,6 +38,8 @@ export interface Comparison {
   readonly baseline: string;
   /** The cases, baseline included. */
   readonly cases: readonly BenchCase[];
+  /** Heading of the paired-ratio column (cases with `against`); default "÷ paired row". */
+  readonly pairLabel?: string;
 }
 
 /** Timing budget. */
@@ -61,7 +68,12 @@ export interface CaseResult {
   readonly spread: number;
   /** Operations measured. */
   readonly ops: number;
+  /** With `BenchCase.against`: this rate ÷ the paired case's, median and range over rounds. */
+  readonly paired?: { readonly name: string; readonly ratio: number; readonly range: RatioRange };
 }
+
+/** Lowest and highest of a set of ratios. */
+type RatioRange = readonly [number, number];
 
 /** A comparison's outcome. */
 export interface ComparisonResult {
@@ -71,6 +83,8 @@ export interface ComparisonResult {
   readonly baseline: string;
   /** Rows, in the order the cases were given. */
   readonly results: readonly CaseResult[];
+  /** Heading of the paired-ratio column, if any case is paired. */
+  readonly pairLabel?: string;
 }
 
 /** Budget from the environment: `BENCH_TIME_MS` (per case, default 1500), `BENCH_ROUNDS`. */
@@ -127,11 +141,22 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Per-round ratios of `own` against `ref` (same round), as median and range. */
+function roundRatios(own: readonly number[], ref: readonly number[]): [number, RatioRange] {
+  const ratios = own.map((x, r) => x / ref[r]!);
+  return [median(ratios), [Math.min(...ratios), Math.max(...ratios)]];
+}
+
 /** Measure a comparison. */
 export async function compare(cmp: Comparison, opts: BenchOptions): Promise<ComparisonResult> {
   const cases = cmp.cases;
-  const baseIndex = cases.findIndex((c) => c.name === cmp.baseline);
-  if (baseIndex < 0) throw new Error(`${cmp.title}: no case named ${cmp.baseline}`);
+  const index = (name: string): number => {
+    const i = cases.findIndex((c) => c.name === name);
+    if (i < 0) throw new Error(`${cmp.title}: no case named ${name}`);
+    return i;
+  };
+  const baseIndex = index(cmp.baseline);
+  const pairIndex = cases.map((c) => (c.against === undefined ? -1 : index(c.against)));
   // Warm up every case (interleaved too), then size the chunks from warm code.
   const sizes = cases.map(() => 1);
   for (let i = 0; i < cases.length; i++) sizes[i] = await calibrate(cases[i]!, opts.chunkMs);
@@ -155,18 +180,23 @@ export async function compare(cmp: Comparison, opts: BenchOptions): Promise<Comp
   return {
     title: cmp.title,
     baseline: cmp.baseline,
+    ...(cmp.pairLabel === undefined ? {} : { pairLabel: cmp.pairLabel }),
     results: cases.map((c, i) => {
       const own = rates[i]!;
-      const ratios = own.map((x, r) => x / base[r]!);
+      const [ratio, ratioRange] = roundRatios(own, base);
       const med = median(own);
-      return {
+      const j = pairIndex[i]!;
+      const result: CaseResult = {
         name: c.name,
         opsPerSec: med,
-        ratio: median(ratios),
-        ratioRange: [Math.min(...ratios), Math.max(...ratios)] as const,
+        ratio,
+        ratioRange,
         spread: (Math.max(...own) - Math.min(...own)) / med,
         ops: ops[i]!,
       };
+      if (j < 0) return result;
+      const [pairRatio, range] = roundRatios(own, rates[j]!);
+      return { ...result, paired: { name: cases[j]!.name, ratio: pairRatio, range } };
     }),
   };
 }
@@ -181,20 +211,32 @@ function formatRatio(x: number): string {
   return x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-/** A markdown table for one comparison. */
+const formatRange = (range: RatioRange): string =>
+  `${formatRatio(range[0])}–${formatRatio(range[1])}`;
+
+/**
+ * A markdown table for one comparison; with paired cases (`BenchCase.against`), two more columns:
+ * each paired row's rate ÷ its partner's (median, and range over rounds).
+ */
 export function toMarkdown(result: ComparisonResult): string {
+  const pairs = result.results.some((r) => r.paired);
   const lines = [
     `### ${result.title}`,
     '',
-    `| case | ops/s (median) | round spread | × baseline (median) | ratio range |`,
-    '| --- | ---: | ---: | ---: | ---: |',
+    `| case | ops/s (median) | round spread | × baseline (median) | ratio range |${
+      pairs ? ` ${result.pairLabel ?? '÷ paired row'} (median) | paired range |` : ''
+    }`,
+    `| --- | ---: | ---: | ---: | ---: |${pairs ? ' ---: | ---: |' : ''}`,
   ];
   for (const r of result.results) {
     const isBase = r.name === result.baseline;
+    const paired = r.paired
+      ? ` ${formatRatio(r.paired.ratio)} | ${formatRange(r.paired.range)} |`
+      : ' – | – |';
     lines.push(
       `| ${r.name} | ${formatOps(r.opsPerSec)} | ±${((r.spread * 100) / 2).toFixed(0)}% | ${
         isBase ? '**1** (baseline)' : formatRatio(r.ratio)
-      } | ${isBase ? '–' : `${formatRatio(r.ratioRange[0])}–${formatRatio(r.ratioRange[1])}`} |`,
+      } | ${isBase ? '–' : formatRange(r.ratioRange)} |${pairs ? paired : ''}`,
     );
   }
   return lines.join('\n');

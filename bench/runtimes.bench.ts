@@ -16,141 +16,83 @@
  * - Node only: memory per idle connection, server heap + external after a full GC, with 1,000
  *   idle sockets open, guarded (JWT) and bare.
  *
+ * Before/after in one run: with `WSGUARD_BASE` naming a checkout of an older commit (its
+ * `node_modules` may be a symlink to this one's), the base tree's `bench/runtime-server.ts` runs
+ * too, on the same runtime and the same way (on Node a bundle built from the base tree's sources,
+ * cached apart: see `bench/base-tree.ts`), and every guarded row comes twice, `before:` and
+ * `after:`, interleaved with the others; the bare crossws rows (this checkout's server) stay as
+ * the common reference, and each table gets an "after ÷ before" column (median and range over
+ * rounds; for the CPU tables, of the CPU per operation):
+ *
+ * ```sh
+ * git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/
+ * WSGUARD_BASE=/tmp/base BENCH_TIME_MS=1500 npx tsx bench/runtimes.bench.ts node
+ * ```
+ *
  * Bounded: `BENCH_TIME_MS` per case (default 1500) in `BENCH_ROUNDS` rounds (default 10); every
- * server process is killed at the end (and exits by itself after 10 minutes).
+ * server process is killed at the end, failure or interrupt alike (and exits by itself after 10
+ * minutes).
  *
  * @module
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import { baseBundle, baseTree } from './base-tree.ts';
 import { nodeBundle } from './bundle.ts';
-import { CHAT_FRAME } from './guard.bench.ts';
 import { type BenchCase, type Comparison, optionsFromEnv, runAll } from './harness.ts';
+import { PAIR_LABEL, perSide, type Side, sidesOf } from './paired-rows.ts';
+import { killServers, type ServerProcess, startServer } from './server-process.ts';
+import { echoClients, handshakes, nextAddress, wsUrl } from './socket-clients.ts';
 
 type Runtime = 'node' | 'bun' | 'deno';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name: string) => join(root, 'node_modules/.bin', name);
 const SERVER = 'bench/runtime-server.ts';
-/** How each runtime starts the server: Node runs a bundle of it (see `bench/bundle.ts`). */
-const COMMANDS: Record<Runtime, () => Promise<[string, string[]]>> = {
-  node: async () => [process.execPath, ['--expose-gc', await nodeBundle(SERVER)]],
-  bun: async () => [bin('bun'), ['run', join(root, SERVER)]],
-  deno: async () => [
+/** The base tree's checkout (`WSGUARD_BASE`), if any: its rows are the `before:` ones. */
+const beforeTree = baseTree([SERVER]);
+/**
+ * How each runtime starts the server of `tree` (this checkout or the base): the same binaries
+ * for both; Node runs a bundle of it (see `bench/bundle.ts`), built from that tree's sources.
+ */
+const COMMANDS: Record<Runtime, (tree: string) => Promise<[string, string[]]>> = {
+  node: async (tree) => [
+    process.execPath,
+    ['--expose-gc', tree === root ? await nodeBundle(SERVER) : await baseBundle(tree, SERVER)],
+  ],
+  bun: async (tree) => [bin('bun'), ['run', join(tree, SERVER)]],
+  deno: async (tree) => [
     bin('deno'),
-    ['run', '-A', '--quiet', '--v8-flags=--expose-gc', join(root, SERVER)],
+    ['run', '-A', '--quiet', '--v8-flags=--expose-gc', join(tree, SERVER)],
   ],
 };
 
 interface Server {
-  readonly child: ChildProcess;
+  readonly child: ServerProcess<unknown>['child'];
   readonly guarded: string;
   readonly guardedNoJson: string;
   readonly bare: string;
   readonly bareParse: string;
-  readonly secret: string;
+  /** `Authorization` with a JWT signed with the server's secret. */
+  readonly bearer: Record<string, string>;
 }
 
-async function start(runtime: Runtime): Promise<Server> {
-  const [command, args] = await COMMANDS[runtime]();
-  const child = spawn(command, args, {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${runtime} server did not start`)), 60_000);
-    child.stdout?.once('data', (d) => {
-      clearTimeout(timer);
-      ok(String(d));
-    });
-    child.once('exit', (code) => fail(new Error(`${runtime} server exited (${code})`)));
-  });
-  return { child, ...(JSON.parse(line) as Omit<Server, 'child'>) };
-}
-
-let address = 0;
-/** Rotate source addresses: thousands of handshakes would exhaust one address's ports. */
-const nextAddress = () => {
-  address = (address + 1) % 60_000;
-  return `127.${8 + Math.floor(address / 62_500)}.${Math.floor(address / 250) % 250}.${(address % 250) + 1}`;
-};
-const wsUrl = (base: string, path = '/') => `${base.replace(/^http/, 'ws')}${path}`;
-
-/** Open `n` sockets, 8 at a time; each is counted once open, then reset. */
-async function handshakes(
-  n: number,
-  next: () => { url: string; headers?: Record<string, string> },
-) {
-  let started = 0;
-  const worker = async () => {
-    while (started < n) {
-      started++;
-      const { url, headers } = next();
-      await new Promise<void>((ok, fail) => {
-        const ws = new WebSocket(url, {
-          perMessageDeflate: false,
-          localAddress: nextAddress(),
-          ...(headers ? { headers } : {}),
-        });
-        ws.once('open', () => {
-          ws.terminate();
-          ok();
-        });
-        ws.once('error', fail);
-        ws.once('unexpected-response', (_req, res) => fail(new Error(`status ${res.statusCode}`)));
-        ws.once('close', (code) => fail(new Error(`closed ${code} before open`)));
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, n) }, worker));
-}
-
-/** 8 clients with 8 frames in flight each; `run(n)` resolves once `n` echoes came back. */
-async function echoClients(url: string, headers: Record<string, string> = {}) {
-  const clients = await Promise.all(
-    Array.from(
-      { length: 8 },
-      () =>
-        new Promise<WebSocket>((ok, fail) => {
-          const ws = new WebSocket(url, {
-            perMessageDeflate: false,
-            localAddress: nextAddress(),
-            headers,
-          });
-          ws.once('open', () => ok(ws));
-          ws.once('error', fail);
-        }),
-    ),
+async function start(runtime: Runtime, tree: string): Promise<Server> {
+  const [command, args] = await COMMANDS[runtime](tree);
+  const label = `${runtime}${tree === root ? '' : ' (base)'}`;
+  const { child, info } = await startServer<Omit<Server, 'child' | 'bearer'> & { secret: string }>(
+    label,
+    command,
+    args,
+    tree,
   );
-  let target = 0;
-  let received = 0;
-  let sent = 0;
-  let done: (() => void) | undefined;
-  const pump = (ws: WebSocket) => {
-    if (sent < target) {
-      sent++;
-      ws.send(CHAT_FRAME);
-    }
-  };
-  for (const ws of clients)
-    ws.on('message', () => {
-      received++;
-      if (received >= target) done?.();
-      else pump(ws);
-    });
-  return {
-    run: (n: number) =>
-      new Promise<void>((ok) => {
-        target += n;
-        done = ok;
-        for (const ws of clients) for (let i = 0; i < 8; i++) pump(ws);
-      }),
-    close: () => {
-      for (const ws of clients) ws.terminate();
-    },
-  };
+  const token = await new SignJWT({ roles: ['user'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('bench')
+    .setExpirationTime('2h')
+    .sign(new TextEncoder().encode(info.secret));
+  return { child, ...info, bearer: { authorization: `Bearer ${token}` } };
 }
 
 /** The server process's CPU time so far, µs (user + system, all threads). */
@@ -159,45 +101,55 @@ const serverCpu = async (base: string): Promise<number> =>
 
 interface CpuCase {
   readonly name: string;
+  /** The process whose CPU this case spends. */
+  readonly server: Server;
   /** Operations per round. */
   readonly n: number;
   /** Untimed preparation (e.g. issue tickets), done before the CPU is read. */
   readonly before?: (n: number) => void | Promise<void>;
   readonly run: (n: number) => void | Promise<void>;
+  /** The case this one is paired with (its before row): adds after ÷ before of the CPU per op. */
+  readonly against?: string;
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const span = (xs: number[], digits: number) =>
+  `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
 /**
  * Server CPU per operation, one case at a time, rounds interleaved: a figure that does not depend
  * on how fast the driver is (it shares the two cores), so it moves less from run to run than the
  * rates. The first case is the baseline.
  */
-async function cpuPerOp(server: Server, title: string, cases: CpuCase[], rounds = 5) {
+async function cpuPerOp(title: string, cases: CpuCase[], rounds = 5) {
   const per: number[][] = cases.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of cases.entries()) {
       await c.before?.(c.n);
-      const before = await serverCpu(server.bare);
+      const before = await serverCpu(c.server.bare);
       await c.run(c.n);
-      per[i]!.push(((await serverCpu(server.bare)) - before) / c.n);
+      per[i]!.push(((await serverCpu(c.server.bare)) - before) / c.n);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const base = median(per[0]!);
+  const pairs = cases.some((c) => c.against);
   const rows = cases.map((c, i) => {
     const m = median(per[i]!);
-    const range = `${Math.min(...per[i]!).toFixed(1)}–${Math.max(...per[i]!).toFixed(1)}`;
-    return `| ${c.name} | ${m.toFixed(1)} | ${range} | ${i === 0 ? '**1** (baseline)' : (base / m).toFixed(2)} |`;
+    const j = cases.findIndex((o) => o.name === c.against);
+    const ratios = j < 0 ? [] : per[i]!.map((x, r) => x / per[j]![r]!);
+    const paired = j < 0 ? ' – | – |' : ` ${median(ratios).toFixed(2)} | ${span(ratios, 2)} |`;
+    return `| ${c.name} | ${m.toFixed(1)} | ${span(per[i]!, 1)} | ${i === 0 ? '**1** (baseline)' : (base / m).toFixed(2)} |${pairs ? paired : ''}`;
   });
   return [
     `### ${title}`,
     '',
-    '| case | server CPU µs per op (median) | range | bare ÷ case |',
-    '| --- | ---: | ---: | ---: |',
+    `| case | server CPU µs per op (median) | range | bare ÷ case |${pairs ? ` ${PAIR_LABEL}, CPU per op (median) | range |` : ''}`,
+    `| --- | ---: | ---: | ---: |${pairs ? ' ---: | ---: |' : ''}`,
     ...rows,
   ].join('\n');
 }
 
-async function memory(server: Server, token: string): Promise<string> {
+async function memory(bare: Server, sides: readonly Side<Server>[]): Promise<string> {
   const N = 1000;
   const mem = async (base: string) =>
     (await (await fetch(`${base}/mem`)).json()) as {
@@ -207,8 +159,8 @@ async function memory(server: Server, token: string): Promise<string> {
     };
   const rows: string[] = [];
   for (const [name, base, headers] of [
-    ['bare crossws', server.bare, {}],
-    ['guarded (JWT)', server.guarded, { authorization: `Bearer ${token}` }],
+    ['bare crossws', bare.bare, {}],
+    ...sides.map((s) => [`${s.prefix}guarded (JWT)`, s.server.guarded, s.server.bearer] as const),
   ] as const) {
     const before = await mem(base);
     const sockets: WebSocket[] = [];
@@ -247,106 +199,104 @@ async function memory(server: Server, token: string): Promise<string> {
   ].join('\n');
 }
 
+const opts = { ...optionsFromEnv(), chunkMs: 20 };
+
+/** The echo table and its CPU table: bare rows on `server`, guarded rows on every side. */
+async function echo(runtime: Runtime, server: Server, sides: readonly Side<Server>[]) {
+  const open = await Promise.all(
+    sides.map(async (s) => ({
+      full: await echoClients(wsUrl(s.server.guarded), s.server.bearer),
+      noJson: await echoClients(wsUrl(s.server.guardedNoJson), s.server.bearer),
+    })),
+  );
+  const clients = new Map(sides.map((s, i) => [s.server, open[i]!]));
+  const bareEcho = await echoClients(wsUrl(server.bare));
+  const parseEcho = await echoClients(wsUrl(server.bareParse));
+  const rows = (n?: number) => [
+    { name: 'bare crossws', server, n, run: bareEcho.run },
+    { name: 'bare crossws + JSON.parse in the app', server, n, run: parseEcho.run },
+    ...perSide(sides, 'guarded, messages.json off', (s) => ({
+      server: s,
+      n,
+      run: clients.get(s)!.noJson.run,
+    })),
+    ...perSide(sides, 'guarded (full checks)', (s) => ({
+      server: s,
+      n,
+      run: clients.get(s)!.full.run,
+    })),
+  ];
+  await runAll(
+    [
+      {
+        title: `Echo on ${runtime}: 197-byte JSON frames, 8 clients × 8 in flight`,
+        baseline: 'bare crossws',
+        pairLabel: PAIR_LABEL,
+        cases: rows(),
+      },
+    ],
+    opts,
+  );
+  const title = `Server CPU per echoed frame on ${runtime} (5 rounds × 20,000 frames)`;
+  console.log(`${await cpuPerOp(title, rows(20_000) as CpuCase[])}\n`);
+  for (const c of [bareEcho, parseEcho, ...open.flatMap((o) => [o.full, o.noJson])]) c.close();
+}
+
+/** Ticket handshakes on `server`: tickets issued in bulk before each (untimed) chunk. */
+function ticketHandshakes(server: Server): Pick<BenchCase, 'before' | 'run'> {
+  let tickets: string[] = [];
+  return {
+    before: async (n) => {
+      const res = await fetch(`${server.guarded}/tickets?n=${n}`, { method: 'POST' });
+      tickets = ((await res.json()) as { tickets: string[] }).tickets;
+    },
+    run: (n) => handshakes(n, () => ({ url: wsUrl(server.guarded, `/?ticket=${tickets.pop()}`) })),
+  };
+}
+
+/** The handshake table and its CPU table: bare rows on `server`, guarded rows on every side. */
+async function handshakeTables(runtime: Runtime, server: Server, sides: readonly Side<Server>[]) {
+  const rows = (n?: number) => [
+    {
+      name: 'bare crossws',
+      server,
+      n,
+      run: (k: number) => handshakes(k, () => ({ url: wsUrl(server.bare) })),
+    },
+    ...perSide(sides, 'guarded, JWT (HS256)', (s) => ({
+      server: s,
+      n,
+      run: (k: number) => handshakes(k, () => ({ url: wsUrl(s.guarded), headers: s.bearer })),
+    })),
+    ...perSide(sides, 'guarded, ticket', (s) => ({ server: s, n, ...ticketHandshakes(s) })),
+  ];
+  const comparison: Comparison = {
+    title: `Handshakes on ${runtime}: 8 concurrent, open then reset`,
+    baseline: 'bare crossws',
+    pairLabel: PAIR_LABEL,
+    cases: rows(),
+  };
+  await runAll([comparison], opts);
+  const title = `Server CPU per handshake on ${runtime} (5 rounds × 1,000 handshakes)`;
+  console.log(`${await cpuPerOp(title, rows(1000) as CpuCase[])}\n`);
+}
+
 const selected = (process.argv.slice(2) as Runtime[]).filter((r) => r in COMMANDS);
 const runtimes: Runtime[] = selected.length > 0 ? selected : ['node', 'bun', 'deno'];
-const opts = { ...optionsFromEnv(), chunkMs: 20 };
-const children: ChildProcess[] = [];
 const started = performance.now();
+if (beforeTree) console.log(`before: ${beforeTree}\nafter: this checkout (${root})\n`);
 try {
   for (const runtime of runtimes) {
-    const server = await start(runtime);
-    children.push(server.child);
-    const secret = new TextEncoder().encode(server.secret);
-    const token = await new SignJWT({ roles: ['user'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('bench')
-      .setExpirationTime('2h')
-      .sign(secret);
-    const bearer = { authorization: `Bearer ${token}` };
+    const server = await start(runtime, root);
+    const before = beforeTree ? await start(runtime, beforeTree) : undefined;
+    const sides = sidesOf(server, before);
     console.log(`## ${runtime}\n`);
-
-    const guardedEcho = await echoClients(wsUrl(server.guarded), bearer);
-    const bareEcho = await echoClients(wsUrl(server.bare));
-    const parseEcho = await echoClients(wsUrl(server.bareParse));
-    const noJsonEcho = await echoClients(wsUrl(server.guardedNoJson), bearer);
-    await runAll(
-      [
-        {
-          title: `Echo on ${runtime}: 197-byte JSON frames, 8 clients × 8 in flight`,
-          baseline: 'bare crossws',
-          cases: [
-            { name: 'bare crossws', run: bareEcho.run },
-            { name: 'bare crossws + JSON.parse in the app', run: parseEcho.run },
-            { name: 'guarded, messages.json off', run: noJsonEcho.run },
-            { name: 'guarded (full checks)', run: guardedEcho.run },
-          ],
-        },
-      ],
-      opts,
-    );
-    console.log(
-      `${await cpuPerOp(
-        server,
-        `Server CPU per echoed frame on ${runtime} (5 rounds × 20,000 frames)`,
-        [
-          { name: 'bare crossws', n: 20_000, run: bareEcho.run },
-          { name: 'bare crossws + JSON.parse in the app', n: 20_000, run: parseEcho.run },
-          { name: 'guarded, messages.json off', n: 20_000, run: noJsonEcho.run },
-          { name: 'guarded (full checks)', n: 20_000, run: guardedEcho.run },
-        ],
-      )}\n`,
-    );
-    guardedEcho.close();
-    bareEcho.close();
-    parseEcho.close();
-    noJsonEcho.close();
-
-    let tickets: string[] = [];
-    const ticketCase: BenchCase = {
-      name: 'guarded, ticket',
-      before: async (n) => {
-        const res = await fetch(`${server.guarded}/tickets?n=${n}`, { method: 'POST' });
-        tickets = ((await res.json()) as { tickets: string[] }).tickets;
-      },
-      run: (n) =>
-        handshakes(n, () => ({ url: wsUrl(server.guarded, `/?ticket=${tickets.pop()}`) })),
-    };
-    const comparison: Comparison = {
-      title: `Handshakes on ${runtime}: 8 concurrent, open then reset`,
-      baseline: 'bare crossws',
-      cases: [
-        { name: 'bare crossws', run: (n) => handshakes(n, () => ({ url: wsUrl(server.bare) })) },
-        {
-          name: 'guarded, JWT (HS256)',
-          run: (n) => handshakes(n, () => ({ url: wsUrl(server.guarded), headers: bearer })),
-        },
-        ticketCase,
-      ],
-    };
-    await runAll([comparison], opts);
-    console.log(
-      `${await cpuPerOp(
-        server,
-        `Server CPU per handshake on ${runtime} (5 rounds × 1,000 handshakes)`,
-        [
-          {
-            name: 'bare crossws',
-            n: 1000,
-            run: (n) => handshakes(n, () => ({ url: wsUrl(server.bare) })),
-          },
-          {
-            name: 'guarded, JWT (HS256)',
-            n: 1000,
-            run: (n) => handshakes(n, () => ({ url: wsUrl(server.guarded), headers: bearer })),
-          },
-          { name: 'guarded, ticket', n: 1000, before: ticketCase.before!, run: ticketCase.run },
-        ],
-      )}\n`,
-    );
-    if (runtime === 'node') console.log(`${await memory(server, token)}\n`);
-    server.child.kill('SIGKILL');
+    await echo(runtime, server, sides);
+    await handshakeTables(runtime, server, sides);
+    if (runtime === 'node') console.log(`${await memory(server, sides)}\n`);
+    for (const s of sides) s.server.child.kill('SIGKILL');
   }
 } finally {
-  for (const child of children) child.kill('SIGKILL');
+  killServers();
 }
 console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
