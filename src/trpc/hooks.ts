@@ -6,7 +6,7 @@
  */
 import type { Peer } from 'crossws';
 import type { GuardedHooks } from '../guard/types.ts';
-import type { TRPCBridge, TRPCSession } from './bridge.ts';
+import type { TRPCBridge, TRPCSession } from './types.ts';
 
 /** A frame's size in bytes (a string's length is a lower bound), or undefined when unknown. */
 function sizeOf(raw: unknown): number | undefined {

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { TRPCError, tracked } from '@trpc/server';
-import { isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
+import { isTrackedEnvelope, TRPCError, tracked } from '@trpc/server';
 import { LocalLimiter, type RateRule } from '../core/rate-limit.ts';
 import type { StandardSchemaV1 } from '../core/standard-schema.ts';
 import type { GuardedContext, GuardedMeta } from './context.ts';

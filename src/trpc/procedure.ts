@@ -8,9 +8,9 @@
  *
  * @module
  */
-import type { AnyProcedure, AnyRouter } from '@trpc/server';
-import { getProcedureAtPath, TRPCError } from '@trpc/server/unstable-core-do-not-import';
+import { type AnyProcedure, type AnyRouter, TRPCError } from '@trpc/server';
 import type { GuardedMeta } from './context.ts';
+import { getProcedureAtPath } from './internals.ts';
 
 /** The procedure types a call can name. */
 export type CallType = 'query' | 'mutation' | 'subscription';

@@ -1,0 +1,100 @@
+/**
+ * One connection's state in the bridge: its socket, its live subscriptions, its context once
+ * built, and whether it is still served. A session is created when the guard accepts the socket
+ * and ended once, when the socket closes or the bridge closes it; nothing runs for it after that.
+ *
+ * @module
+ */
+import type { GuardConnection } from '../state/connection.ts';
+import type { GuardedContext } from './context.ts';
+import type { ResolvedProcedure } from './procedure.ts';
+import type { TRPCSession, TRPCSocket } from './types.ts';
+
+/** A live subscription of a session, under the id the client gave it. */
+export interface Subscription {
+  /** The client's id (answers and `subscription.stop` name it). */
+  readonly id: string | number;
+  /** Echoed back when the call carried it. */
+  readonly jsonrpc: '2.0' | undefined;
+  /** Procedure path. */
+  readonly path: string;
+  /** The call's input (with `lastEventId` merged in). */
+  readonly input: unknown;
+  /** Stops it: the client's stop, a re-authorization, or the session's end. */
+  readonly controller: AbortController;
+  /** Once resolved (a lazy router may still be loading): what re-authorization checks. */
+  procedure: ResolvedProcedure | undefined;
+  /** Stopped by a re-authorization, which already answered it (so no `stopped` follows). */
+  forbidden: boolean;
+}
+
+/** A served connection, as the bridge's pieces see it. */
+export interface Session extends TRPCSession {
+  /** The socket replies go to. */
+  readonly socket: TRPCSocket;
+  /** Live subscriptions by id. */
+  readonly subs: Map<string | number, Subscription>;
+  /** Aborted when the session ends: the signal of its queries and mutations. */
+  readonly abort: AbortController;
+  /** False once ended: nothing is sent or started after that. */
+  open: boolean;
+  /** The client said (in the URL) that its first message is `connectionParams`. */
+  waitingForParams: boolean;
+  /** What `connectionParams` carried, for `createContext`. */
+  connectionParams: Record<string, string> | null;
+  /** The context, built once, on the first call. */
+  ctx: Promise<GuardedContext> | undefined;
+  /** The context once built (used as is: awaiting the settled promise would cost a turn). */
+  ctxValue: GuardedContext | undefined;
+}
+
+/**
+ * Start a session for a socket the guard accepted, and count it in `sessions`. A client that
+ * sends `connectionParams` says so with `?connectionParams=1` in its URL (tRPC's protocol).
+ */
+export function openSession(
+  sessions: Set<Session>,
+  socket: TRPCSocket,
+  connection: GuardConnection,
+  request?: Request,
+): Session {
+  let waitingForParams = false;
+  if (request) {
+    try {
+      waitingForParams = new URL(request.url).searchParams.get('connectionParams') === '1';
+    } catch {
+      waitingForParams = false;
+    }
+  }
+  const s: Session = {
+    socket,
+    connection,
+    subs: new Map(),
+    abort: new AbortController(),
+    open: true,
+    waitingForParams,
+    connectionParams: null,
+    ctx: undefined,
+    ctxValue: undefined,
+    get subscriptions(): number {
+      return this.subs.size;
+    },
+  };
+  sessions.add(s);
+  return s;
+}
+
+/** Stop everything a session runs (the socket closed, or the bridge is closing it). */
+export function endSession(sessions: Set<Session>, s: Session): void {
+  if (!s.open) return;
+  s.open = false;
+  sessions.delete(s);
+  for (const sub of s.subs.values()) sub.controller.abort();
+  s.subs.clear();
+  s.abort.abort();
+}
+
+/** Remove a subscription from its session, unless its id already names a newer one. */
+export function forget(s: Session, sub: Subscription): void {
+  if (s.subs.get(sub.id) === sub) s.subs.delete(sub.id);
+}
