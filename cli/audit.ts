@@ -136,44 +136,32 @@ function unsignedToken(): string {
   return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'admin', roles: ['admin'], exp: 4_102_444_800 })}.`;
 }
 
-/** Run every probe against `options.url` and return the findings. */
-export async function audit(options: AuditOptions): Promise<Finding[]> {
-  const waitMs = options.waitMs ?? 3000;
-  const url = options.url;
-  const origin = options.origin ?? new URL(url.replace(/^ws/, 'http')).origin;
-  const findings: Finding[] = [];
-  const add = (
+/** What every probe of one audit shares: where, from which page, for how long, and the report. */
+interface AuditRun {
+  readonly url: string;
+  readonly origin: string;
+  readonly waitMs: number;
+  /** `u` with the audit's token, when one was given. */
+  readonly authed: (u: string) => string;
+  /** Record a probe's outcome: pass when `ok`, else fail (or warn, when `warnOnly`). */
+  readonly add: (
     check: string,
     expected: string,
     o: Outcome,
     ok: boolean,
-    warnOnly = false,
-  ): void => {
-    findings.push({
-      check,
-      expected,
-      observed: describe(o),
-      verdict: ok ? 'pass' : warnOnly ? 'warn' : 'fail',
-    });
-  };
-  const authed = (u: string): string => (options.token ? withParam(u, 'token', options.token) : u);
+    warnOnly?: boolean,
+  ) => void;
+}
 
-  if (url.startsWith('ws://')) {
-    findings.push({
-      check: 'transport',
-      expected: 'wss:// (TLS)',
-      observed: 'plain ws://',
-      verdict: 'warn',
-    });
-  } else {
-    findings.push({
-      check: 'transport',
-      expected: 'wss:// (TLS)',
-      observed: 'wss://',
-      verdict: 'pass',
-    });
-  }
+/** Plain `ws://` is a warning: tokens and tickets cross the network in the clear. */
+function transportFinding(url: string): Finding {
+  return url.startsWith('ws://')
+    ? { check: 'transport', expected: 'wss:// (TLS)', observed: 'plain ws://', verdict: 'warn' }
+    : { check: 'transport', expected: 'wss:// (TLS)', observed: 'wss://', verdict: 'pass' };
+}
 
+/** Foreign, look-alike and `null` origins, each with a valid credential when there is one. */
+async function probeOrigins({ url, origin, waitMs, authed, add }: AuditRun): Promise<void> {
   const foreign = await attempt({ url: authed(url), origin: 'https://evil.example', waitMs });
   add(
     'foreign Origin (cross-site WebSocket hijacking)',
@@ -195,7 +183,10 @@ export async function audit(options: AuditOptions): Promise<Finding[]> {
     nullOrigin,
     refused(nullOrigin, [403], [4003]),
   );
+}
 
+/** No credential, a malformed token, an unsigned one, a guessed ticket: each must be refused. */
+async function probeCredentials({ url, origin, waitMs, add }: AuditRun): Promise<void> {
   // A server with first-message auth accepts, then closes after its auth timeout (wsguard's
   // default is 5 s): watch this one long enough to see that close, or the probe misreads it.
   const anonymous = await attempt({ url, origin, waitMs: Math.max(waitMs, 6500) });
@@ -211,18 +202,10 @@ export async function audit(options: AuditOptions): Promise<Finding[]> {
   add('unsigned token (alg: none)', 'HTTP 401 or close 4001', none, refused(none, [401], [4001]));
   const ticket = await attempt({ url: withParam(url, 'ticket', 'A'.repeat(43)), origin, waitMs });
   add('guessed ticket', 'HTTP 401 or close 4001', ticket, refused(ticket, [401], [4001]));
+}
 
-  if (!options.token) {
-    for (const check of [
-      'oversized message',
-      'message flood',
-      'deeply nested JSON',
-      'prototype pollution key',
-    ]) {
-      findings.push({ check, expected: 'needs --token', observed: 'not run', verdict: 'skip' });
-    }
-    return findings;
-  }
+/** The attacks an authenticated client can make with its messages, then a check the server lives. */
+async function probeMessages({ url, origin, waitMs, authed, add }: AuditRun): Promise<void> {
   const big = await attempt({
     url: authed(url),
     origin,
@@ -264,6 +247,41 @@ export async function audit(options: AuditOptions): Promise<Finding[]> {
     after.opened,
     true,
   );
+}
+
+/** Run every probe against `options.url` and return the findings. */
+export async function audit(options: AuditOptions): Promise<Finding[]> {
+  const url = options.url;
+  const findings: Finding[] = [];
+  const run: AuditRun = {
+    url,
+    origin: options.origin ?? new URL(url.replace(/^ws/, 'http')).origin,
+    waitMs: options.waitMs ?? 3000,
+    authed: (u) => (options.token ? withParam(u, 'token', options.token) : u),
+    add: (check, expected, o, ok, warnOnly = false) => {
+      findings.push({
+        check,
+        expected,
+        observed: describe(o),
+        verdict: ok ? 'pass' : warnOnly ? 'warn' : 'fail',
+      });
+    },
+  };
+  findings.push(transportFinding(url));
+  await probeOrigins(run);
+  await probeCredentials(run);
+  if (!options.token) {
+    for (const check of [
+      'oversized message',
+      'message flood',
+      'deeply nested JSON',
+      'prototype pollution key',
+    ]) {
+      findings.push({ check, expected: 'needs --token', observed: 'not run', verdict: 'skip' });
+    }
+    return findings;
+  }
+  await probeMessages(run);
   return findings;
 }
 

@@ -16,8 +16,10 @@
  * @module
  */
 
-export type { Jwk, JwtAlgorithm, JwtOptions, JwtVerifier } from './auth/jwt.ts';
-export { createJwtVerifier, validateJwtOptions } from './auth/jwt.ts';
+export type { JwtVerifier } from './auth/jwt.ts';
+export { createJwtVerifier } from './auth/jwt.ts';
+export type { Jwk, JwtAlgorithm, JwtOptions } from './auth/jwt-options.ts';
+export { validateJwtOptions } from './auth/jwt-options.ts';
 export type { PermissionOptions, Permissions } from './auth/permissions.ts';
 export { createPermissions, grants } from './auth/permissions.ts';
 export type { Principal } from './auth/principal.ts';

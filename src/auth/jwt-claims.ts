@@ -55,13 +55,65 @@ function numericDate(claims: JWTPayload, claim: 'iat' | 'nbf' | 'exp'): number |
   return value;
 }
 
-/**
- * A compiled check: `(headerTyp, payloadSegment) → claims`, throwing jose's errors. The clock
- * is read per call (`Date.now`, as jose's `new Date()`).
- */
-export function createClaimChecks(
-  options: ClaimChecks,
-): (headerTyp: unknown, payloadSegment: string) => JWTPayload {
+/** The payload segment, decoded as jose decodes it, with jose's errors. */
+function decodeClaims(payloadSegment: string): JWTPayload {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64url.decode(payloadSegment);
+  } catch (cause) {
+    throw new errors.JWSInvalid('Failed to base64url decode the payload', { cause });
+  }
+  let claims: JWTPayload;
+  try {
+    claims = JSON.parse(strictDecoder.decode(bytes));
+  } catch (cause) {
+    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause });
+  }
+  // What JSON.parse returns is a plain object exactly when it is an object and not an array.
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims))
+    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
+  return claims;
+}
+
+/** `aud` holds one of the accepted audiences: a string equal to one, or an array with one. */
+function audienceMatches(aud: unknown, audiences: readonly string[]): boolean {
+  return typeof aud === 'string'
+    ? audiences.includes(aud)
+    : Array.isArray(aud)
+      ? audiences.some((a) => aud.includes(a))
+      : false;
+}
+
+/** jose's `iat` type check, then `nbf` and `exp` against the clock read once, per call. */
+function checkTimes(claims: JWTPayload, tolerance: number): void {
+  const now = Math.floor(Date.now() / 1000);
+  numericDate(claims, 'iat'); // validated for type only, as jose does without maxTokenAge
+  const nbf = numericDate(claims, 'nbf');
+  if (nbf !== undefined && nbf > now + tolerance) {
+    throw new errors.JWTClaimValidationFailed(
+      '"nbf" claim timestamp check failed',
+      claims,
+      'nbf',
+      CHECK_FAILED,
+    );
+  }
+  const exp = numericDate(claims, 'exp');
+  if (exp !== undefined && exp <= now - tolerance) {
+    throw new errors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', CHECK_FAILED);
+  }
+}
+
+/** The options, resolved once per guard: the lists to compare with and the presence order. */
+interface CompiledChecks {
+  readonly tolerance: number;
+  readonly issuers: readonly string[] | undefined;
+  readonly audiences: readonly string[] | undefined;
+  readonly typ: string | undefined;
+  readonly mustHave: readonly string[];
+}
+
+/** Validates the options and resolves them, as jose does before its first check. */
+function compileChecks(options: ClaimChecks): CompiledChecks {
   const tolerance = options.clockTolerance ?? 0;
   if (!Number.isFinite(tolerance) || tolerance < 0)
     throw new TypeError('Invalid clockTolerance option input');
@@ -83,23 +135,19 @@ export function createClaimChecks(
   if (audiences !== undefined) presence.push('aud');
   if (issuers !== undefined) presence.push('iss');
   const mustHave = [...new Set(presence.reverse())];
+  return { tolerance, issuers, audiences, typ, mustHave };
+}
 
+/**
+ * A compiled check: `(headerTyp, payloadSegment) → claims`, throwing jose's errors. The clock
+ * is read per call (`Date.now`, as jose's `new Date()`).
+ */
+export function createClaimChecks(
+  options: ClaimChecks,
+): (headerTyp: unknown, payloadSegment: string) => JWTPayload {
+  const { tolerance, issuers, audiences, typ, mustHave } = compileChecks(options);
   return (headerTyp, payloadSegment) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = base64url.decode(payloadSegment);
-    } catch (cause) {
-      throw new errors.JWSInvalid('Failed to base64url decode the payload', { cause });
-    }
-    let claims: JWTPayload;
-    try {
-      claims = JSON.parse(strictDecoder.decode(bytes));
-    } catch (cause) {
-      throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause });
-    }
-    // What JSON.parse returns is a plain object exactly when it is an object and not an array.
-    if (typeof claims !== 'object' || claims === null || Array.isArray(claims))
-      throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
+    const claims = decodeClaims(payloadSegment);
     if (typ !== undefined && (typeof headerTyp !== 'string' || normalizeTyp(headerTyp) !== typ)) {
       throw new errors.JWTClaimValidationFailed(
         'unexpected "typ" JWT header value',
@@ -126,43 +174,15 @@ export function createClaimChecks(
         CHECK_FAILED,
       );
     }
-    if (audiences !== undefined) {
-      const aud = claims.aud;
-      const present =
-        typeof aud === 'string'
-          ? audiences.includes(aud)
-          : Array.isArray(aud)
-            ? audiences.some((a) => aud.includes(a))
-            : false;
-      if (!present) {
-        throw new errors.JWTClaimValidationFailed(
-          'unexpected "aud" claim value',
-          claims,
-          'aud',
-          CHECK_FAILED,
-        );
-      }
-    }
-    const now = Math.floor(Date.now() / 1000);
-    numericDate(claims, 'iat'); // validated for type only, as jose does without maxTokenAge
-    const nbf = numericDate(claims, 'nbf');
-    if (nbf !== undefined && nbf > now + tolerance) {
+    if (audiences !== undefined && !audienceMatches(claims.aud, audiences)) {
       throw new errors.JWTClaimValidationFailed(
-        '"nbf" claim timestamp check failed',
+        'unexpected "aud" claim value',
         claims,
-        'nbf',
+        'aud',
         CHECK_FAILED,
       );
     }
-    const exp = numericDate(claims, 'exp');
-    if (exp !== undefined && exp <= now - tolerance) {
-      throw new errors.JWTExpired(
-        '"exp" claim timestamp check failed',
-        claims,
-        'exp',
-        CHECK_FAILED,
-      );
-    }
+    checkTimes(claims, tolerance);
     return claims;
   };
 }

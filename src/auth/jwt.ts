@@ -7,118 +7,22 @@
  * Stricter than jose's defaults, on both paths (the synchronous HS* one and jose's): only the
  * canonical spelling of a token (`jwt-canonical.ts`), an `aud` refused when no audience is
  * configured, an `iat` in the future refused and one older than `maxTokenAgeSec` expired
- * (`createClaimPolicy` in `jwt-claims.ts`).
+ * (`createClaimPolicy` in `jwt-claims.ts`). The options and their check are in
+ * `jwt-options.ts`, the key import in `jwt-keys.ts`.
  *
  * @module
  */
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  importJWK,
-  importSPKI,
-  type JSONWebKeySet,
-  type JWK,
-  type JWTPayload,
-  jwtVerify,
-} from 'jose';
+import { errors, type JWTPayload, jwtVerify } from 'jose';
 import { CredentialError, StoreUnavailableError } from '../core/errors.ts';
 import { isCanonicalCompact } from './jwt-canonical.ts';
 import { createClaimPolicy } from './jwt-claims.ts';
 import { createHmacFastPath } from './jwt-hmac.ts';
+import { importKeys } from './jwt-keys.ts';
+import { type JwtOptions, validateJwtOptions } from './jwt-options.ts';
+import { secretBytes } from './jwt-secret.ts';
 import { type Principal, principalFromClaims } from './principal.ts';
 
-/** Algorithms wsguard accepts for JWTs. */
-export type JwtAlgorithm =
-  | 'HS256'
-  | 'HS384'
-  | 'HS512'
-  | 'RS256'
-  | 'RS384'
-  | 'RS512'
-  | 'PS256'
-  | 'PS384'
-  | 'PS512'
-  | 'ES256'
-  | 'ES384'
-  | 'ES512'
-  | 'EdDSA'
-  | 'Ed25519';
-
-/** A JSON Web Key: the Web standard's `JsonWebKey` plus the key id and certificate fields of RFC 7517. */
-export interface Jwk extends JsonWebKey {
-  /** Key id, matched against a token's `kid` header in a key set. */
-  kid?: string;
-  /** Intended use (`sig`). */
-  use?: string;
-  /** X.509 certificate chain. */
-  x5c?: string[];
-}
-
-/**
- * JWT verification options. Exactly one of `secret`, `publicKey` or `jwks`.
- *
- * Always, whatever the options: `exp` is required; a token is accepted only in its canonical
- * compact form (three unpadded base64url segments, no whitespace, no unused bit set), so one
- * token has one text for anything keyed on it (replay caches, deny-lists, audit correlation);
- * an `iat` later than now plus the clock tolerance is refused.
- */
-export interface JwtOptions {
-  /** The algorithms accepted; anything else (including `none`) is refused. Required. */
-  readonly algorithms: readonly JwtAlgorithm[];
-  /** HMAC secret (HS*), at least 32 bytes. */
-  readonly secret?: string | Uint8Array;
-  /** Public key for RS/PS/ES/EdDSA: PEM (SPKI), a JWK, or a `CryptoKey`. */
-  readonly publicKey?: string | Jwk | CryptoKey;
-  /** A key set: a local JWKS object, or the URL of a remote one (fetched, cached, rate-limited by jose). */
-  readonly jwks?: { readonly keys: readonly Jwk[] } | URL | string;
-  /** Required `iss`. */
-  readonly issuer?: string | readonly string[];
-  /**
-   * The audience this service answers to: a token must carry `aud` naming one of these values.
-   * Without it, a token that carries any `aud` is refused (RFC 7519 §4.1.3: a token for another
-   * service, signed with a shared secret or by a shared key set, must not open a socket here),
-   * unless {@link JwtOptions.allowAnyAudience}; tokens without `aud` are accepted.
-   */
-  readonly audience?: string | readonly string[];
-  /**
-   * With no `audience` configured, accept tokens whatever their `aud` says. An explicit opt-in
-   * for an issuer that stamps every token with an `aud` this service cannot predict; prefer
-   * configuring `audience`. Has no meaning with `audience` set (the doctor refuses both).
-   * @default false
-   */
-  readonly allowAnyAudience?: boolean;
-  /** Required `typ` header (e.g. `at+jwt`). */
-  readonly typ?: string;
-  /**
-   * Allowed clock skew in seconds for `exp`/`nbf`/`iat`. Issuers stamp `iat` with their clock's
-   * now: a server clock behind the issuer's by more than this refuses fresh tokens, so keep
-   * clocks synchronized (NTP) or raise it.
-   * @default 5
-   */
-  readonly clockToleranceSec?: number;
-  /**
-   * The oldest token accepted, in seconds since its `iat` (plus the clock tolerance); an older
-   * one is refused as expired (4002, as for `exp`), and a connection opened with a token ends
-   * when the token reaches this age, if that comes before its `exp`. `false`: no bound (`exp`
-   * alone). Tokens presented to open a socket are short-lived: one issued a day ago is more
-   * likely copied than fresh, whatever its `exp` says.
-   *
-   * A token without `iat` is not bounded by this (only by its required `exp`): many issuers
-   * omit `iat`, and refusing them by default would turn an upgrade into an outage. Set
-   * {@link JwtOptions.requireIat} to refuse them. An `iat` after now (beyond the clock
-   * tolerance) is always refused, whatever this says.
-   * @default 86400 (24 h)
-   */
-  readonly maxTokenAgeSec?: number | false;
-  /**
-   * Refuse tokens without an `iat` claim, so that every token is bounded by `maxTokenAgeSec`.
-   * @default false
-   */
-  readonly requireIat?: boolean;
-  /** Map verified claims to a principal. @default principalFromClaims */
-  readonly principal?: (claims: Readonly<Record<string, unknown>>) => Principal | undefined;
-}
+// Where the options lived before the split; mod.ts and guard/options.ts import them from here.
 
 /** A configured verifier. */
 export interface JwtVerifier {
@@ -128,117 +32,8 @@ export interface JwtVerifier {
   ready(): Promise<void>;
 }
 
-const HMAC = new Set(['HS256', 'HS384', 'HS512']);
-const MIN_SECRET_BYTES = 32;
 /** {@link JwtOptions.maxTokenAgeSec}'s default: a day. */
 const DEFAULT_MAX_TOKEN_AGE_SEC = 86_400;
-
-type KeyInput =
-  | CryptoKey
-  | Uint8Array
-  | ((header: { alg?: string }) => Promise<CryptoKey | Uint8Array>);
-
-/** A key lookup by the token's `alg` header, over keys imported once per pinned algorithm. */
-function byAlgorithm(
-  pairs: [string, CryptoKey][],
-): (header: { alg?: string }) => Promise<CryptoKey> {
-  const byAlg = new Map(pairs);
-  return (header) => {
-    const key = header.alg === undefined ? undefined : byAlg.get(header.alg);
-    return key
-      ? Promise.resolve(key)
-      : Promise.reject(new errors.JOSEAlgNotAllowed('alg not allowed'));
-  };
-}
-
-/**
- * The secret's bytes, as one view both verification paths use: a string as UTF-8, any
- * `ArrayBufferView` (Buffer, Uint8Array, DataView) over exactly its own bytes, an `ArrayBuffer`
- * whole. `undefined` for anything else (a `KeyObject`, a plain object), which the doctor refuses:
- * treating an unknown object as bytes could mean verifying with an empty key.
- */
-function secretBytes(secret: unknown): Uint8Array | undefined {
-  if (typeof secret === 'string') return new TextEncoder().encode(secret);
-  if (ArrayBuffer.isView(secret))
-    return new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength);
-  if (secret instanceof ArrayBuffer) return new Uint8Array(secret);
-  return undefined;
-}
-
-/** Check JWT options; returns one problem per unsafe or malformed setting. */
-export function validateJwtOptions(options: JwtOptions): string[] {
-  const problems: string[] = [];
-  const algs = options.algorithms as readonly string[] | undefined;
-  if (!Array.isArray(algs) || algs.length === 0) {
-    problems.push("jwt.algorithms: pin the algorithms you issue, e.g. ['HS256'] or ['ES256']");
-    return problems;
-  }
-  if (algs.some((a) => typeof a === 'string' && a.toLowerCase() === 'none')) {
-    problems.push("jwt.algorithms: 'none' means unsigned tokens; remove it");
-  }
-  const hmac = algs.filter((a) => HMAC.has(a));
-  if (hmac.length > 0 && hmac.length < algs.length) {
-    problems.push(
-      'jwt.algorithms: HMAC (HS*) and public-key algorithms in one verifier enable key confusion; use one family',
-    );
-  }
-  const sources = [options.secret, options.publicKey, options.jwks].filter(
-    (v) => v !== undefined,
-  ).length;
-  if (sources !== 1) problems.push('jwt: give exactly one of secret, publicKey or jwks');
-  if (options.secret !== undefined) {
-    if (hmac.length === 0)
-      problems.push('jwt.secret: a secret only verifies HS* algorithms; pin HS256/384/512');
-    const given = secretBytes(options.secret);
-    if (given === undefined)
-      problems.push('jwt.secret: give a string or bytes (Uint8Array, Buffer, ArrayBuffer)');
-    const bytes = given ?? new Uint8Array(0);
-    // Bytes are checked too: `readFileSync('public.pem')` hands over a PEM as a Buffer.
-    const text =
-      typeof options.secret === 'string' ? options.secret : new TextDecoder().decode(bytes);
-    const jsonLike = text.trimStart().startsWith('{');
-    if (
-      text.includes('-----BEGIN') ||
-      (jsonLike && (typeof options.secret === 'string' || text.includes('"kty"')))
-    ) {
-      problems.push(
-        'jwt.secret: this looks like a PEM or JWK key; a public key must never be used as an HMAC secret (use publicKey)',
-      );
-    } else if (bytes.byteLength < MIN_SECRET_BYTES) {
-      problems.push(
-        `jwt.secret: ${bytes.byteLength} bytes is guessable; use at least ${MIN_SECRET_BYTES} random bytes`,
-      );
-    }
-  }
-  const tolerance = options.clockToleranceSec;
-  if (
-    tolerance !== undefined &&
-    !(typeof tolerance === 'number' && tolerance >= 0 && tolerance < Infinity)
-  )
-    problems.push('jwt.clockToleranceSec: a number of seconds, 0 or more');
-  const maxAge = options.maxTokenAgeSec as unknown;
-  if (
-    maxAge !== undefined &&
-    maxAge !== false &&
-    !(typeof maxAge === 'number' && maxAge > 0 && maxAge < Infinity)
-  )
-    problems.push('jwt.maxTokenAgeSec: a number of seconds above 0, or false for no bound');
-  for (const flag of ['allowAnyAudience', 'requireIat'] as const) {
-    const value = options[flag] as unknown;
-    if (value !== undefined && typeof value !== 'boolean')
-      problems.push(`jwt.${flag}: true or false`);
-  }
-  if (options.allowAnyAudience === true && options.audience !== undefined)
-    problems.push(
-      'jwt.allowAnyAudience: an audience is configured, so tokens must name it; remove allowAnyAudience',
-    );
-  if ((options.publicKey !== undefined || options.jwks !== undefined) && hmac.length > 0) {
-    problems.push(
-      'jwt: a public key or JWKS verifies asymmetric algorithms only; remove HS* from algorithms',
-    );
-  }
-  return problems;
-}
 
 /** A jose failure as the guard's error: the client's bad token, or our key-set outage. */
 function fromJose(error: unknown): CredentialError | StoreUnavailableError {
@@ -255,10 +50,6 @@ function fromJose(error: unknown): CredentialError | StoreUnavailableError {
     return new StoreUnavailableError('key set unavailable', { cause: error });
   }
   return new CredentialError('invalid token', false, { cause: error });
-}
-
-function isUrlLike(value: unknown): value is URL | string {
-  return value instanceof URL || typeof value === 'string';
 }
 
 /**
@@ -290,44 +81,7 @@ export function createTokenPaths(options: JwtOptions): TokenPaths {
   if (problems.length > 0) throw new TypeError(problems.join('; '));
   const algorithms = [...options.algorithms];
 
-  let keyPromise: Promise<KeyInput>;
-  if (options.secret !== undefined) {
-    const bytes = secretBytes(options.secret)!; // the doctor refused anything else
-    // Import the HMAC key once per algorithm: handing jose raw bytes re-imports it on every verify.
-    const hashes: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
-    keyPromise = Promise.all(
-      algorithms.map(
-        async (alg): Promise<[string, CryptoKey]> => [
-          alg,
-          await crypto.subtle.importKey(
-            'raw',
-            bytes as Uint8Array<ArrayBuffer>,
-            { name: 'HMAC', hash: hashes[alg]! },
-            false,
-            ['verify'],
-          ),
-        ],
-      ),
-    ).then(byAlgorithm);
-  } else if (options.jwks !== undefined) {
-    const jwks = options.jwks;
-    const getKey = isUrlLike(jwks)
-      ? createRemoteJWKSet(new URL(jwks), { timeoutDuration: 2000, cooldownDuration: 30_000 })
-      : createLocalJWKSet(jwks as unknown as JSONWebKeySet);
-    keyPromise = Promise.resolve(getKey as unknown as KeyInput);
-  } else {
-    const pk = options.publicKey!;
-    // One imported key per algorithm, because WebCrypto keys are bound to their algorithm.
-    keyPromise = Promise.all(
-      algorithms.map(async (alg): Promise<[string, CryptoKey]> => {
-        if (typeof pk === 'string') return [alg, (await importSPKI(pk, alg)) as CryptoKey];
-        if ('type' in pk && 'algorithm' in pk) return [alg, pk as CryptoKey];
-        return [alg, (await importJWK(pk as JWK, alg)) as unknown as CryptoKey];
-      }),
-    ).then(byAlgorithm);
-  }
-  // A failed import must not become an unhandled rejection before anyone awaits it.
-  keyPromise.catch(() => {});
+  const keyPromise = importKeys(options, algorithms);
 
   const clockTolerance = options.clockToleranceSec ?? 5;
   const verifyOptions = {

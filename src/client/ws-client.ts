@@ -16,20 +16,16 @@ import {
   type TRPCWebSocketClient,
   type WebSocketClientOptions,
 } from '@trpc/client';
+import { createAttemptRun } from './attempt-run.ts';
 import { gateCalls } from './calls.ts';
-import {
-  type BackoffOptions,
-  backoffDelay,
-  closeAction,
-  retryHintMs,
-  tokenExpiry,
-} from './policy.ts';
-import { RetryBudget, type RetryLimits } from './retry-budget.ts';
+import { connectionSteps } from './connection-steps.ts';
+import { createLifecycle } from './lifecycle.ts';
+import { notify } from './notify.ts';
+import { type BackoffOptions, closeAction, retryHintMs } from './policy.ts';
+import { closeStop } from './refusal.ts';
+import type { RetryLimits } from './retry-budget.ts';
 import { type ClientStop, ClientStoppedError } from './stop.ts';
-import { TicketError } from './ticket.ts';
-
-/** A connection open this long was healthy: the next failure starts a new run of attempts. */
-const HEALTHY_AFTER_MS = 5000;
+import { createTokenKeeper } from './token-keeper.ts';
 
 /** Why the client stopped: the close code and the server's reason. */
 export interface AuthStop {
@@ -98,17 +94,6 @@ export interface GuardedWSClient {
   restart(): boolean;
 }
 
-/** Run an app callback; a throw is rethrown later, so it cannot break the reconnect logic. */
-function notify<T>(callback: ((value: T) => void) | undefined, value: T): void {
-  try {
-    callback?.(value);
-  } catch (error) {
-    setTimeout(() => {
-      throw error;
-    });
-  }
-}
-
 /**
  * Create a tRPC WebSocket client that obeys the close-code contract.
  *
@@ -123,260 +108,69 @@ function notify<T>(callback: ((value: T) => void) | undefined, value: T): void {
  * ```
  */
 export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedWSClient {
-  const { url, getTicket, getToken, refreshToken, refreshInBand, backoff } = options;
-  if (!getTicket && !getToken)
+  if (!options.getTicket && !options.getToken)
     throw new TypeError('createGuardedWSClient: give getTicket or getToken');
-  let stop: ClientStop | undefined;
-  // Bumped at every stop and restart: an attempt begun before it may not finish after it.
-  let epoch = 0;
-  let mustRefresh = false;
-  /** Counts requests for a refresh: one finishing clears only the requests made before it began. */
-  let refreshAsks = 0;
-  let hint: number | undefined;
-  let immediate = false;
-  // One immediate reconnect (after 4002 or 1001) per run: a repeat backs off.
-  let quick = true;
-  let token: string | undefined;
-  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  let openedAt: number | undefined;
-  let last: { code: number; reason: string; error?: unknown } = { code: 0, reason: '' };
-  // Attempts since the last healthy connection. tRPC counts attempts only while sockets fail to
-  // open, and resets on every open: a server that accepts and then closes (4002, 4029: the
-  // close-code contract) would get an endless, unbounded loop.
-  const budget = new RetryBudget(backoff);
+  const run = createAttemptRun(options.backoff);
+  const tokens = createTokenKeeper(options, () => life.epoch);
+  const life = createLifecycle(
+    options,
+    run,
+    tokens,
+    () => void ws.close(),
+    (error) => failCalls(error),
+  );
 
-  const halt = (next: ClientStop): void => {
-    if (stop) return;
-    stop = next;
-    epoch++;
-    if (refreshTimer !== undefined) clearTimeout(refreshTimer);
-    if (next.kind !== 'closed') failCalls(new ClientStoppedError(next));
-    // close() turns tRPC's reconnect off synchronously, before its own close listener runs.
-    void ws.close();
-    if (next.kind === 'closed') return;
-    if (next.kind !== 'gave-up')
-      notify(options.onAuthError, { code: next.code, reason: next.reason });
-    notify(options.onStop, next);
-  };
-
-  const giveUp = (): void =>
-    halt({
-      kind: 'gave-up',
-      code: last.code,
-      reason: `${budget.attempts} attempts${last.reason ? `; last: ${last.reason}` : ''}`,
-      ...(last.error !== undefined ? { error: last.error } : {}),
-    });
-
-  const fresh = (): void => {
-    budget.reset();
-    quick = true;
-  };
-
-  /** A connection open long enough, or closed by the client itself, ends the run. */
-  const settle = (own = false): void => {
-    if (openedAt !== undefined && (own || Date.now() - openedAt >= HEALTHY_AFTER_MS)) fresh();
-  };
-
-  /** The start of every connection attempt, whichever path of tRPC's asked for it. */
-  const begin = (): number => {
-    if (!stop) {
-      settle();
-      if (!budget.take()) giveUp();
-    }
-    if (stop) {
-      // Something in tRPC re-armed its reconnect: turn it off again.
-      void ws.close();
-      throw new ClientStoppedError(stop);
-    }
-    return epoch;
-  };
-
-  /** An attempt that a stop or a restart overtook while it awaited credentials. */
-  const overtaken = (): Error =>
-    stop
-      ? new ClientStoppedError(stop)
-      : new Error('wsguard/client: attempt overtaken by restart()');
-
-  /** A ticket, token or refresh failed during the attempt begun at `at`. */
-  const failed = (at: number, error: unknown): never => {
-    if (at === epoch && !stop) {
-      notify(options.onCredentialError, error);
-      last = { code: 0, reason: (error as Error)?.message ?? String(error), error };
-      if (error instanceof TicketError && error.code === 'BANNED') {
-        halt({
-          kind: 'banned',
-          code: 4030,
-          reason: error.message,
-          ...(error.until !== undefined ? { until: error.until } : {}),
-          error,
-        });
-      } else {
-        if (error instanceof TicketError && error.status === 401) {
-          mustRefresh = true;
-          refreshAsks++;
-        }
-        hint = error instanceof TicketError ? error.retryAfterMs : undefined;
-      }
-    }
-    throw at === epoch && !stop ? error : overtaken();
-  };
-
-  const schedule = (t: string): void => {
-    if (refreshTimer !== undefined) clearTimeout(refreshTimer);
-    const exp = tokenExpiry(t);
-    if (exp === undefined || !refreshToken || !refreshInBand) return;
-    const delay = Math.max(1000, exp - Date.now() - (options.refreshBeforeMs ?? 30_000));
-    // Timers hold 2^31-1 ms (24.8 days); a longer delay would fire at once, and loop.
-    if (delay > 2_147_483_647) {
-      refreshTimer = setTimeout(() => schedule(t), 2_147_483_647);
+  /** A close, as tRPC reports it: a stop, a refresh, an immediate reconnect or a backoff. */
+  const closed = (code: number, reason: string): void => {
+    // tRPC's state is `idle` only after a close the client made itself (close(), lazy mode).
+    const own = ws.connectionState.get().state === 'idle';
+    const action = own ? 'none' : closeAction(code);
+    run.closed(own);
+    notify(options.onClose, { code, reason, action });
+    if (life.stop || own) return;
+    if (action === 'stop') {
+      life.halt(closeStop(code, reason));
       return;
     }
-    const at = epoch;
-    refreshTimer = setTimeout(() => {
-      refreshToken()
-        .then(async (next) => {
-          if (at !== epoch) return;
-          token = next;
-          await refreshInBand(next);
-          schedule(next);
-        })
-        // The server closes with 4002 at expiry, and the client refreshes then.
-        .catch((error: unknown) => notify(options.onCredentialError, error));
-    }, delay);
+    run.failed(code, reason);
+    if (action === 'refresh') tokens.ask();
+    // Only the first 4002 or 1001 of a run reconnects at once; a repeat backs off.
+    if (action === 'refresh' || action === 'reconnect') run.soon();
+    else run.hint(retryHintMs(reason));
   };
 
-  /** Refresh first when the last close asked for it; it stays asked for until one succeeds. */
-  const refreshIfAsked = async (): Promise<boolean> => {
-    if (!mustRefresh || !refreshToken) return false;
-    const asked = refreshAsks;
-    token = await refreshToken();
-    // A 4002 that came while this refresh ran asks for another: only older asks are answered.
-    if (refreshAsks === asked) mustRefresh = false;
-    return true;
-  };
-
-  const base: Omit<WebSocketClientOptions, 'url'> = {
+  const ws = createWSClient({
     ...options,
-    ...(getTicket
-      ? {}
-      : {
-          connectionParams: async () => {
-            const at = epoch;
-            try {
-              // Without refreshToken, the app's current token is read for every attempt.
-              if (!(await refreshIfAsked()) && (token === undefined || !refreshToken))
-                token = await getToken!();
-              const current = token!;
-              if (at !== epoch) throw overtaken();
-              schedule(current);
-              return { token: current };
-            } catch (error) {
-              return failed(at, error);
-            }
-          },
-        }),
+    ...connectionSteps(options, tokens, life),
     retryDelayMs: (attempt: number) => {
-      if (!stop) {
-        settle();
-        if (budget.exhausted()) giveUp();
-      }
-      if (stop) {
-        void ws.close();
-        return 0;
-      }
-      if (immediate) {
-        immediate = false;
-        return 0;
-      }
-      const d = backoffDelay(Math.max(attempt, budget.attempts - 1), backoff, hint);
-      hint = undefined;
-      return d;
+      if (!life.stop && run.exhausted()) life.halt(run.gaveUp());
+      if (!life.stop) return run.delay(attempt);
+      void ws.close();
+      return 0;
     },
     onOpen: () => {
-      openedAt = Date.now();
+      run.opened();
       options.onOpen?.();
     },
-    onClose: (event?: { code?: number; reason?: string }) => {
-      const code = event?.code ?? 1006;
-      const reason = event?.reason ?? '';
-      // tRPC's state is `idle` only after a close the client made itself (close(), lazy mode).
-      const own = ws.connectionState.get().state === 'idle';
-      const action = own ? 'none' : closeAction(code);
-      settle(own);
-      openedAt = undefined;
-      notify(options.onClose, { code, reason, action });
-      if (stop || own) return;
-      if (action === 'stop') {
-        // A relative hint (`retry after Ns`) wins over the ISO end: this clock may be skewed.
-        const now = Date.now();
-        const wait = code === 4030 ? retryHintMs(reason, now) : undefined;
-        const until = wait !== undefined ? now + wait : undefined;
-        halt({
-          kind: code === 4030 ? 'banned' : 'refused',
-          code,
-          reason,
-          ...(until !== undefined ? { until } : {}),
-        });
-        return;
-      }
-      last = { code, reason };
-      if (action === 'refresh' || action === 'reconnect') {
-        if (action === 'refresh') {
-          mustRefresh = true;
-          refreshAsks++;
-        }
-        // Only the first 4002 or 1001 of a run reconnects at once; a repeat backs off.
-        immediate = quick;
-        quick = false;
-      } else {
-        hint = retryHintMs(reason);
-      }
-    },
-  };
-  const ws = createWSClient({
-    ...base,
-    url: async () => {
-      // tRPC's constructor asks for the URL synchronously, before `ws` is assigned.
-      await undefined;
-      const at = begin();
-      if (!getTicket) return url;
-      try {
-        await refreshIfAsked();
-        const ticket = await getTicket();
-        if (at !== epoch) throw overtaken();
-        return `${url}${url.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`;
-      } catch (error) {
-        return failed(at, error);
-      }
-    },
+    onClose: (event?: { code?: number; reason?: string }) =>
+      closed(event?.code ?? 1006, event?.reason ?? ''),
   } as WebSocketClientOptions);
-  const failCalls = gateCalls(ws, () => (stop ? new ClientStoppedError(stop) : undefined));
+  const failCalls = gateCalls(ws, () =>
+    life.stop ? new ClientStoppedError(life.stop) : undefined,
+  );
 
   return {
     client: ws,
     get stopped(): boolean {
-      return stop !== undefined;
+      return life.stop !== undefined;
     },
     get stop(): ClientStop | undefined {
-      return stop;
+      return life.stop;
     },
     async close(): Promise<void> {
-      halt({ kind: 'closed', code: 1000, reason: 'closed by the app' });
+      life.halt({ kind: 'closed', code: 1000, reason: 'closed by the app' });
       await ws.close();
     },
-    restart(): boolean {
-      if (stop?.until !== undefined && Date.now() < stop.until) return false;
-      if (stop) {
-        stop = undefined;
-        epoch++;
-        fresh();
-        mustRefresh = false;
-        immediate = false;
-        hint = undefined;
-        // Read the token anew: the app may have logged in again.
-        token = undefined;
-      }
-      return true;
-    },
+    restart: (): boolean => life.restart(),
   };
 }

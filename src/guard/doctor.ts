@@ -5,12 +5,13 @@
  * @module
  */
 
-import { validateJwtOptions } from '../auth/jwt.ts';
+import { validateJwtOptions } from '../auth/jwt-options.ts';
 import { validateTicketOptions } from '../auth/tickets.ts';
 import type { RateRule } from '../core/rate-limit.ts';
 import { validateOrigins } from '../handshake/origin.ts';
 import { validateIpv6Prefix } from '../state/ip-key.ts';
-import { GUARD_OPTION_ALIASES, GUARD_OPTION_KEYS, unknownKeys } from './option-keys.ts';
+import { GUARD_OPTION_ALIASES, GUARD_OPTION_KEYS } from './option-keys.ts';
+import { unknownKeys } from './option-unknown-keys.ts';
 import type { GuardOptions } from './options.ts';
 
 function positive(value: unknown): boolean {
@@ -30,34 +31,27 @@ function checkRule(name: string, rule: RateRule | false | undefined, problems: s
   }
 }
 
-/**
- * Every problem with `options`, each with its fix; empty when the options are safe. Unknown keys
- * at any level come first, each with the nearest valid name (see `unknownKeys`): a misspelled
- * security option is a defence silently missing.
- */
-export function diagnose(options: GuardOptions): string[] {
-  // Unknown keys first: a misspelled option is often the cause of a "missing" one reported below.
-  const problems: string[] = unknownKeys(options, GUARD_OPTION_KEYS, '', GUARD_OPTION_ALIASES);
-  const o = options as GuardOptions & Record<string, unknown>;
+/** The options as the doctor reads them: any key may be present, whatever its type says. */
+type Loose = GuardOptions & Record<string, unknown>;
 
-  // Origins: required, valid, and '*' only by name.
-  if (!o.dangerouslyAllowAnyOrigin) {
-    if (o.origins === undefined) {
-      problems.push(
-        "origins: missing; list the origins your pages are served from, e.g. origins: ['https://app.example.com'] (without it any site could open sockets as your users)",
-      );
-    } else if (!Array.isArray(o.origins)) {
-      problems.push('origins: must be an array of origin strings');
-    } else if (o.origins.length === 0) {
-      problems.push('origins: the allowlist is empty; an empty list is never taken as "allow all"');
-    } else {
-      problems.push(...validateOrigins(o.origins));
-    }
+/** Origins: required, valid, and '*' only by name. */
+function checkOrigins(o: Loose, problems: string[]): void {
+  if (o.dangerouslyAllowAnyOrigin) return;
+  if (o.origins === undefined) {
+    problems.push(
+      "origins: missing; list the origins your pages are served from, e.g. origins: ['https://app.example.com'] (without it any site could open sockets as your users)",
+    );
+  } else if (!Array.isArray(o.origins)) {
+    problems.push('origins: must be an array of origin strings');
+  } else if (o.origins.length === 0) {
+    problems.push('origins: the allowlist is empty; an empty list is never taken as "allow all"');
+  } else {
+    problems.push(...validateOrigins(o.origins));
   }
+}
 
-  problems.push(...validateIpv6Prefix(o.ipv6Prefix));
-
-  // Authentication.
+/** Authentication: some credential is configured, and each is valid. */
+function checkAuthentication(o: Loose, problems: string[]): void {
   const tickets = o.tickets;
   if (!o.jwt && !tickets && !o.allowAnonymous) {
     problems.push(
@@ -66,7 +60,10 @@ export function diagnose(options: GuardOptions): string[] {
   }
   if (o.jwt) problems.push(...validateJwtOptions(o.jwt));
   if (tickets && typeof tickets === 'object') problems.push(...validateTicketOptions(tickets));
+}
 
+/** Where credentials come from: each source has what it needs to be safe. */
+function checkCredentials(o: Loose, problems: string[]): void {
   const creds = o.credentials ?? {};
   if (creds.cookie) {
     if (o.dangerouslyAllowAnyOrigin) {
@@ -99,8 +96,10 @@ export function diagnose(options: GuardOptions): string[] {
       );
     }
   }
+}
 
-  // Messages.
+/** Messages: every bound a positive integer. */
+function checkMessages(o: Loose, problems: string[]): void {
   const m = o.messages ?? {};
   for (const key of ['maxBytes', 'maxDepth', 'maxEntries', 'maxIssues', 'maxInvalid'] as const) {
     const v = m[key];
@@ -110,8 +109,10 @@ export function diagnose(options: GuardOptions): string[] {
       );
     }
   }
+}
 
-  // Limits.
+/** Limits: rate rules, caps and what happens when the store fails. */
+function checkLimits(o: Loose, problems: string[]): void {
   const l = o.limits ?? {};
   checkRule('connectRate', l.connectRate, problems);
   checkRule('messageRate', l.messageRate, problems);
@@ -145,6 +146,10 @@ export function diagnose(options: GuardOptions): string[] {
       `limits.onStoreError: ${JSON.stringify(l.onStoreError)} is not 'fail-closed' or 'local'`,
     );
   }
+}
+
+/** Deployment: the path binding's route, and a shared store where several instances need one. */
+function checkDeployment(o: Loose, problems: string[]): void {
   if (
     o.pathBinding !== undefined &&
     (typeof o.pathBinding !== 'string' || !o.pathBinding.includes('/:'))
@@ -161,5 +166,23 @@ export function diagnose(options: GuardOptions): string[] {
       'store: several instances need a shared store (the Redis store); the default memory store is per process',
     );
   }
+}
+
+/**
+ * Every problem with `options`, each with its fix; empty when the options are safe. Unknown keys
+ * at any level come first, each with the nearest valid name (see `unknownKeys`): a misspelled
+ * security option is a defence silently missing.
+ */
+export function diagnose(options: GuardOptions): string[] {
+  // Unknown keys first: a misspelled option is often the cause of a "missing" one reported below.
+  const problems: string[] = unknownKeys(options, GUARD_OPTION_KEYS, '', GUARD_OPTION_ALIASES);
+  const o = options as Loose;
+  checkOrigins(o, problems);
+  problems.push(...validateIpv6Prefix(o.ipv6Prefix));
+  checkAuthentication(o, problems);
+  checkCredentials(o, problems);
+  checkMessages(o, problems);
+  checkLimits(o, problems);
+  checkDeployment(o, problems);
   return problems;
 }

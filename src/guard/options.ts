@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { JwtOptions } from '../auth/jwt.ts';
+import type { JwtOptions } from '../auth/jwt-options.ts';
 import type { PermissionOptions } from '../auth/permissions.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { TicketOptions } from '../auth/tickets.ts';

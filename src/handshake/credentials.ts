@@ -215,6 +215,20 @@ function defaultExtract(message: unknown): { kind: CredentialKind; value: string
   return undefined;
 }
 
+/** The `Sec-WebSocket-Protocol` prefix that marks a token, when that source is on. */
+function subprotocolPrefix(option: CredentialSources['subprotocol']): string | undefined {
+  if (!option) return undefined;
+  return typeof option === 'object' && option.prefix ? option.prefix : 'bearer.';
+}
+
+/** The rest of the first `Sec-WebSocket-Protocol` entry that starts with `prefix`. */
+function protocolAfter(request: Request, prefix: string): string | undefined {
+  const raw = request.headers.get('sec-websocket-protocol');
+  if (!raw) return undefined;
+  for (const p of splitList(raw)) if (p.startsWith(prefix)) return p.slice(prefix.length);
+  return undefined;
+}
+
 /** Compile the enabled credential sources into an extractor. */
 export function createCredentialExtractor(
   sources: CredentialSources,
@@ -225,11 +239,7 @@ export function createCredentialExtractor(
   const header = sources.header ?? true;
   const cookie = sources.cookie;
   const csrfParam = cookie?.csrf?.param ?? 'csrf';
-  const prefix = sources.subprotocol
-    ? typeof sources.subprotocol === 'object' && sources.subprotocol.prefix
-      ? sources.subprotocol.prefix
-      : 'bearer.'
-    : undefined;
+  const prefix = subprotocolPrefix(sources.subprotocol);
   const first = sources.firstMessage;
   const firstOptions: FirstMessageOptions = typeof first === 'object' ? first : {};
   const extract = firstOptions.extract ?? defaultExtract;
@@ -257,13 +267,8 @@ export function createCredentialExtractor(
         if (v !== undefined) return { kind: 'token', source: 'header', value: v };
       }
       if (prefix !== undefined) {
-        const raw = request.headers.get('sec-websocket-protocol');
-        if (raw) {
-          for (const p of splitList(raw)) {
-            if (p.startsWith(prefix))
-              return { kind: 'token', source: 'subprotocol', value: p.slice(prefix.length) };
-          }
-        }
+        const v = protocolAfter(request, prefix);
+        if (v !== undefined) return { kind: 'token', source: 'subprotocol', value: v };
       }
       if (queryName) {
         const v = queryParam(url, queryName);
@@ -287,10 +292,7 @@ export function createCredentialExtractor(
     csrfToken(request: Request, url: URL): string | undefined {
       const q = queryParam(url, csrfParam);
       if (q !== null) return q;
-      const raw = request.headers.get('sec-websocket-protocol');
-      if (!raw) return undefined;
-      for (const p of splitList(raw)) if (p.startsWith('csrf.')) return p.slice(5);
-      return undefined;
+      return protocolAfter(request, 'csrf.');
     },
 
     fromMessage(message: unknown): Credential | undefined {

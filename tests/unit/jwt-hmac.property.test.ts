@@ -22,8 +22,9 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { type JWTPayload, jwtVerify } from 'jose';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createTokenPaths, type JwtOptions } from '../../src/auth/jwt.ts';
+import { createTokenPaths } from '../../src/auth/jwt.ts';
 import { createHmacFastPath } from '../../src/auth/jwt-hmac.ts';
+import type { JwtOptions } from '../../src/auth/jwt-options.ts';
 import { createJwtVerifier } from '../../src/mod.ts';
 
 const SECRET = new TextEncoder().encode('differential-secret-0123456789-abcdefghij');

@@ -10,8 +10,8 @@ import {
   GUARD_OPTION_KEYS,
   type KeyRule,
   type KeyTable,
-  unknownKeys,
 } from '../../src/guard/option-keys.ts';
+import { unknownKeys } from '../../src/guard/option-unknown-keys.ts';
 import type { GuardOptions } from '../../src/guard/options.ts';
 import { DEFAULT_POINTS } from '../../src/state/penalties.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';

@@ -1,0 +1,180 @@
+/**
+ * The JWT options and the check that refuses unsafe or malformed ones before a verifier exists:
+ * `algorithms` pinned, exactly one key source, an HMAC secret of at least 32 bytes that is not a
+ * PEM or JWK key, HMAC and public-key algorithms never mixed, `none` in no casing.
+ *
+ * @module
+ */
+
+import { secretBytes } from './jwt-secret.ts';
+import type { Principal } from './principal.ts';
+
+/** Algorithms wsguard accepts for JWTs. */
+export type JwtAlgorithm =
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA'
+  | 'Ed25519';
+
+/** A JSON Web Key: the Web standard's `JsonWebKey` plus the key id and certificate fields of RFC 7517. */
+export interface Jwk extends JsonWebKey {
+  /** Key id, matched against a token's `kid` header in a key set. */
+  kid?: string;
+  /** Intended use (`sig`). */
+  use?: string;
+  /** X.509 certificate chain. */
+  x5c?: string[];
+}
+
+/**
+ * JWT verification options. Exactly one of `secret`, `publicKey` or `jwks`.
+ *
+ * Always, whatever the options: `exp` is required; a token is accepted only in its canonical
+ * compact form (three unpadded base64url segments, no whitespace, no unused bit set), so one
+ * token has one text for anything keyed on it (replay caches, deny-lists, audit correlation);
+ * an `iat` later than now plus the clock tolerance is refused.
+ */
+export interface JwtOptions {
+  /** The algorithms accepted; anything else (including `none`) is refused. Required. */
+  readonly algorithms: readonly JwtAlgorithm[];
+  /** HMAC secret (HS*), at least 32 bytes. */
+  readonly secret?: string | Uint8Array;
+  /** Public key for RS/PS/ES/EdDSA: PEM (SPKI), a JWK, or a `CryptoKey`. */
+  readonly publicKey?: string | Jwk | CryptoKey;
+  /** A key set: a local JWKS object, or the URL of a remote one (fetched, cached, rate-limited by jose). */
+  readonly jwks?: { readonly keys: readonly Jwk[] } | URL | string;
+  /** Required `iss`. */
+  readonly issuer?: string | readonly string[];
+  /**
+   * The audience this service answers to: a token must carry `aud` naming one of these values.
+   * Without it, a token that carries any `aud` is refused (RFC 7519 §4.1.3: a token for another
+   * service, signed with a shared secret or by a shared key set, must not open a socket here),
+   * unless {@link JwtOptions.allowAnyAudience}; tokens without `aud` are accepted.
+   */
+  readonly audience?: string | readonly string[];
+  /**
+   * With no `audience` configured, accept tokens whatever their `aud` says. An explicit opt-in
+   * for an issuer that stamps every token with an `aud` this service cannot predict; prefer
+   * configuring `audience`. Has no meaning with `audience` set (the doctor refuses both).
+   * @default false
+   */
+  readonly allowAnyAudience?: boolean;
+  /** Required `typ` header (e.g. `at+jwt`). */
+  readonly typ?: string;
+  /**
+   * Allowed clock skew in seconds for `exp`/`nbf`/`iat`. Issuers stamp `iat` with their clock's
+   * now: a server clock behind the issuer's by more than this refuses fresh tokens, so keep
+   * clocks synchronized (NTP) or raise it.
+   * @default 5
+   */
+  readonly clockToleranceSec?: number;
+  /**
+   * The oldest token accepted, in seconds since its `iat` (plus the clock tolerance); an older
+   * one is refused as expired (4002, as for `exp`), and a connection opened with a token ends
+   * when the token reaches this age, if that comes before its `exp`. `false`: no bound (`exp`
+   * alone). Tokens presented to open a socket are short-lived: one issued a day ago is more
+   * likely copied than fresh, whatever its `exp` says.
+   *
+   * A token without `iat` is not bounded by this (only by its required `exp`): many issuers
+   * omit `iat`, and refusing them by default would turn an upgrade into an outage. Set
+   * {@link JwtOptions.requireIat} to refuse them. An `iat` after now (beyond the clock
+   * tolerance) is always refused, whatever this says.
+   * @default 86400 (24 h)
+   */
+  readonly maxTokenAgeSec?: number | false;
+  /**
+   * Refuse tokens without an `iat` claim, so that every token is bounded by `maxTokenAgeSec`.
+   * @default false
+   */
+  readonly requireIat?: boolean;
+  /** Map verified claims to a principal. @default principalFromClaims */
+  readonly principal?: (claims: Readonly<Record<string, unknown>>) => Principal | undefined;
+}
+
+const HMAC = new Set(['HS256', 'HS384', 'HS512']);
+const MIN_SECRET_BYTES = 32;
+
+/** Check JWT options; returns one problem per unsafe or malformed setting. */
+export function validateJwtOptions(options: JwtOptions): string[] {
+  const problems: string[] = [];
+  const algs = options.algorithms as readonly string[] | undefined;
+  if (!Array.isArray(algs) || algs.length === 0) {
+    problems.push("jwt.algorithms: pin the algorithms you issue, e.g. ['HS256'] or ['ES256']");
+    return problems;
+  }
+  if (algs.some((a) => typeof a === 'string' && a.toLowerCase() === 'none')) {
+    problems.push("jwt.algorithms: 'none' means unsigned tokens; remove it");
+  }
+  const hmac = algs.filter((a) => HMAC.has(a));
+  if (hmac.length > 0 && hmac.length < algs.length) {
+    problems.push(
+      'jwt.algorithms: HMAC (HS*) and public-key algorithms in one verifier enable key confusion; use one family',
+    );
+  }
+  const sources = [options.secret, options.publicKey, options.jwks].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (sources !== 1) problems.push('jwt: give exactly one of secret, publicKey or jwks');
+  if (options.secret !== undefined) {
+    if (hmac.length === 0)
+      problems.push('jwt.secret: a secret only verifies HS* algorithms; pin HS256/384/512');
+    const given = secretBytes(options.secret);
+    if (given === undefined)
+      problems.push('jwt.secret: give a string or bytes (Uint8Array, Buffer, ArrayBuffer)');
+    const bytes = given ?? new Uint8Array(0);
+    // Bytes are checked too: `readFileSync('public.pem')` hands over a PEM as a Buffer.
+    const text =
+      typeof options.secret === 'string' ? options.secret : new TextDecoder().decode(bytes);
+    const jsonLike = text.trimStart().startsWith('{');
+    if (
+      text.includes('-----BEGIN') ||
+      (jsonLike && (typeof options.secret === 'string' || text.includes('"kty"')))
+    ) {
+      problems.push(
+        'jwt.secret: this looks like a PEM or JWK key; a public key must never be used as an HMAC secret (use publicKey)',
+      );
+    } else if (bytes.byteLength < MIN_SECRET_BYTES) {
+      problems.push(
+        `jwt.secret: ${bytes.byteLength} bytes is guessable; use at least ${MIN_SECRET_BYTES} random bytes`,
+      );
+    }
+  }
+  const tolerance = options.clockToleranceSec;
+  if (
+    tolerance !== undefined &&
+    !(typeof tolerance === 'number' && tolerance >= 0 && tolerance < Infinity)
+  )
+    problems.push('jwt.clockToleranceSec: a number of seconds, 0 or more');
+  const maxAge = options.maxTokenAgeSec as unknown;
+  if (
+    maxAge !== undefined &&
+    maxAge !== false &&
+    !(typeof maxAge === 'number' && maxAge > 0 && maxAge < Infinity)
+  )
+    problems.push('jwt.maxTokenAgeSec: a number of seconds above 0, or false for no bound');
+  for (const flag of ['allowAnyAudience', 'requireIat'] as const) {
+    const value = options[flag] as unknown;
+    if (value !== undefined && typeof value !== 'boolean')
+      problems.push(`jwt.${flag}: true or false`);
+  }
+  if (options.allowAnyAudience === true && options.audience !== undefined)
+    problems.push(
+      'jwt.allowAnyAudience: an audience is configured, so tokens must name it; remove allowAnyAudience',
+    );
+  if ((options.publicKey !== undefined || options.jwks !== undefined) && hmac.length > 0) {
+    problems.push(
+      'jwt: a public key or JWKS verifies asymmetric algorithms only; remove HS* from algorithms',
+    );
+  }
+  return problems;
+}
