@@ -47,9 +47,9 @@ export const SHORT_BOUNDS: Readonly<Record<'node' | 'bun' | 'deno', MemoryBounds
 
 /**
  * Bounds for the long form (10,000 cycles, 1,000,000 frames; 5,000 cycles between the medians).
- * Measured: heap +0.7 MiB on Node (the timer lists: fixed in src/guard/create-guard.ts, then +0.3), under
+ * Measured: heap +0.7 MiB on Node (the timer lists: fixed in src/state/deadlines.ts, then +0.3), under
  * +1.3 MiB elsewhere; RSS and native under +3 MiB. 2 MiB of heap over 5,000 cycles is ~400 B a
- * cycle: a leaked store key (180–420 B, tests/unit/memory-bounds.test.ts) per cycle shows.
+ * cycle: a leaked store key (180–420 B, tests/unit/store/memory-bounds.test.ts) per cycle shows.
  */
 export const LONG_BOUNDS: MemoryBounds = { heap: 2 * MiB, native: 8 * MiB, rss: 16 * MiB };
 
