@@ -58,7 +58,7 @@ export interface UpgradeParts {
 /** The upgrade decision of one guard. */
 export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpgrade {
   const { now, audit, report, settings } = ctx;
-  const { origins, extractor, watch, reject } = parts;
+  const { origins, extractor, watch, reject, secretParams } = parts;
   const accept = createAccept(ctx, parts);
   const identify = createIdentify(ctx, parts, accept);
 
@@ -73,7 +73,7 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
       ip,
       origin,
       userAgent: ua === null ? undefined : ua.slice(0, 256),
-      url: redactUrl(`${url.pathname}${url.search}`.slice(0, 2048), parts.secretParams),
+      url: redactUrl(`${url.pathname}${url.search}`.slice(0, 2048), secretParams),
       protocol: undefined,
     };
     try {
@@ -88,10 +88,7 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
       const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
       const screened = await screen(base, key, banMode);
       if (screened) return screened;
-      const c = createConnectionState(
-        { ...base, id: randomId(), ipKey: key, path: url.pathname, banSeen: since },
-        now(),
-      );
+      const c = createConnectionState(base, randomId(), key, url.pathname, since, now());
       return await identify(c, base, request, url, banMode);
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
@@ -163,7 +160,7 @@ function createIdentify(
     url: URL,
     base: HandshakeFacts,
   ): Promise<Reject | undefined> => {
-    if (credential.source !== 'cookie' || !cookie?.csrf) return undefined;
+    if (!cookie?.csrf) return undefined;
     // Over the limit or empty: refused unparsed, before the app's CSRF hook sees it.
     if (!isUsableCredential(credential.value))
       return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
@@ -189,8 +186,10 @@ function createIdentify(
       if (capped) return reject(capped, base, { retryAfter: 5 });
       return accept(c, base);
     }
-    const refusedCsrf = await csrf(credential, request, url, base);
-    if (refusedCsrf) return refusedCsrf;
+    if (credential.source === 'cookie' && cookie?.csrf) {
+      const refusedCsrf = await csrf(credential, request, url, base);
+      if (refusedCsrf) return refusedCsrf;
+    }
     let principal: Principal;
     try {
       principal = await verifier.verify(credential, c.ip, c.origin);

@@ -35,12 +35,14 @@ export function createCaps(ctx: GuardContext): Caps {
   const { dryRun, ipCap, userCap, leaseTtl } = settings;
   const reportClose = ctx.report('close');
 
-  /** Keep a lease taken for `c`, or give it back when `c` closed while it was taken. */
-  const keep = async (c: ConnectionState, key: string): Promise<void> => {
-    // close() has already given back what it held, so this one is released here rather than
-    // kept on a dead connection.
-    if (c.closed) await store.releaseLease(key, c.id).catch(reportClose);
-    else c.leases.push([key, c.id]);
+  /**
+   * Keep a lease taken for `c`, or give it back when `c` closed while it was taken (close() has
+   * already given back what it held). A promise only then: the usual keep costs no await.
+   */
+  const keep = (c: ConnectionState, key: string): Promise<void> | undefined => {
+    if (c.closed) return store.releaseLease(key, c.id).catch(reportClose);
+    c.leases.push([key, c.id]);
+    return undefined;
   };
 
   const releaseAll = releaserOf(ctx.store, reportClose);
@@ -60,8 +62,10 @@ export function createCaps(ctx: GuardContext): Caps {
       if (takeIp) await releaseAll(c);
       return 'user_cap';
     }
-    if (r.ok) await keep(c, key);
-    else
+    if (r.ok) {
+      const giveBack = keep(c, key);
+      if (giveBack) await giveBack;
+    } else
       audit({
         type: 'limit.exceeded',
         ip: c.ip,
@@ -89,8 +93,10 @@ export function createCaps(ctx: GuardContext): Caps {
         const key = `lease:ip:${c.ipKey}`;
         const r = await store.acquireLease(key, c.id, ipCap, leaseTtl);
         if (!r.ok && !dryRun) return 'ip_cap';
-        if (r.ok) await keep(c, key);
-        else
+        if (r.ok) {
+          const giveBack = keep(c, key);
+          if (giveBack) await giveBack;
+        } else
           audit({ type: 'limit.exceeded', ip: c.ip, reason: 'ip_cap', dryRun, connectionId: c.id });
       }
       if (userId !== undefined && userCap !== undefined)

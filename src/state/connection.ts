@@ -85,19 +85,26 @@ export interface ConnectionState extends GuardConnection {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/** What the handshake knows of a new connection. */
+/** What the handshake knows of the client of a new connection. */
 export type ConnectionInit = Pick<
   ConnectionState,
-  'id' | 'ip' | 'origin' | 'userAgent' | 'url' | 'protocol' | 'ipKey' | 'path' | 'banSeen'
+  'ip' | 'origin' | 'userAgent' | 'url' | 'protocol'
 >;
 
 /**
  * A new connection in phase `pending`. Every field is set here, in one order, so every
  * connection object has one shape (the message path reads them per frame).
  */
-export function createConnectionState(init: ConnectionInit, now: number): ConnectionState {
+export function createConnectionState(
+  init: ConnectionInit,
+  id: string,
+  ipKey: string,
+  path: string,
+  banSeen: number,
+  now: number,
+): ConnectionState {
   return {
-    id: init.id,
+    id,
     ip: init.ip,
     origin: init.origin,
     userAgent: init.userAgent,
@@ -117,10 +124,10 @@ export function createConnectionState(init: ConnectionInit, now: number): Connec
     leases: [],
     terminate: undefined,
     timer: undefined,
-    ipKey: init.ipKey,
-    path: init.path,
+    ipKey,
+    path,
     bannedUntil: undefined,
-    banSeen: init.banSeen,
+    banSeen,
   };
 }
 

@@ -17,6 +17,7 @@ import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import WebSocket from 'ws';
 import { createGuardedWSClient, type GuardedWSClientOptions } from '../../src/client.ts';
+import { bounded } from '../helpers/bounded.ts';
 import type { AppRouter } from '../trpc/fixture-router.ts';
 import {
   MAIN_MAX_BATCH,
@@ -40,20 +41,8 @@ function sign(sub: string, roles: string[] = ['user'], exp = nowSec() + 600): Pr
     .sign(key);
 }
 
-/** Settle `p`, or fail with "hung" after `ms`: a call must end, with data or an error. */
-async function bounded<T>(p: Promise<T>, what: string, ms = 8000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`hung: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** A call must end, with data or an error, within 8 s (Bun and Deno servers are slower). */
+const callEnds = <T>(p: Promise<T>, what: string): Promise<T> => bounded(p, what, 8000);
 
 /** The tRPC error of a settled call (code and message), or code 'ok'. */
 async function settled(
@@ -61,7 +50,7 @@ async function settled(
   what: string,
 ): Promise<{ code: string; message: string }> {
   try {
-    await bounded(p, what);
+    await callEnds(p, what);
     return { code: 'ok', message: '' };
   } catch (error) {
     if (error instanceof TRPCClientError) {
@@ -183,11 +172,11 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
           return ((await res.json()) as { ticket: string }).ticket;
         },
       });
-      const me = await bounded(trpc.whoami.query(), 'whoami');
+      const me = await callEnds(trpc.whoami.query(), 'whoami');
       expectTypeOf(me.sub).toEqualTypeOf<string>();
       expect(me.sub).toBe('tina');
       expect(me.roles).toEqual(['user']);
-      const n = await bounded(trpc.echo.query({ n: 42 }), 'echo');
+      const n = await callEnds(trpc.echo.query({ n: 42 }), 'echo');
       expectTypeOf(n).toEqualTypeOf<number>();
       expect(n).toBe(42);
 
@@ -198,7 +187,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
         { onData: (e) => got.push(e as unknown as EventData) },
       );
       for (const text of ['a', 'b', 'c']) {
-        const id = await bounded(trpc.chat.send.mutate({ room, text }), 'send');
+        const id = await callEnds(trpc.chat.send.mutate({ room, text }), 'send');
         expectTypeOf(id).toEqualTypeOf<number>();
       }
       await expect.poll(() => got.map((e) => e.data.text)).toEqual(['a', 'b', 'c']);
@@ -223,12 +212,12 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
       );
       expect(await outcome(trpc.admin.kick.mutate({ userId: 'bob' }), 'kick')).toBe('FORBIDDEN');
       // A refusal is per call: the connection still serves what the principal may do.
-      expect((await bounded(trpc.whoami.query(), 'whoami')).sub).toBe('rita');
+      expect((await callEnds(trpc.whoami.query(), 'whoami')).sub).toBe('rita');
     });
 
     it('fails a batch over maxBatchSize: maxBatchSize calls with BAD_REQUEST, the rest by the close (1013), none hangs', async () => {
       const trpc = plainClient(fixture.urls.main, () => sign('bart'));
-      await bounded(trpc.whoami.query(), 'connect');
+      await callEnds(trpc.whoami.query(), 'connect');
       // tRPC's client sends the calls made in one tick as one batch frame.
       const over = await Promise.all(
         Array.from({ length: MAIN_MAX_BATCH + 5 }, (_, i) =>
@@ -241,7 +230,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
       expect(over.slice(MAIN_MAX_BATCH)).toEqual(Array(5).fill('no-code'));
       const within = await Promise.all(
         Array.from({ length: MAIN_MAX_BATCH }, (_, i) =>
-          bounded(trpc.echo.query({ n: i }), `call ${i}`),
+          callEnds(trpc.echo.query({ n: i }), `call ${i}`),
         ),
       );
       expect(within).toEqual(Array.from({ length: MAIN_MAX_BATCH }, (_, i) => i));
@@ -281,7 +270,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
       let deep: unknown = { n: 1 };
       for (let i = 0; i < TIGHT_MAX_DEPTH; i++) deep = { deeper: deep };
       expect(await outcome(trpc.echo.query(deep as { n: number }), 'deep')).toBe('BAD_REQUEST');
-      expect(await bounded(trpc.echo.query({ n: 3 }), 'after')).toBe(3);
+      expect(await callEnds(trpc.echo.query({ n: 3 }), 'after')).toBe(3);
       expect((await stats()).guards.tight.messageRejections.too_deep).toBeGreaterThan(0);
     });
 
@@ -303,7 +292,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
       expect(errors).toEqual(['TOO_MANY_REQUESTS']);
       subs[0]!.unsubscribe();
       // The stop is handled before the next frame: a new subscription fits again.
-      await bounded(trpc.whoami.query(), 'round trip');
+      await callEnds(trpc.whoami.query(), 'round trip');
       let restarted = false;
       const next = trpc.chat.onMessage.subscribe(
         { room: 'cap-next' },
@@ -344,7 +333,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
       await sleep(Math.max(0, firstExp * 1000 - Date.now()) + 500);
       await post(room, 'three');
       await expect.poll(() => seen).toEqual(['one', 'two', 'three']);
-      expect((await bounded(trpc.whoami.query(), 'whoami')).sub).toBe('ivan');
+      expect((await callEnds(trpc.whoami.query(), 'whoami')).sub).toBe('ivan');
       expect(closes).toEqual([]);
       const after = (await stats()).guards.main;
       expect(after.accepted - before.accepted).toBe(1);
@@ -375,14 +364,14 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
         { room },
         { onData: (e) => seen.push((e as unknown as EventData).data.text) },
       );
-      await bounded(trpc.chat.send.mutate({ room, text: 'before' }), 'before');
+      await callEnds(trpc.chat.send.mutate({ room, text: 'before' }), 'before');
       await expect.poll(() => seen).toEqual(['before']);
       // The server closes by itself at exp (the client sends nothing meanwhile).
       await expect.poll(() => closes, { timeout: 6000 }).toEqual([4002]);
       await expect.poll(() => refreshes, { timeout: 5000 }).toBe(1);
       await Promise.all(during);
       await expect.poll(() => seen, { timeout: 5000 }).toEqual(['before', 'during']);
-      await bounded(trpc.chat.send.mutate({ room, text: 'after' }), 'after');
+      await callEnds(trpc.chat.send.mutate({ room, text: 'after' }), 'after');
       await expect.poll(() => seen).toEqual(['before', 'during', 'after']);
       expect(closes).toEqual([4002]);
       sub.unsubscribe();
@@ -403,7 +392,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
       const res = await fetch(`${fixture.urls.main}/revoke?sub=rex`, { method: 'POST' });
       expect(await res.json()).toEqual({ stopped: 1 });
       await expect.poll(() => errors).toEqual(['FORBIDDEN']);
-      expect((await bounded(trpc.whoami.query(), 'whoami')).sub).toBe('rex');
+      expect((await callEnds(trpc.whoami.query(), 'whoami')).sub).toBe('rex');
     });
 
     it('answers another client while one subscription bursts 100,000 events (fairness)', async () => {
@@ -425,7 +414,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
         burster.once('error', reject);
       });
       const trpc = plainClient(fixture.urls.main, () => sign('ivy'));
-      await bounded(trpc.whoami.query(), 'connect');
+      await callEnds(trpc.whoami.query(), 'connect');
       burster.send(
         JSON.stringify({
           id: 1,
@@ -434,7 +423,7 @@ export function trpcRuntimeSuite(runtime: Runtime): void {
         }),
       );
       await expect.poll(() => events, { interval: 1 }).toBeGreaterThan(100);
-      expect(await bounded(trpc.echo.query({ n: 5 }), 'echo during the burst')).toBe(5);
+      expect(await callEnds(trpc.echo.query({ n: 5 }), 'echo during the burst')).toBe(5);
       // The other client was answered while the burst was still running.
       const seenAtAnswer = events;
       expect(stopped).toBe(false);

@@ -10,6 +10,7 @@
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { bounded } from '../helpers/bounded.ts';
 import { type Effects, type LazyRouter, makeLazyRouter, noEffects } from './lazy-router.ts';
 import { type ServedBridge, serveBridge, sign, testGuard } from './serve-bridge.ts';
 
@@ -36,21 +37,6 @@ async function start(
     ...(options.reauthorize ? { reauthorize: options.reauthorize } : {}),
   });
   return served;
-}
-
-/** Settle `p` or fail as hung after `ms`. */
-async function bounded<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`hung: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The tRPC error code a call ended with, or 'ok'. */

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import type { GuardedContext, GuardedMeta, TRPCBridgeOptions } from '../../src/trpc.ts';
+import { bounded } from '../helpers/bounded.ts';
 import { type ServedBridge, serveBridge, sign, testGuard } from './serve-bridge.ts';
 
 /** Build the router under the current `NODE_ENV` (tRPC decides `isDev` here). */
@@ -65,21 +66,6 @@ afterEach(async () => {
 function setNodeEnv(value: string | undefined): void {
   if (value === undefined) delete process.env['NODE_ENV'];
   else process.env['NODE_ENV'] = value;
-}
-
-/** Settle `p` or fail as hung after `ms`. */
-async function bounded<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`hung: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The tRPC error code a call failed with ('ok' when it did not fail). */

@@ -97,17 +97,11 @@ describe('the connection lifecycle', () => {
 describe('enterPhase', () => {
   const fresh = (): ConnectionState =>
     createConnectionState(
-      {
-        id: 'c1',
-        ip: '203.0.113.9',
-        origin: null,
-        userAgent: undefined,
-        url: '/ws',
-        protocol: undefined,
-        ipKey: '203.0.113.9',
-        path: '/ws',
-        banSeen: 0,
-      },
+      { ip: '203.0.113.9', origin: null, userAgent: undefined, url: '/ws', protocol: undefined },
+      'c1',
+      '203.0.113.9',
+      '/ws',
+      0,
       0,
     );
 
