@@ -35,15 +35,7 @@ export function createCaps(ctx: GuardContext): Caps {
   const { dryRun, ipCap, userCap, leaseTtl } = settings;
   const reportClose = ctx.report('close');
 
-  /**
-   * Keep a lease taken for `c`, or give it back when `c` closed while it was taken (close() has
-   * already given back what it held). A promise only then: the usual keep costs no await.
-   */
-  const keep = (c: ConnectionState, key: string): Promise<void> | undefined => {
-    if (c.closed) return store.releaseLease(key, c.id).catch(reportClose);
-    c.leases.push([key, c.id]);
-    return undefined;
-  };
+  const keep = keeperOf(store, reportClose);
 
   const releaseAll = releaserOf(ctx.store, reportClose);
 
@@ -128,5 +120,20 @@ function releaserOf(
       store.releaseLease(key, id).catch(reportClose);
     if (leases.length === 1) return release(leases[0]!);
     return Promise.all(leases.map(release)).then(noop);
+  };
+}
+
+/**
+ * Keep a lease taken for `c`, or give it back when `c` closed while it was taken (close() has
+ * already given back what it held). A promise only then: the usual keep costs no await.
+ */
+function keeperOf(
+  store: GuardContext['store'],
+  reportClose: (error: unknown) => void,
+): (c: ConnectionState, key: string) => Promise<void> | undefined {
+  return (c, key) => {
+    if (c.closed) return store.releaseLease(key, c.id).catch(reportClose);
+    c.leases.push([key, c.id]);
+    return undefined;
   };
 }
