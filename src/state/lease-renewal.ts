@@ -10,6 +10,9 @@
  */
 import type { GuardContext } from './context.ts';
 
+/** How long the sentinel outlives the last renewal that wrote it. */
+const SENTINEL_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** The renewal timer of one guard. */
 export interface LeaseRenewal {
   /** Start the timer (idempotent): at the first accepted connection. */
@@ -27,6 +30,7 @@ export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): Lease
   const failedReport = ctx.report('lease-renewal');
   const renewalFailed = new Set<string>();
   let timer: ReturnType<typeof setInterval> | undefined;
+  const lostData = createLossCheck(store, ctx.instanceId);
 
   const reacquire = (key: string, ids: readonly string[]): Promise<unknown> => {
     const max = key.startsWith('lease:ip:') ? ipCap : userCap;
@@ -40,16 +44,7 @@ export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): Lease
     );
   };
 
-  const renew = (): void => {
-    onTick();
-    const byKey = new Map<string, string[]>();
-    for (const c of registry.live.values()) {
-      for (const [key, id] of c.leases) {
-        const ids = byKey.get(key) ?? [];
-        ids.push(id);
-        byKey.set(key, ids);
-      }
-    }
+  const renewKeys = (byKey: Map<string, string[]>): void => {
     for (const key of renewalFailed) if (!byKey.has(key)) renewalFailed.delete(key);
     for (const [key, ids] of byKey) {
       const failed = (error: unknown) => {
@@ -68,6 +63,24 @@ export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): Lease
     }
   };
 
+  const renew = (): void => {
+    onTick();
+    const byKey = new Map<string, string[]>();
+    for (const c of registry.live.values()) {
+      for (const [key, id] of c.leases) {
+        const ids = byKey.get(key) ?? [];
+        ids.push(id);
+        byKey.set(key, ids);
+      }
+    }
+    // A store that lost its data between two renewals: every lease set is taken again. A failing
+    // check is an outage: the renewals fail too, and are retried as reacquisitions.
+    const next = () => renewKeys(byKey);
+    Promise.resolve()
+      .then(() => lostData(() => byKey.forEach((_, key) => renewalFailed.add(key))))
+      .then(next, next);
+  };
+
   const stop = (): void => {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
@@ -84,4 +97,25 @@ export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): Lease
     },
     stop,
   };
+}
+
+/**
+ * A store that lost its data between two renewals (a Redis restart without persistence, a
+ * failover to an empty replica) answers every renewal, but renewing a lost lease does nothing: the
+ * caps would under-count those connections until they close. This instance's sentinel in the
+ * store tells: gone after it was written, `onLost` runs (the caller takes every lease set again;
+ * an acquire of a lease still there only extends it).
+ */
+function createLossCheck(
+  store: GuardContext['store'],
+  instanceId: string,
+): (onLost: () => void) => Promise<unknown> {
+  const sentinel = `alive:${instanceId}`;
+  let armed = false;
+  return (onLost) =>
+    store.get(sentinel).then((alive) => {
+      if (alive === undefined && armed) onLost();
+      armed = true;
+      return store.set(sentinel, '1', SENTINEL_TTL_MS);
+    });
 }
