@@ -77,7 +77,7 @@ export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): Lease
     // check is an outage: the renewals fail too, and are retried as reacquisitions.
     const next = () => renewKeys(byKey);
     Promise.resolve()
-      .then(() => lostData(() => byKey.forEach((_, key) => renewalFailed.add(key))))
+      .then(() => lostData(() => markAll(renewalFailed, byKey.keys())))
       .then(next, next);
   };
 
@@ -118,4 +118,9 @@ function createLossCheck(
       armed = true;
       return store.set(sentinel, '1', SENTINEL_TTL_MS);
     });
+}
+
+/** Mark every key of `keys` as failed: its lease set is taken again. */
+function markAll(failed: Set<string>, keys: Iterable<string>): void {
+  for (const key of keys) failed.add(key);
 }
