@@ -17,7 +17,6 @@ import type { RuntimeViolation, RuntimeViolationSignals } from '../src/core/runt
 import { isWebSocketRequest } from '../src/handshake/request-shape.ts';
 import { namespaceOf } from '../src/handshake/request-url.ts';
 import { createProxyTrust } from '../src/handshake/trusted-proxy.ts';
-import { setClient } from '../src/transport/hooks.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -27,6 +26,7 @@ import {
   httpHandler,
   type ServeOptions,
 } from '../src/transport/serve.ts';
+import { setClient } from '../src/transport/slots.ts';
 
 export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/transport/serve.ts';
 

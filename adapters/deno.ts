@@ -26,7 +26,6 @@ import type { RuntimeViolation, RuntimeViolationSignals } from '../src/core/runt
 import { isWebSocketRequest, setHttpVersion } from '../src/handshake/request-shape.ts';
 import { namespaceOf } from '../src/handshake/request-url.ts';
 import { createProxyTrust } from '../src/handshake/trusted-proxy.ts';
-import { setClient } from '../src/transport/hooks.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -36,6 +35,7 @@ import {
   httpHandler,
   type ServeOptions,
 } from '../src/transport/serve.ts';
+import { setClient } from '../src/transport/slots.ts';
 import type { FrameRefusal } from './deno-frames.ts';
 import { type DenoFront, type DenoNet, type FrontLink, startFront } from './deno-front.ts';
 

@@ -26,7 +26,6 @@ import type { RuntimeViolationSignals } from '../src/core/runtime-violation.ts';
 import { setHttpVersion } from '../src/handshake/request-shape.ts';
 import { namespaceOf } from '../src/handshake/request-url.ts';
 import { createProxyTrust } from '../src/handshake/trusted-proxy.ts';
-import { setClient } from '../src/transport/hooks.ts';
 import {
   closeSockets,
   type GuardedServer,
@@ -37,6 +36,7 @@ import {
   httpHandler,
   type ServeOptions,
 } from '../src/transport/serve.ts';
+import { setClient } from '../src/transport/slots.ts';
 
 export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/transport/serve.ts';
 

@@ -64,7 +64,7 @@ export type {
 export { hasForbiddenKey, parseFrame, scanJson, validate } from './frames/parse.ts';
 export { createGuard } from './guard/create-guard.ts';
 export { diagnose } from './guard/doctor.ts';
-export type { ErrorStage, GuardOptions, LimitOptions, MessageOptions } from './guard/options.ts';
+export type { GuardOptions, LimitOptions, MessageOptions } from './guard/options.ts';
 export { DEFAULTS } from './guard/options.ts';
 export type {
   Accept,
@@ -108,6 +108,7 @@ export { createProxyTrust, UNKNOWN_CLIENT } from './handshake/trusted-proxy.ts';
 export type { AuditEmitter, AuditEvent, AuditEventType, AuditSink } from './observability/audit.ts';
 export { createAuditEmitter, redactEvent } from './observability/audit.ts';
 export { redactString, redactUrl, SECRET_PARAMS } from './observability/redact.ts';
+export type { ErrorStage } from './observability/report.ts';
 export type { CloseClass, CloseInitiator, StatsSnapshot } from './observability/stats.ts';
 export { closeClassOf, Stats } from './observability/stats.ts';
 export type { GuardConnection, Terminate } from './state/connection.ts';
@@ -132,7 +133,7 @@ export type { MemoryStoreOptions } from './store/memory.ts';
 export { createMemoryStore } from './store/memory.ts';
 export type { BodyLimits, BodyRead, BodyRefusal, JsonRead } from './transport/body.ts';
 export { DEFAULT_BODY_TIMEOUT_MS, readBody, readJson } from './transport/body.ts';
-export { connectionOf, guardHooks, setClient } from './transport/hooks.ts';
+export { guardHooks } from './transport/hooks.ts';
 export type {
   MetricsHandlerOptions,
   StatsHandlerOptions,
@@ -156,3 +157,4 @@ export type {
   ServeOptions,
   TlsOptions,
 } from './transport/serve.ts';
+export { connectionOf, setClient } from './transport/slots.ts';

@@ -102,8 +102,6 @@ export interface MessageOptions extends MessageLimits {
   readonly maxInvalid?: number;
 }
 
-export type { ErrorStage } from '../observability/report.ts';
-
 /** Options for `createGuard`. Everything but the origin list and an authentication method has a safe default. */
 export interface GuardOptions {
   /**

@@ -13,11 +13,11 @@ import type { RuntimeViolation, RuntimeViolationSignals } from '../core/runtime-
 import type { ErrorReply, MessageDecision } from '../frames/decision.ts';
 import type { Accept, Reject, UpgradeInfo } from '../handshake/decision.ts';
 import type { ClientAddress } from '../handshake/trusted-proxy.ts';
+import type { ErrorStage } from '../observability/report.ts';
 import type { CloseInitiator, StatsSnapshot } from '../observability/stats.ts';
 import type { GuardConnection, Terminate } from '../state/connection.ts';
 import type { Subject } from '../state/penalties.ts';
 import type { Store } from '../store/contract.ts';
-import type { ErrorStage } from './options.ts';
 
 export type { Accept, ErrorReply, MessageDecision, Reject, UpgradeInfo };
 

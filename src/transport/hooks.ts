@@ -22,8 +22,6 @@
 import type { Guard, GuardedHooks, GuardHooks, GuardHooksOptions } from '../guard/types.ts';
 import { createGuardHooks } from './create-hooks.ts';
 
-export { connectionOf, setClient } from './slots.ts';
-
 /**
  * Put `guard` in front of `app` as crossws hooks (also `guard.hooks(app)`).
  *

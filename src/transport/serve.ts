@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { ErrorStage } from '../guard/options.ts';
 import type { Guard, GuardedHooks, GuardHooks, GuardHooksOptions } from '../guard/types.ts';
 import type { ClientAddress, ProxyTrustOptions } from '../handshake/trusted-proxy.ts';
+import type { ErrorStage } from '../observability/report.ts';
 
 /** A certificate and its key, PEM-encoded. */
 export interface TlsOptions {

@@ -7,7 +7,8 @@ import { SignJWT } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
 import type { GuardedHooks, GuardHooksOptions } from '../../src/guard/types.ts';
 import { type AuditEvent, createGuard, type GuardOptions } from '../../src/mod.ts';
-import { guardHooks, setClient } from '../../src/transport/hooks.ts';
+import { guardHooks } from '../../src/transport/hooks.ts';
+import { setClient } from '../../src/transport/slots.ts';
 
 const SECRET = 'hooks-test-secret-0123456789-0123456789';
 const ORIGIN = 'https://app.example.com';
