@@ -6,6 +6,11 @@
  */
 
 export {
+  type FeedResumeLinkOptions,
+  feedErrorCode,
+  feedResumeLink,
+} from './client/feed-resume.ts';
+export {
   type BackoffOptions,
   backoffDelay,
   banEnd,
@@ -23,3 +28,7 @@ export {
   type GuardedWSClient,
   type GuardedWSClientOptions,
 } from './client/ws-client.ts';
+export {
+  FeedErrorCode,
+  type FeedErrorCodeValue,
+} from './core/feed-error-codes.ts';

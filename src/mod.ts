@@ -49,6 +49,7 @@ export {
   isGuardError,
   StoreUnavailableError,
 } from './core/errors.ts';
+export { FeedErrorCode, type FeedErrorCodeValue } from './core/feed-error-codes.ts';
 export { canonicalIp } from './core/ip-address.ts';
 export type { GcraStep, LimitResult, RateRule } from './core/rate-limit.ts';
 export { gcraStep, LocalLimiter } from './core/rate-limit.ts';

@@ -8,6 +8,7 @@
 import { getErrorShape, getTRPCErrorFromUnknown, type TRPCError } from '@trpc/server';
 import type { BridgeContext } from './bridge-context.ts';
 import { withoutStack } from './error-shape.ts';
+import { feedFailure, withFeedCode } from './feed-failure.ts';
 import type { Session } from './session.ts';
 
 /** Tell the app about an error (`onError`, or console.error for INTERNAL_SERVER_ERROR). */
@@ -82,9 +83,12 @@ export function sendError(
   path?: string,
   input?: unknown,
 ): void {
-  const error = getTRPCErrorFromUnknown(cause);
+  // A failed event feed is answered with its contract code ("resume" or "reload").
+  const feed = feedFailure(cause);
+  const error = feed?.error ?? getTRPCErrorFromUnknown(cause);
   reportError(b, error, path, type, s);
-  send(b, s, { id, jsonrpc, error: errorShape(b, s, error, type, path, input) });
+  const shape = errorShape(b, s, error, type, path, input);
+  send(b, s, { id, jsonrpc, error: feed ? withFeedCode(shape, feed.code) : shape });
 }
 
 /** Tell every open session's client to reconnect (before a graceful shutdown). */
