@@ -61,7 +61,8 @@ export function createLifecycle(
     // close() turns tRPC's reconnect off synchronously, before its own close listener runs.
     closeSocket();
     if (next.kind === 'closed') return;
-    if (next.kind !== 'gave-up')
+    // Only a refusal of the credentials or access is an auth error (not 1009, not giving up).
+    if (next.kind === 'refused' || next.kind === 'banned')
       notify(options.onAuthError, { code: next.code, reason: next.reason });
     notify(options.onStop, next);
   };

@@ -15,7 +15,7 @@ export function closeStop(code: number, reason: string): ClientStop {
   const wait = code === 4030 ? retryHintMs(reason, now) : undefined;
   const until = wait !== undefined ? now + wait : undefined;
   return {
-    kind: code === 4030 ? 'banned' : 'refused',
+    kind: code === 4030 ? 'banned' : code === 1009 ? 'too-big' : 'refused',
     code,
     reason,
     ...(until !== undefined ? { until } : {}),

@@ -7,12 +7,14 @@
 /** Why the client stopped. Nothing reconnects after a stop until the app calls `restart()`. */
 export interface ClientStop {
   /**
-   * `refused`: the server refused the credentials or access (4001, 4003, 1008, 1009).
+   * `refused`: the server refused the credentials or access (4001, 4003, 1008).
+   * `too-big`: the server closed 1009, a message over its size limit: a bug in the app or a
+   *   limit set lower on the server than the client assumes, not an auth failure.
    * `banned`: 4030, or the ticket endpoint answered 403 `BANNED`.
    * `gave-up`: the retry bound was reached (`backoff.maxAttempts` / `backoff.maxElapsedMs`).
    * `closed`: the app called `close()`.
    */
-  readonly kind: 'refused' | 'banned' | 'gave-up' | 'closed';
+  readonly kind: 'refused' | 'too-big' | 'banned' | 'gave-up' | 'closed';
   /** The close code that ended it (4030 for a ban at the ticket endpoint; 0 when no socket closed). */
   readonly code: number;
   /** The server's reason, or the last error's message. */

@@ -29,7 +29,7 @@ import { createTokenKeeper } from './token-keeper.ts';
 
 /** Why the client stopped: the close code and the server's reason. */
 export interface AuthStop {
-  /** The close code (4001, 4003, 4030, 1008, 1009). */
+  /** The close code (4001, 4003, 4030, 1008). */
   readonly code: number;
   /** The server's short reason. */
   readonly reason: string;
@@ -60,7 +60,10 @@ export interface GuardedWSClientOptions
    * @default 30000
    */
   readonly refreshBeforeMs?: number;
-  /** Called once when the server refuses the credentials or access (4001/4003/4030/1008/1009). */
+  /**
+   * Called once when the server refuses the credentials or access (4001/4003/4030/1008). A 1009
+   * (message too big) stops the client too, but is told through `onStop` only (kind `too-big`).
+   */
   readonly onAuthError?: (stop: AuthStop) => void;
   /** Called once per stop, whatever the cause but the app's own `close()`; see {@link ClientStop}. */
   readonly onStop?: (stop: ClientStop) => void;
