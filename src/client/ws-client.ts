@@ -19,6 +19,7 @@ import {
 import { createAttemptRun } from './attempt-run.ts';
 import { gateCalls } from './calls.ts';
 import { connectionSteps } from './connection-steps.ts';
+import { limitFrames } from './frame-limit.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { notify } from './notify.ts';
 import { type BackoffOptions, closeAction, retryHintMs } from './policy.ts';
@@ -74,6 +75,17 @@ export interface GuardedWSClientOptions
   readonly onCredentialError?: (error: unknown) => void;
   /** Told about every close, with the action taken. */
   readonly onClose?: (event: { code: number; reason: string; action: string }) => void;
+  /**
+   * The server's frame limit in bytes (the guard's `messages.maxBytes`): a batch of calls made in
+   * one tick is split into frames within it rather than sent as one frame the server closes 1009.
+   * @default 65536
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * Calls per frame at most (the bridge's `maxBatchSize`).
+   * @default 100
+   */
+  readonly maxBatchSize?: number;
   /** Backoff delays, and the bound after which the client gives up (then `onStop`, `gave-up`). */
   readonly backoff?: BackoffOptions & RetryLimits;
 }
@@ -158,6 +170,7 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
     onClose: (event?: { code?: number; reason?: string }) =>
       closed(event?.code ?? 1006, event?.reason ?? ''),
   } as WebSocketClientOptions);
+  limitFrames(ws, options.maxMessageBytes ?? 65_536, options.maxBatchSize ?? 100);
   const failCalls = gateCalls(ws, () =>
     life.stop ? new ClientStoppedError(life.stop) : undefined,
   );
