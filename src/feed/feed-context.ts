@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+import { ScriptRunner } from '../store/redis-script-runner.ts';
 import type { FeedSerializer, RedisFeedClient, RedisFeedOptions } from './feed-options.ts';
 import type { RawEntry } from './stream-entries.ts';
 
@@ -34,6 +36,10 @@ export class FeedContext<T> {
   readonly timeoutMs: number;
   /** Live events held for one follower. */
   readonly maxBuffered: number;
+  /** How long an idempotency key is remembered. */
+  readonly idempotencyWindowMs: number;
+  /** The publish script, run by SHA on `client`. */
+  readonly scripts: ScriptRunner;
   /** Value encoding. */
   readonly serializer: FeedSerializer<T>;
   /** `onTrimmed: 'throw'`. */
@@ -52,6 +58,11 @@ export class FeedContext<T> {
     this.blockMs = positiveInt('blockMs', options.blockMs ?? 1000);
     this.timeoutMs = positiveInt('commandTimeoutMs', options.commandTimeoutMs ?? 250);
     this.maxBuffered = positiveInt('maxBuffered', options.maxBuffered ?? 1024);
+    this.idempotencyWindowMs = positiveInt(
+      'idempotencyWindowMs',
+      options.idempotencyWindowMs ?? 600_000,
+    );
+    this.scripts = new ScriptRunner(client);
     this.serializer = options.serialize ?? (defaultSerializer as FeedSerializer<T>);
     this.throwOnTrim = (options.onTrimmed ?? 'throw') === 'throw';
     this.#onError =
@@ -98,7 +109,7 @@ export class FeedContext<T> {
   }
 
   /** The value of an entry of stream `key`; `undefined` (and reported) when it cannot be read. */
-  decode(raw: RawEntry, key: string): { value: T } | undefined {
+  decode(raw: RawEntry, key: string): { readonly value: T } | undefined {
     if (raw.text === undefined) return undefined;
     try {
       return { value: this.serializer.parse(raw.text) };

@@ -89,6 +89,13 @@ export interface RedisFeedOptions<T> {
    * @default 1024
    */
   readonly maxBuffered?: number;
+  /**
+   * How long a publish's `idempotencyKey` is remembered, in ms: a second publish with the same
+   * key to the same topic within it appends nothing and returns the first id. Cover the longest
+   * time an app may retry a publish that failed (timed out, connection lost).
+   * @default 600000 (ten minutes)
+   */
+  readonly idempotencyWindowMs?: number;
   /** Value encoding. @default JSON */
   readonly serialize?: FeedSerializer<T>;
   /**
@@ -105,4 +112,15 @@ export interface RedisFeedOptions<T> {
    * @default console.error
    */
   readonly onError?: (error: unknown) => void;
+}
+
+/** Options of one `publish`. */
+export interface PublishOptions {
+  /**
+   * Names this event (an order id, a client's message id; 1 to 200 characters). A publish that
+   * failed (`StoreUnavailableError`: timed out, connection lost) may still have been appended:
+   * its outcome is unknown, so retry it with the same key, and the feed appends it at most once
+   * within `idempotencyWindowMs`, returning the first id.
+   */
+  readonly idempotencyKey?: string;
 }

@@ -10,6 +10,7 @@
 import { runBounded } from '../store/run-bounded.ts';
 import type { FeedContext } from './feed-context.ts';
 import type { RedisFeedReader } from './feed-options.ts';
+import { follows, gapError } from './sequence.ts';
 import { type Entry, PAGE, rawEntries } from './stream-entries.ts';
 import { compareIds } from './stream-id.ts';
 import type { Topics } from './topics.ts';
@@ -205,11 +206,16 @@ export class ReaderLoop<T> {
       if (t === undefined || t.cursor !== sent.get(key)) continue;
       for (const raw of rawEntries(stream[1])) {
         if (compareIds(raw.id, t.cursor!) <= 0) continue;
+        // With 'throw' each follower fails on the gap itself; with 'resume' they step over it,
+        // and it is reported here once.
+        if (!this.#ctx.throwOnTrim && !follows(t.cursorN, raw.n)) {
+          this.#ctx.report(gapError(String(key), t.cursorN!, raw.n!));
+        }
         t.cursor = raw.id;
-        const decoded = this.#ctx.decode(raw, key);
-        if (decoded === undefined) continue;
-        // One decoded value shared by every follower of the topic: treat it as read-only.
-        const entry: Entry<T> = { id: raw.id, value: decoded.value };
+        t.cursorN = raw.n;
+        // One entry (and decoded value) shared by every follower of the topic: read-only. An
+        // entry that cannot be decoded is queued too, so followers step over it, not see a gap.
+        const entry: Entry<T> = { id: raw.id, n: raw.n, decoded: this.#ctx.decode(raw, key) };
         for (const f of t.followers) f.push(entry);
       }
     }

@@ -18,7 +18,9 @@
  *
  * Failures: `publish` rejects with `StoreUnavailableError` within `commandTimeoutMs` when
  * Redis cannot answer. Followers do not fail: they wait, retry with back-off, and resume when Redis
- * is back, without losing any event still held in the stream.
+ * is back, without losing any event still held in the stream. Every event carries its number in
+ * the topic (`n`), so a follower that would miss events (trimmed before it read them) is told
+ * with `trimmed` instead; a publish retried with its `idempotencyKey` is appended at most once.
  *
  * @example
  * ```ts
@@ -33,24 +35,27 @@
  * @module
  */
 import { runBounded } from '../store/run-bounded.ts';
-import { readEntries, trimmedAfter } from './catch-up.ts';
+import { catchUp } from './catch-up.ts';
 import { FeedContext } from './feed-context.ts';
 import { FeedError } from './feed-error.ts';
-import type { RedisFeedClient, RedisFeedOptions } from './feed-options.ts';
+import type { PublishOptions, RedisFeedClient, RedisFeedOptions } from './feed-options.ts';
 import { Follower } from './follower.ts';
+import { PUBLISH, recordKey } from './publish-script.ts';
 import { ReaderLoop } from './reader-loop.ts';
-import { PAGE } from './stream-entries.ts';
+import { follows, gapError } from './sequence.ts';
 import { compareIds, isStreamId } from './stream-id.ts';
-import { Topics } from './topics.ts';
+import { type Position, Topics } from './topics.ts';
 
 /** A cross-instance, ordered, resumable event feed. */
 export interface RedisFeed<T> {
   /**
    * Append `value` to `topic` and return its id (a Redis stream id, `<ms>-<seq>`). Rejects with
-   * `StoreUnavailableError` within `commandTimeoutMs` when Redis cannot answer; a publish
-   * that timed out may still have been appended, so a retry can deliver the value twice.
+   * `StoreUnavailableError` within `commandTimeoutMs` when Redis cannot answer. Such a failure
+   * is "unknown", not "not published": the event may have been appended all the same (Redis was
+   * slow, the reply was lost). Retry with the same `idempotencyKey` and it is appended at most
+   * once; without a key, a retry can deliver the value twice.
    */
-  publish(topic: string, value: T): Promise<string>;
+  publish(topic: string, value: T, options?: PublishOptions): Promise<string>;
   /**
    * Events of `topic` after `lastEventId` (exclusive), then live ones, in order and without
    * duplicates, until `signal` aborts or the feed closes. `lastEventId`:
@@ -60,7 +65,9 @@ export interface RedisFeed<T> {
    *   garbage) is refused with `TypeError`, never sent to Redis; validate client input with
    *   {@link isStreamId} to answer it with a 400.
    *
-   * Fails with {@link FeedError} on `overflow` and, by default, `trimmed`.
+   * Fails with {@link FeedError} on `overflow` and, by default, `trimmed`: its last id is no
+   * longer held, or events it had not got yet were trimmed before it could read them (a frozen
+   * instance). It never skips an event silently.
    */
   follow(
     topic: string,
@@ -135,36 +142,30 @@ class Feed<T> implements RedisFeed<T> {
     return this.#topics.byKey.size;
   }
 
-  publish(topic: string, value: T): Promise<string> {
-    let key: string;
+  publish(topic: string, value: T, options?: PublishOptions): Promise<string> {
+    const ctx = this.#ctx;
+    let keys: string[];
     let text: string;
     try {
-      if (this.#ctx.closing.signal.aborted) throw this.#closedError(topic);
-      key = this.#key(topic);
-      text = this.#ctx.serializer.stringify(value);
+      if (ctx.closing.signal.aborted) throw this.#closedError(topic);
+      const key = this.#key(topic);
+      const idempotencyKey = options?.idempotencyKey;
+      keys = idempotencyKey === undefined ? [key] : [key, recordKey(key, idempotencyKey)];
+      text = ctx.serializer.stringify(value);
       if (typeof text !== 'string') throw new TypeError('feed: the value serialized to nothing');
     } catch (error) {
       return Promise.reject(error);
     }
-    return runBounded('redis feed: publish', this.#ctx.timeoutMs, async () => {
-      const id = this.#ctx.client.call(
-        'XADD',
-        key,
-        'MAXLEN',
-        '~',
-        this.#ctx.maxLen,
-        '*',
-        'v',
-        text,
-      );
-      if (this.#ctx.ttlMs > 0) {
-        // Sent right behind XADD on the same connection, so it finds the stream. Not awaited as
-        // part of the result: the event is already published, and a lost PEXPIRE is set again by
-        // the next publish to the topic.
-        this.#ctx.client.call('PEXPIRE', key, this.#ctx.ttlMs).catch(() => {});
-      }
-      return String(await id);
-    });
+    return runBounded('redis feed: publish', ctx.timeoutMs, async () =>
+      String(
+        await ctx.scripts.eval(PUBLISH, keys, [
+          ctx.maxLen,
+          ctx.ttlMs,
+          text,
+          ctx.idempotencyWindowMs,
+        ]),
+      ),
+    );
   }
 
   async *follow(
@@ -182,54 +183,28 @@ class Feed<T> implements RedisFeed<T> {
     // Registered before anything is read, so every event fanned out from now on is queued for it;
     // what was appended earlier comes from XRANGE. Ids remove the overlap of the two.
     const t = this.#topics.register(key, f);
-    const startedAt = t.cursor;
+    const startedAt: Position | undefined =
+      t.cursor === undefined ? undefined : { id: t.cursor, n: t.cursorN };
     const onAbort = (): void => f.end();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const first = startedAt ?? (await f.until(t.ready));
       if (first === undefined || f.ended) return;
-      let cursor = lastEventId ?? first;
-      if (lastEventId !== null) {
-        // Catch up. Each page is asked after the overflow flag is cleared, so events dropped from
-        // the queue while a page was in flight are read by the next page.
-        let checkGap = lastEventId !== '0-0';
-        for (;;) {
-          f.overflowed = false;
-          const start: string = checkGap ? lastEventId : `(${cursor}`;
-          const page = await readEntries(this.#ctx, f, 'XRANGE', key, start, '+', 'COUNT', PAGE);
-          if (page === undefined) return;
-          let entries = page;
-          if (checkGap) {
-            checkGap = false;
-            if (entries[0]?.id === lastEventId) entries = entries.slice(1);
-            else if (await trimmedAfter(this.#ctx, f, key, lastEventId)) {
-              if (f.ended) return;
-              if (this.#ctx.throwOnTrim) {
-                throw new FeedError(
-                  'trimmed',
-                  topic,
-                  `events of "${topic}" after ${lastEventId} are no longer held; reload and follow from null`,
-                );
-              }
-            }
-          }
-          for (const raw of entries) {
-            cursor = raw.id;
-            const value = this.#ctx.decode(raw, key);
-            if (value !== undefined) yield [raw.id, value.value];
-            if (f.ended) return;
-          }
-          if (page.length < PAGE && !f.overflowed) break;
-        }
-      }
+      let at = lastEventId === null ? first : yield* catchUp(this.#ctx, f, key, lastEventId);
+      if (at === undefined) return;
       f.catchingUp = false;
       for (;;) {
         const entry = f.shift();
         if (entry !== undefined) {
-          if (compareIds(entry.id, cursor) > 0) {
-            cursor = entry.id;
-            yield [entry.id, entry.value];
+          if (compareIds(entry.id, at.id) <= 0) continue;
+          // The reader read past entries this follower never got (its instance froze while the
+          // stream was trimmed): a jump is a reload, never a silent skip. With 'resume' the
+          // reader loop reports it, once for every follower.
+          if (this.#ctx.throwOnTrim && !follows(at.n, entry.n)) {
+            throw gapError(topic, at.n!, entry.n!);
           }
+          at = entry;
+          if (entry.decoded !== undefined) yield [entry.id, entry.decoded.value];
           continue;
         }
         if (f.error) throw f.error;

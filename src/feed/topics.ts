@@ -10,16 +10,26 @@ import type { FeedContext } from './feed-context.ts';
 import type { Follower } from './follower.ts';
 import { rawEntries } from './stream-entries.ts';
 
+/** Where a reader stands in a topic: the last entry's id and sequence number. */
+export interface Position {
+  /** Stream id (`'0-0'` for an empty stream). */
+  readonly id: string;
+  /** Its sequence number, when known. */
+  readonly n: number | undefined;
+}
+
 /** A followed topic: its stream key, cursor and followers. */
 export interface Topic<T> {
   /** The stream's key (prefix and topic). */
   readonly key: string;
   /** Id of the last event fanned out; `undefined` until read from Redis (`XREVRANGE`). */
   cursor: string | undefined;
+  /** Sequence number of the entry at `cursor`, when known: the next one read must be `cursorN + 1`. */
+  cursorN: number | undefined;
   /** The followers on this instance. */
   readonly followers: Set<Follower<T>>;
   /** Resolves with the first cursor, or `undefined` when the topic was dropped or the feed closed. */
-  ready: Promise<string | undefined>;
+  ready: Promise<Position | undefined>;
 }
 
 /** The followed topics by stream key, and the count of their followers. */
@@ -48,6 +58,7 @@ export class Topics<T> {
       const topic: Topic<T> = {
         key,
         cursor: undefined,
+        cursorN: undefined,
         followers: new Set(),
         ready: Promise.resolve(undefined),
       };
@@ -80,7 +91,7 @@ export class Topics<T> {
    * A new topic's reader cursor is the stream's last id at this moment: live events are those
    * after it. Retried while Redis is down, as long as someone follows the topic.
    */
-  async #initCursor(t: Topic<T>): Promise<string | undefined> {
+  async #initCursor(t: Topic<T>): Promise<Position | undefined> {
     const ctx = this.#ctx;
     let delay = 50;
     while (this.byKey.get(t.key) === t && !ctx.closing.signal.aborted) {
@@ -89,9 +100,12 @@ export class Topics<T> {
           ctx.client.call('XREVRANGE', t.key, '+', '-', 'COUNT', 1),
         );
         ctx.recovered();
-        t.cursor = rawEntries(reply)[0]?.id ?? '0-0';
+        const last = rawEntries(reply)[0];
+        const position: Position = { id: last?.id ?? '0-0', n: last === undefined ? 0 : last.n };
+        t.cursor = position.id;
+        t.cursorN = position.n;
         this.#onCursor();
-        return t.cursor;
+        return position;
       } catch (error) {
         ctx.failed(error);
         await ctx.sleep(delay);
