@@ -23,6 +23,7 @@ import {
 import { readJson } from '../../src/transport/body.ts';
 import { bodyRefused } from '../../src/transport/http.ts';
 import { createTRPCBridge, type TRPCBridge } from '../../src/trpc.ts';
+import type { EventFeed } from './event-feed.ts';
 import { Feed } from './feed.ts';
 import { type ChatMessage, createDemoRouter } from './router.ts';
 
@@ -45,6 +46,12 @@ export interface DemoOptions {
   readonly metricsToken: string;
   /** Store (memory by default, Redis when `REDIS_URL` is set). */
   readonly store?: Store;
+  /**
+   * The chat's feed: in this process by default; on Redis Streams when `REDIS_URL` is set
+   * (`backend.ts`), so that every instance of a deployment carries the same rooms. Its owner
+   * closes it.
+   */
+  readonly chat?: EventFeed<ChatMessage>;
   /** Static files served at `/`, `/app.js`, `/app.css`. */
   readonly assets: Readonly<Record<string, { readonly type: string; readonly body: string }>>;
 }
@@ -83,7 +90,7 @@ export function createDemoApp(options: DemoOptions): DemoApp {
   const key = new TextEncoder().encode(options.secret);
   const ttl = options.tokenTtlSec ?? 900;
   const audit = new Feed<AuditEvent>(200);
-  const chat = new Feed<ChatMessage>(500);
+  const chat = options.chat ?? new Feed<ChatMessage>(500);
   const refreshTokens = new Map<string, { sub: string; expiresAt: number }>();
 
   const guard = createGuard({
@@ -95,7 +102,7 @@ export function createDemoApp(options: DemoOptions): DemoApp {
     messages: { passthrough: ['PING', 'PONG'] },
     ...(options.store ? { store: options.store } : {}),
     audit: (event) => {
-      audit.push('audit', event);
+      void audit.publish('audit', event);
     },
   });
   const bridge = createTRPCBridge({

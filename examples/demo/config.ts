@@ -3,11 +3,11 @@
  * WSGUARD_ORIGINS (comma list, added to the server's own origin), WSGUARD_SECRET (generated at
  * start when unset), WSGUARD_TOKEN_TTL (seconds, 900), WSGUARD_METRICS_TOKEN (the bearer token
  * `/metrics` asks for, ≥ 32 characters; generated and printed at start when unset), REDIS_URL
- * (switches the store to Redis).
+ * (switches the store and the chat to Redis, shared by every instance started with it),
+ * WSGUARD_STORE_PREFIX (the store's keys, `wsguard:`) and WSGUARD_FEED_PREFIX (the chat's
+ * streams, `wsguard-demo:{feed}:`), one pair per deployment sharing a Redis.
  * Each runtime's server passes its own way of reading the environment.
  */
-import type { Store } from '../../src/mod.ts';
-import { createRedisStore, REDIS_CLIENT_OPTIONS } from '../../src/redis.ts';
 import { DEMO_USERS } from './app.ts';
 
 /** The demo's settings. */
@@ -22,6 +22,31 @@ export interface DemoConfig {
   /** Whether {@link DemoConfig.metricsToken} was generated (then the banner shows it). */
   readonly metricsTokenGenerated: boolean;
   readonly redisUrl: string | undefined;
+  /** Prefix of the guard store's keys in Redis. */
+  readonly storePrefix: string;
+  /** Prefix of the chat's streams in Redis, with a hash tag (one slot on Redis Cluster). */
+  readonly feedPrefix: string;
+}
+
+/** Prefixes are key names: visible ASCII, short. */
+const PREFIX = /^[\x21-\x7e]{1,128}$/;
+// The feed reads every room this instance follows in one XREAD, which Redis Cluster allows only
+// within one slot: the hash tag (the text between the first `{` and the next `}`) pins them there.
+const HASH_TAG = /^[^{]*\{[^}]+\}/;
+
+function prefixes(env: (name: string) => string | undefined): {
+  storePrefix: string;
+  feedPrefix: string;
+} {
+  const storePrefix = env('WSGUARD_STORE_PREFIX') || 'wsguard:';
+  if (!PREFIX.test(storePrefix))
+    throw new Error('WSGUARD_STORE_PREFIX: 1 to 128 visible ASCII characters');
+  const feedPrefix = env('WSGUARD_FEED_PREFIX') || 'wsguard-demo:{feed}:';
+  if (!PREFIX.test(feedPrefix) || !HASH_TAG.test(feedPrefix))
+    throw new Error(
+      'WSGUARD_FEED_PREFIX: 1 to 128 visible ASCII characters with a hash tag, e.g. `my-demo:{feed}:`',
+    );
+  return { storePrefix, feedPrefix };
 }
 
 function randomSecret(): string {
@@ -61,27 +86,19 @@ export function readConfig(env: (name: string) => string | undefined): DemoConfi
     metricsToken: metricsToken ?? randomSecret(),
     metricsTokenGenerated: metricsToken === undefined,
     redisUrl: env('REDIS_URL') || undefined,
+    ...prefixes(env),
   };
-}
-
-/** The Redis store when REDIS_URL is set (ioredis is an optional peer dependency). */
-export async function storeFor(config: DemoConfig): Promise<Store | undefined> {
-  if (!config.redisUrl) return undefined;
-  const { Redis } = await import('ioredis');
-  const client = new Redis(config.redisUrl, REDIS_CLIENT_OPTIONS);
-  client.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('end', () => reject(new Error(`REDIS_URL: cannot reach ${config.redisUrl}`)));
-  });
-  return createRedisStore({ client, ownsClient: true });
 }
 
 /** The start-up banner. */
 export function banner(url: string, config: DemoConfig, runtime: string): string {
   return [
     `wsguard demo (${runtime}) on ${url}`,
-    `  store: ${config.redisUrl ? `redis (${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')})` : 'memory'}`,
+    `  store and chat: ${
+      config.redisUrl
+        ? `redis (${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}, ${config.storePrefix}, ${config.feedPrefix})`
+        : 'memory (this instance only)'
+    }`,
     `  origins: ${config.origins.join(', ')}`,
     `  demo users (password = user name): ${Object.entries(DEMO_USERS)
       .map(([u, r]) => `${u} (${r.join(', ')})`)

@@ -5,7 +5,7 @@
  */
 import { initTRPC, TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
-import type { AuditEvent } from '../../src/mod.ts';
+import { type AuditEvent, StoreUnavailableError } from '../../src/mod.ts';
 import {
   eventOutput,
   type GuardedContext,
@@ -13,7 +13,7 @@ import {
   rateLimit,
   requirePermission,
 } from '../../src/trpc.ts';
-import type { Feed } from './feed.ts';
+import type { EventFeed } from './event-feed.ts';
 
 const t = initTRPC.context<GuardedContext>().meta<GuardedMeta>().create();
 
@@ -35,9 +35,41 @@ const Room = z
 
 /** What the router needs from the app. */
 export interface DemoDeps {
-  readonly chat: Feed<ChatMessage>;
-  readonly audit: Feed<AuditEvent>;
+  readonly chat: EventFeed<ChatMessage>;
+  readonly audit: EventFeed<AuditEvent>;
   readonly kick: (userId: string) => Promise<number>;
+}
+
+/**
+ * A client's last event id, checked by the feed it is for: text that is not one of its ids is a
+ * BAD_REQUEST (zod's refusal), never handed to the feed (the Redis feed throws a TypeError on it,
+ * which would surface as an internal error).
+ */
+function lastEventId(feed: EventFeed<unknown>) {
+  return z
+    .string()
+    .max(64)
+    .refine((id) => feed.isEventId(id), 'not an event id of this feed')
+    .nullish();
+}
+
+/**
+ * Publish, answering a store outage as what it is: try again shortly, not a server bug. The
+ * outcome of a publish that failed so is unknown (it may have gone through): the page retries
+ * with the same message id, and the feed appends it once.
+ */
+async function publish<T>(
+  feed: EventFeed<T>,
+  topic: string,
+  value: T,
+  idempotencyKey: string | undefined,
+): Promise<string> {
+  try {
+    return await feed.publish(topic, value, idempotencyKey === undefined ? {} : { idempotencyKey });
+  } catch (cause) {
+    if (!(cause instanceof StoreUnavailableError)) throw cause;
+    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'chat unavailable; retry', cause });
+  }
 }
 
 /** Build the demo router. */
@@ -47,20 +79,29 @@ export function createDemoRouter(deps: DemoDeps) {
       send: t.procedure
         .meta({ permission: 'chat.send' })
         .use(rateLimit({ limit: 5, windowMs: 1000, burst: 10 }))
-        .input(z.object({ room: Room, text: z.string().trim().min(1).max(500) }))
-        .mutation(({ ctx, input }) => {
-          const id = deps.chat.push(input.room, {
+        .input(
+          z.object({
+            room: Room,
+            text: z.string().trim().min(1).max(500),
+            // The page's id for this message, the same on every retry of it.
+            id: z.string().uuid().optional(),
+          }),
+        )
+        .mutation(async ({ ctx, input }) => {
+          const message = {
             room: input.room,
             user: ctx.principal.sub,
             text: input.text,
             at: new Date().toISOString(),
-          });
-          return { id };
+          };
+          // Per user: another user sending the same id cannot suppress this user's message.
+          const key = input.id === undefined ? undefined : `${ctx.principal.sub}:${input.id}`;
+          return { id: await publish(deps.chat, input.room, message, key) };
         }),
       onMessage: t.procedure
         .meta({ permission: 'chat.read' })
         .use(eventOutput(ChatMessage))
-        .input(z.object({ room: Room, lastEventId: z.string().nullish() }))
+        .input(z.object({ room: Room, lastEventId: lastEventId(deps.chat) }))
         .subscription(async function* ({ input, signal }) {
           for await (const [id, message] of deps.chat.follow(
             input.room,
@@ -78,7 +119,7 @@ export function createDemoRouter(deps: DemoDeps) {
         .mutation(async ({ input }) => ({ closed: await deps.kick(input.userId) })),
       events: t.procedure
         .use(requirePermission('admin'))
-        .input(z.object({ lastEventId: z.string().nullish() }).optional())
+        .input(z.object({ lastEventId: lastEventId(deps.audit) }).optional())
         .subscription(async function* ({ input, signal }) {
           for await (const [id, event] of deps.audit.follow(
             'audit',

@@ -4,7 +4,13 @@
  * is rendered with `textContent` only, under a strict CSP.
  */
 import { createTRPCClient, wsLink } from '@trpc/client';
-import { createGuardedWSClient, type GuardedWSClient } from '../../../src/client.ts';
+import {
+  createGuardedWSClient,
+  FeedErrorCode,
+  feedErrorCode,
+  feedResumeLink,
+  type GuardedWSClient,
+} from '../../../src/client.ts';
 import type { DemoRouter } from '../router.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -22,6 +28,8 @@ let trpc: ReturnType<typeof createTRPCClient<DemoRouter>> | undefined;
 let roomSub: { unsubscribe(): void } | undefined;
 let eventsSub: { unsubscribe(): void } | undefined;
 let statsTimer: ReturnType<typeof setInterval> | undefined;
+/** The message being sent (or retried), with its id. */
+let pending: { room: string; text: string; id: string } | undefined;
 
 function say(text: string, kind: 'ok' | 'warn' | 'bad' = 'warn'): void {
   banner.hidden = false;
@@ -123,7 +131,11 @@ function connect(): void {
       }
     },
   });
-  trpc = createTRPCClient<DemoRouter>({ links: [wsLink({ client: ws.client })] });
+  // feedResumeLink: a subscription the server ended with "resume" (it fell behind) resubscribes
+  // from its last id by itself; "reload" reaches the subscription's onError below.
+  trpc = createTRPCClient<DemoRouter>({
+    links: [feedResumeLink(), wsLink({ client: ws.client })],
+  });
   join(($('join-form') as HTMLFormElement).room.value);
   if (session.user === 'admin') startAdmin();
 }
@@ -149,7 +161,15 @@ function join(room: string): void {
         list.append(li);
         li.scrollIntoView({ block: 'nearest' });
       },
-      onError: (err) => say(`Subscription ended: ${err.message}`, 'bad'),
+      onError: (err) => {
+        if (feedErrorCode(err) === FeedErrorCode.Reload) {
+          // Messages this page missed are no longer held: show the room as it is now.
+          say(`Some messages of ${room} are no longer available; reloaded the room.`, 'warn');
+          join(room);
+          return;
+        }
+        say(`Subscription ended: ${err.message}`, 'bad');
+      },
     },
   );
 }
@@ -254,8 +274,14 @@ $('send-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const input = (e.currentTarget as HTMLFormElement).elements.namedItem('text') as HTMLInputElement;
   const room = $('room-name').textContent ?? 'lobby';
+  const text = input.value;
+  // One id per message, kept while it is being retried: a send that failed may have gone through
+  // (timed out, connection lost), and the server appends a retry with the same id only once.
+  if (pending?.room !== room || pending.text !== text)
+    pending = { room, text, id: crypto.randomUUID() };
   try {
-    await trpc?.chat.send.mutate({ room, text: input.value });
+    await trpc?.chat.send.mutate(pending);
+    pending = undefined;
     input.value = '';
   } catch (err) {
     say(`Not sent: ${(err as Error).message}`, 'bad');
