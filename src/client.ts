@@ -10,6 +10,7 @@ export {
   feedErrorCode,
   feedResumeLink,
 } from './client/feed-resume.ts';
+export { MessageTooLargeError } from './client/frame-limit.ts';
 export {
   type BackoffOptions,
   backoffDelay,

@@ -77,7 +77,10 @@ export interface GuardedWSClientOptions
   readonly onClose?: (event: { code: number; reason: string; action: string }) => void;
   /**
    * The server's frame limit in bytes (the guard's `messages.maxBytes`): a batch of calls made in
-   * one tick is split into frames within it rather than sent as one frame the server closes 1009.
+   * one tick is split into frames within it rather than sent as one frame the server closes 1009,
+   * and a single call over it fails alone with `MessageTooLargeError` (its `TRPCClientError`'s
+   * `cause`), unsent, while the socket and the other calls go on. Set it to the server's value
+   * when that is not the default.
    * @default 65536
    */
   readonly maxMessageBytes?: number;
