@@ -19,115 +19,14 @@
  *
  * Every server but `bare` has the default header deadline (10 s).
  */
-import { readFileSync } from 'node:fs';
-import type { Peer } from 'crossws';
-import type { GuardedHooks } from '../../src/guard/types.ts';
-import { createGuard, type Guard, json, type Principal, ticketHandler } from '../../src/mod.ts';
 import type { GuardedServer, ServeOptions } from '../../src/transport/serve.ts';
-import { FIXTURE_ORIGIN, FIXTURE_SECRET, TRUSTED_PROXY } from './constants.ts';
-
-type Runtime = 'node' | 'bun' | 'deno';
-const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const CHUNK = 'x'.repeat(64 * 1024);
-let pushDone = 0;
-
-/** Push until the socket leaves OPEN (the guard closed it) or 256 MiB went out. */
-function push(peer: Peer): void {
-  let sent = 0;
-  const tick = (): void => {
-    for (let i = 0; i < 16; i++) {
-      if (peer.websocket.readyState !== 1 || sent >= 256 * 1024 * 1024) {
-        pushDone++;
-        return;
-      }
-      peer.send(CHUNK);
-      sent += CHUNK.length;
-    }
-    setTimeout(tick, 0);
-  };
-  tick();
-}
-
-const hooks: GuardedHooks = {
-  message(peer, _message, { connection, value, authenticated }) {
-    const sub = connection.principal?.sub;
-    if (authenticated) {
-      peer.send(JSON.stringify({ authenticated: true, sub }));
-      return;
-    }
-    const type = (value as { type?: unknown } | null)?.type;
-    if (type === 'push') return push(peer);
-    if (type === 'throw') throw new Error('app hook failed (fixture)');
-    if (type === 'reject') return Promise.reject(new Error('app hook rejected (fixture)'));
-    peer.send(JSON.stringify({ echo: value, sub, ip: connection.ip }));
-  },
-};
-
-const onError = (error: unknown, context: { stage: string }): void => {
-  console.error(`[fixture ${runtime}] ${context.stage}:`, error);
-};
-
-function guard(extra: Parameters<typeof createGuard>[0] = {}): Guard {
-  return createGuard({
-    origins: [FIXTURE_ORIGIN],
-    jwt: { algorithms: ['HS256'], secret: FIXTURE_SECRET },
-    tickets: true,
-    credentials: { header: true, query: true, ticket: true },
-    // The suite opens many sockets from a few loopback addresses.
-    limits: { connectRate: { limit: 1000, windowMs: 1000, burst: 1000 }, maxConnectionsPerIp: 50 },
-    audit: false,
-    onError,
-    principal: async (p: Principal) => {
-      // A slow upgrade check, for the "TCP reset during the check" case.
-      if (p.sub === 'slow') await sleep(800);
-      return p;
-    },
-    ...extra,
-  });
-}
-
-const guards = {
-  main: guard(),
-  first: guard({ credentials: { firstMessage: { timeoutMs: 400 } } }),
-  compressed: guard(),
-  tls: guard({ requireSecure: true }),
-  strict: guard({ requireSecure: true }),
-  idle: guard(),
-  bare: guard(),
-};
-
-const stats = () =>
-  Object.fromEntries(Object.entries(guards).map(([name, g]) => [name, g.stats()]));
-const rss = (): number =>
-  runtime === 'deno'
-    ? (globalThis as unknown as { Deno: { memoryUsage(): { rss: number } } }).Deno.memoryUsage().rss
-    : process.memoryUsage().rss;
+import { TRUSTED_PROXY } from './constants.ts';
+import { base, fetchFor, guards, runFixture, runtime, tls } from './fixture-parts.ts';
 
 const { serve } = (await import(`../../adapters/${runtime}.ts`)) as {
   serve(options: ServeOptions): Promise<GuardedServer>;
 };
 
-const fetchFor =
-  (g: Guard) =>
-  (request: Request): Response | Promise<Response> => {
-    const path = new URL(request.url).pathname;
-    if (path === '/ticket') return ticketHandler(g)(request);
-    if (path === '/stats') return json({ runtime, stats: stats(), pushDone, rss: rss() });
-    return new Response('not found', { status: 404 });
-  };
-
-const tls =
-  process.env.FIXTURE_CERT && process.env.FIXTURE_KEY
-    ? {
-        cert: readFileSync(process.env.FIXTURE_CERT, 'utf8'),
-        key: readFileSync(process.env.FIXTURE_KEY, 'utf8'),
-      }
-    : undefined;
-
-// A short open timeout: Deno never reports a socket whose client left during the check.
-const base = { hooks, onError, shutdownTimeoutMs: 2000, hookOptions: { openTimeoutMs: 2000 } };
 const servers: Record<string, GuardedServer> = {
   main: await serve({
     ...base,
@@ -159,24 +58,4 @@ const servers: Record<string, GuardedServer> = {
 if (tls)
   servers.tls = await serve({ ...base, guard: guards.tls, fetch: fetchFor(guards.tls), tls });
 
-let closing = false;
-process.on('SIGTERM', () => {
-  if (closing) return;
-  closing = true;
-  Promise.all(Object.values(servers).map((s) => s.close())).then(
-    () => {
-      process.stdout.write(`${JSON.stringify({ closed: true, stats: stats() })}\n`);
-      process.exit(0);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-});
-// A fixture never outlives a stuck suite.
-setTimeout(() => process.exit(3), 170_000);
-
-process.stdout.write(
-  `${JSON.stringify({ runtime, urls: Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, s.url])) })}\n`,
-);
+runFixture(servers);

@@ -81,11 +81,17 @@ function makeCert(): { dir: string; cert: string; key: string } {
   return { dir, cert, key };
 }
 
-/** Start the fixture under `runtime` (bounded: 60 s to print its URLs). */
-export async function startFixture(runtime: Runtime): Promise<Fixture> {
+/**
+ * Start a fixture under `runtime` (bounded: 60 s to print its URLs): the runtime's own
+ * (`tests/runtimes/fixture-server.ts`), or an integration's (`file`, relative to the repository).
+ */
+export async function startFixture(
+  runtime: Runtime,
+  file = 'tests/runtimes/fixture-server.ts',
+): Promise<Fixture> {
   const tls = makeCert();
   const [command, args] = COMMANDS[runtime];
-  const child = spawn(command, [...args, join(root, 'tests/runtimes/fixture-server.ts')], {
+  const child = spawn(command, [...args, join(root, file)], {
     cwd: root,
     env: { ...process.env, FIXTURE_CERT: tls.cert, FIXTURE_KEY: tls.key, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],

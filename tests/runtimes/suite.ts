@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { SignJWT } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it as vitestIt } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import { FIXTURE_ORIGIN, FIXTURE_SECRET, TRUSTED_PROXY } from './constants.ts';
 import { type Fixture, type Runtime, startFixture } from './harness.ts';
@@ -70,9 +70,55 @@ const skip = (runtime: Runtime, gaps: readonly Runtime[], reason: string): boole
   return skipped;
 };
 
-/** Register the suite for `runtime`. */
-export function runtimeSuite(runtime: Runtime): void {
-  describe(`guarded server on ${runtime}`, () => {
+/**
+ * What the suite runs against: a runtime's own adapter, or a framework integration on a runtime.
+ * An integration that cannot give a guarantee the adapters give says so here, per case: each
+ * case whose title contains a key of `gaps` is skipped, and the reason printed.
+ */
+export interface SuiteTarget {
+  /** Shown in the suite's title: `hono on bun`, `express`. */
+  readonly name: string;
+  /** The runtime the fixture runs on (the runtime-specific cases follow it). */
+  readonly runtime: Runtime;
+  /** The fixture, relative to the repository; it follows `fixture-parts.ts`'s protocol. */
+  readonly fixture: string;
+  /** Case title fragment → why this target cannot pass it. */
+  readonly gaps?: Readonly<Record<string, string>>;
+}
+
+/** `it`, skipping (with the reason printed) the cases `target` declares it cannot pass. */
+function casesFor(target: SuiteTarget): typeof vitestIt {
+  const gapOf = (title: unknown): string | undefined => {
+    for (const [fragment, reason] of Object.entries(target.gaps ?? {})) {
+      if (String(title).includes(fragment)) return reason;
+    }
+    return undefined;
+  };
+  const wrap = (base: typeof vitestIt) =>
+    ((title: string, ...rest: unknown[]) => {
+      const gap = gapOf(title);
+      if (gap === undefined) return (base as (...a: unknown[]) => unknown)(title, ...rest);
+      console.info(`[runtimes:${target.name}] skipped "${title}": ${gap}`);
+      return (vitestIt.skip as (...a: unknown[]) => unknown)(title, ...rest);
+    }) as unknown as typeof vitestIt;
+  const it = wrap(vitestIt);
+  return Object.assign(it, {
+    runIf: (condition: unknown) => (condition ? it : vitestIt.skip),
+    skipIf: (condition: unknown) => (condition ? vitestIt.skip : it),
+    each: vitestIt.each,
+    skip: vitestIt.skip,
+  }) as typeof vitestIt;
+}
+
+/** Register the suite for a runtime's own adapter, or for an integration (`SuiteTarget`). */
+export function runtimeSuite(on: Runtime | SuiteTarget): void {
+  const target: SuiteTarget =
+    typeof on === 'string'
+      ? { name: on, runtime: on, fixture: 'tests/runtimes/fixture-server.ts' }
+      : on;
+  const runtime = target.runtime;
+  const it = casesFor(target);
+  describe(`guarded server on ${target.name}`, () => {
     let fixture: Fixture;
     let shutDown = false;
     const open: { close(): void }[] = [];
@@ -187,7 +233,7 @@ export function runtimeSuite(runtime: Runtime): void {
     };
 
     beforeAll(async () => {
-      fixture = await startFixture(runtime);
+      fixture = await startFixture(runtime, target.fixture);
     }, 90_000);
 
     afterAll(async () => {
