@@ -22,6 +22,10 @@
  *          `jsr:@wsguard/wsguard@^<version>` imports, i.e. what `deno publish` uploads (JSR itself
  *          is not reachable from CI, so `deno add` cannot run).
  *
+ *   snippets  The README's code (examples/snippets, see scripts/install-snippets.mjs): `tsc --strict`
+ *          against the installed package, then each server snippet on its runtime (start-up
+ *          line, ticket, echo, forged token 4001) and the tRPC server with the client snippet.
+ *
  * Every install is checked to hold this build (dist/mod.mjs byte-equal), not a cached tarball.
  *
  * One PASS/FAIL line per step, exit 1 if any failed. Loopback only; temp dirs removed and every
@@ -44,12 +48,13 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { snippetSteps } from './install-snippets.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = join(ROOT, 'tests/install/fixtures');
 const BUN = join(ROOT, 'node_modules/.bin/bun');
 const DENO = join(ROOT, 'node_modules/.bin/deno');
-const DEADLINE_MS = 230_000;
+const DEADLINE_MS = 330_000;
 const ORIGIN = 'https://app.example.test'; // tests/install/fixtures/app.ts
 const KEEP = process.argv.includes('--keep');
 const started = Date.now();
@@ -373,7 +378,9 @@ const nodeInstalled =
     await run('npm', ['init', '-y'], { cwd: nodeDir });
     await run('npm', ['pkg', 'set', 'type=module'], { cwd: nodeDir });
     const flags = ['--no-audit', '--no-fund', '--loglevel=error'];
-    await run('npm', ['install', ...flags, tarball, '@trpc/server', '@trpc/client', 'ws'], {
+    // zod, ioredis, unstorage: what the docs' snippets import (examples/snippets).
+    const deps = [tarball, '@trpc/server', '@trpc/client', 'ws', 'zod', 'ioredis', 'unstorage'];
+    await run('npm', ['install', ...flags, ...deps], {
       cwd: nodeDir,
       timeoutMs: 120_000,
     });
@@ -381,7 +388,7 @@ const nodeInstalled =
     const major = process.versions.node.split('.')[0];
     await run(
       'npm',
-      ['install', ...flags, '-D', 'typescript', `@types/node@${major}`, '@types/ws'],
+      ['install', ...flags, '-D', 'typescript', `@types/node@${major}`, '@types/ws', '@types/bun'],
       { cwd: nodeDir, timeoutMs: 120_000 },
     );
     assertThisBuild(nodeDir);
@@ -475,8 +482,9 @@ if (nodeServer) {
 // Bun
 
 const bunDir = join(tmp, 'bun');
+let bunInstalled = false;
 if (packed) {
-  const bunInstalled = await step('bun: bun add <tarball> @trpc/server @trpc/client', async () => {
+  bunInstalled = await step('bun: bun add <tarball> @trpc/server @trpc/client', async () => {
     mkdirSync(bunDir);
     writeFileSync(
       join(bunDir, 'package.json'),
@@ -560,6 +568,27 @@ await step('deno: JSR package from source (links → repo), jsr:@wsguard/wsguard
   imports['@trpc/client'] = 'npm:@trpc/client@^11';
   writeFileSync(join(dir, 'deno.json'), JSON.stringify({ links: [ROOT], imports }, null, 2));
   return denoApp(dir, []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The README's snippets (examples/snippets), type-checked and run from the installed package.
+
+await snippetSteps({
+  step,
+  skip,
+  run,
+  start,
+  StepError,
+  root: ROOT,
+  nodeDir,
+  bunDir,
+  secret,
+  signJwt,
+  bun: BUN,
+  deno: DENO,
+  denoEnv: DENO_ENV,
+  nodeInstalled,
+  bunInstalled,
 });
 
 // ---------------------------------------------------------------------------------------------

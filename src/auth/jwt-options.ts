@@ -124,7 +124,12 @@ export function validateJwtOptions(options: JwtOptions): string[] {
   const sources = [options.secret, options.publicKey, options.jwks].filter(
     (v) => v !== undefined,
   ).length;
-  if (sources !== 1) problems.push('jwt: give exactly one of secret, publicKey or jwks');
+  if (sources === 0 && hmac.length > 0 && 'secret' in options) {
+    // `secret: process.env.JWT_SECRET!` with the variable unset: name that, not the API rule.
+    problems.push(
+      'jwt.secret is undefined: the environment variable it is read from is probably not set (e.g. JWT_SECRET: 32 or more random bytes)',
+    );
+  } else if (sources !== 1) problems.push('jwt: give exactly one of secret, publicKey or jwks');
   if (options.secret !== undefined) {
     if (hmac.length === 0)
       problems.push('jwt.secret: a secret only verifies HS* algorithms; pin HS256/384/512');

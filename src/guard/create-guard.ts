@@ -48,6 +48,7 @@ import { createRelease } from '../state/release.ts';
 import { guardHooks } from '../transport/hooks.ts';
 import { createAdmin } from './admin.ts';
 import { diagnose } from './doctor.ts';
+import { describePosture } from './posture.ts';
 import { DEFAULTS, type GuardOptions } from './options.ts';
 import { createRefresh } from './refresh.ts';
 import { resolveSettings } from './settings.ts';
@@ -186,6 +187,8 @@ export function createGuard(options: GuardOptions): Guard {
     hooks: (app, hookOptions) => guardHooks(self, app, hookOptions),
     maxBytes: settings.maxBytes,
     store: raw,
+    describe: () => describePosture(options, settings, raw),
+    issuesTickets: ticketsEnabled,
     violation(connection, v) {
       const c = connection as ConnectionState;
       verdicts.rejected(c, v.reason, v.closeCode, { by: 'runtime' });

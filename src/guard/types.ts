@@ -100,6 +100,13 @@ export interface Guard {
    * adapters in `wsguard/adapters/*` call it for you.
    */
   hooks(app?: GuardedHooks, options?: GuardHooksOptions): GuardHooks;
+  /**
+   * The guard's posture in one line, for a start-up log: origins, credential sources and how they
+   * are verified, the store (shared or not), connection and frame limits, TLS. Never a secret.
+   */
+  describe(): string;
+  /** Whether this guard issues one-time tickets (`tickets` set): `serve()` then serves their route. */
+  readonly issuesTickets: boolean;
   /** The effective message size limit, for adapters to configure the runtime (`maxPayload`). */
   readonly maxBytes: number;
   /** The store in use. */
@@ -107,6 +114,12 @@ export interface Guard {
 }
 
 type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * What an app hook returns: anything. A promise (any thenable) is awaited and its rejection
+ * handled (reported; 1011 for `message`); any other value (`peer.send()`'s number) is ignored.
+ */
+export type HookResult = unknown;
 
 /** What an adapter knows about the client of a handshake. */
 export interface ClientInfo extends ClientAddress {
@@ -136,9 +149,13 @@ export interface GuardedHooks {
     // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing is typed `void`
   ) => MaybePromise<{ headers?: HeadersInit } | Response | undefined | void>;
   /** The socket opened. Frames wait until a returned promise settles. */
-  readonly open?: (peer: Peer, connection: GuardConnection) => MaybePromise<void>;
-  /** A frame passed every check. */
-  readonly message?: (peer: Peer, message: Message, guarded: GuardedMessage) => MaybePromise<void>;
+  readonly open?: (peer: Peer, connection: GuardConnection) => HookResult;
+  /**
+   * A frame passed every check. An expression body fits
+   * (`(peer, _m, { value }) => peer.send(JSON.stringify(value))`): what it returns is ignored,
+   * unless it is a promise, whose rejection closes the connection with 1011 and is reported.
+   */
+  readonly message?: (peer: Peer, message: Message, guarded: GuardedMessage) => HookResult;
   /**
    * The guard refused a frame with an error reply (rate limit, invalid message, permission) and
    * the connection stays open. Answer it in the app's protocol (e.g. one tRPC error per call id in
@@ -150,21 +167,21 @@ export interface GuardedHooks {
     reply: ErrorReply,
     frame: string | ArrayBuffer | ArrayBufferView,
     connection: GuardConnection,
-  ) => MaybePromise<void>;
+  ) => HookResult;
   /** The socket closed; caps are already being released. */
   readonly close?: (
     peer: Peer,
     details: { code?: number; reason?: string },
     connection: GuardConnection,
-  ) => MaybePromise<void>;
+  ) => HookResult;
   /** A socket error (often the client's: a protocol violation). */
-  readonly error?: (peer: Peer, error: WSError) => MaybePromise<void>;
+  readonly error?: (peer: Peer, error: WSError) => HookResult;
   /** The send buffer drained. */
-  readonly drain?: (peer: Peer) => MaybePromise<void>;
+  readonly drain?: (peer: Peer) => HookResult;
   /** A ping frame arrived. */
-  readonly ping?: (peer: Peer, data: Uint8Array) => MaybePromise<void>;
+  readonly ping?: (peer: Peer, data: Uint8Array) => HookResult;
   /** A pong frame arrived. */
-  readonly pong?: (peer: Peer, data: Uint8Array) => MaybePromise<void>;
+  readonly pong?: (peer: Peer, data: Uint8Array) => HookResult;
 }
 
 /** Options for {@link guardHooks}. */

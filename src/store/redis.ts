@@ -42,6 +42,7 @@ import type {
 } from './contract.ts';
 import { subscribeChannel } from './redis-channel.ts';
 import type { RedisClientLike } from './redis-client.ts';
+import { FirstReady } from './redis-first-ready.ts';
 import { ScriptRunner } from './redis-script-runner.ts';
 import { SCRIPTS } from './redis-scripts.ts';
 import { runBounded } from './run-bounded.ts';
@@ -126,6 +127,7 @@ class RedisStore implements Store {
   readonly #now: (() => number) | undefined;
   readonly #scripts: ScriptRunner;
   readonly #subscriptions = new Set<StoreSubscription>();
+  readonly #firstReady: FirstReady;
 
   constructor(
     client: RedisClientLike,
@@ -135,6 +137,7 @@ class RedisStore implements Store {
     now: (() => number) | undefined,
   ) {
     this.#client = client;
+    this.#firstReady = new FirstReady(client);
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
     this.#ownsClient = ownsClient;
@@ -291,6 +294,11 @@ class RedisStore implements Store {
   }
 
   #run<T>(op: string, work: () => Promise<T>): Promise<T> {
-    return runBounded(`redis store: ${op}`, this.#timeoutMs, work);
+    const connecting = this.#firstReady.pending();
+    return runBounded(
+      `redis store: ${op}`,
+      this.#timeoutMs,
+      connecting === undefined ? work : () => connecting.then(work),
+    );
   }
 }

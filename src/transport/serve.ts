@@ -9,6 +9,7 @@
 import type { Guard, GuardedHooks, GuardHooks, GuardHooksOptions } from '../guard/types.ts';
 import type { ClientAddress, ProxyTrustOptions } from '../handshake/trusted-proxy.ts';
 import type { ErrorStage } from '../observability/report.ts';
+import { ticketHandler } from './http.ts';
 
 /** A certificate and its key, PEM-encoded. */
 export interface TlsOptions {
@@ -49,6 +50,13 @@ export interface GuardedSocketOptions extends ProxyTrustOptions {
 
 /** Options of an adapter's `serve`. */
 export interface ServeOptions extends GuardedSocketOptions {
+  /**
+   * Where `serve` answers `POST` ticket requests itself ({@link ticketHandler}) when the guard
+   * issues tickets (`tickets` in `createGuard`), before `fetch` sees them; `false` leaves every
+   * path to `fetch` (mount `ticketHandler` yourself, with your own options).
+   * @default '/ws/ticket'
+   */
+  readonly ticketPath?: string | false;
   /** Plain HTTP requests (anything that is not a WebSocket handshake). @default 404 */
   readonly fetch?: (request: Request, client: ClientAddress) => Response | Promise<Response>;
   /**
@@ -116,7 +124,10 @@ export function hooksFor(options: GuardedSocketOptions): GuardHooks {
   });
 }
 
-/** The app's `fetch`, made safe: a throw becomes a bare 500 and a call to `onError`. */
+/**
+ * The HTTP side of `serve`: the ticket route when the guard issues tickets, then the app's
+ * `fetch`, made safe (a throw becomes a bare 500 and a call to `onError`).
+ */
 export function httpHandler(
   options: ServeOptions,
 ): (request: Request, client: ClientAddress) => Promise<Response> {
@@ -128,7 +139,15 @@ export function httpHandler(
       // A throwing error handler must not take the server down.
     }
   };
+  const ticketPath =
+    options.ticketPath !== false && options.guard.issuesTickets
+      ? (options.ticketPath ?? '/ws/ticket')
+      : undefined;
+  const tickets = ticketPath === undefined ? undefined : ticketHandler(options.guard);
   return async (request, client) => {
+    if (tickets && new URL(request.url).pathname === ticketPath) {
+      return tickets(request, client.ip);
+    }
     if (!options.fetch) return new Response('not found', { status: 404 });
     try {
       return await options.fetch(request, client);

@@ -42,6 +42,15 @@ describe('createGuard refuses unsafe options with the fix', () => {
     expect(() => createGuard(safe)).not.toThrow();
   });
 
+  it('a secret read from an unset environment variable: says that, not "give exactly one"', () => {
+    const problems = refused({
+      ...safe,
+      jwt: { algorithms: ['HS256'], secret: process.env.WSGUARD_TEST_UNSET_SECRET! },
+    });
+    expect(problems.join('\n')).toMatch(/jwt\.secret is undefined.*environment variable/);
+    expect(problems.join('\n')).not.toContain('give exactly one');
+  });
+
   it('no origins: says to list them, with an example', () => {
     const p = oneProblem({ jwt, audit: false });
     expect(p).toMatch(/^origins: missing/);
