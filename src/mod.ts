@@ -65,6 +65,7 @@ export type {
 export { hasForbiddenKey, parseFrame, scanJson, validate } from './frames/parse.ts';
 export { createGuard } from './guard/create-guard.ts';
 export { diagnose } from './guard/doctor.ts';
+export type { GuardHealth } from './guard/health.ts';
 export type { GuardOptions, LimitOptions, MessageOptions } from './guard/options.ts';
 export { DEFAULTS } from './guard/options.ts';
 export type {
@@ -76,6 +77,7 @@ export type {
   GuardedMessage,
   GuardHooks,
   GuardHooksOptions,
+  HookResult,
   MessageDecision,
   Reject,
   UpgradeInfo,
@@ -146,6 +148,7 @@ export {
   healthHandler,
   json,
   metricsHandler,
+  readinessHandler,
   SECURITY_HEADERS,
   STRICT_CSP,
   statsHandler,

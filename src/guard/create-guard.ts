@@ -48,8 +48,9 @@ import { createRelease } from '../state/release.ts';
 import { guardHooks } from '../transport/hooks.ts';
 import { createAdmin } from './admin.ts';
 import { diagnose } from './doctor.ts';
-import { describePosture } from './posture.ts';
+import { createHealth } from './health.ts';
 import { DEFAULTS, type GuardOptions } from './options.ts';
+import { describePosture } from './posture.ts';
 import { createRefresh } from './refresh.ts';
 import { resolveSettings } from './settings.ts';
 import { buildStore, secretParamsOf } from './store-setup.ts';
@@ -179,6 +180,9 @@ export function createGuard(options: GuardOptions): Guard {
     userLimiter,
   });
 
+  const admin = createAdmin(ctx, { bans, watch, tickets, release, renewal });
+  // Set by shutdown(): readiness answers 503 from then on.
+  let closing = false;
   const self: Guard = {
     upgrade,
     message,
@@ -206,7 +210,12 @@ export function createGuard(options: GuardOptions): Guard {
     can: (principal, permission) => permissions.has(principal, permission),
     checkOrigin: (origin) => origins.check(origin),
     canAccess: async (principal, resource) => permissions.canAccess(principal, resource),
-    ...createAdmin(ctx, { bans, watch, tickets, release, renewal }),
+    ...admin,
+    shutdown: (reason) => {
+      closing = true;
+      return admin.shutdown(reason);
+    },
+    health: createHealth(raw, stats, () => closing),
     connections: () => ctx.registry.live.values(),
     stats: () => stats.snapshot(),
     metrics: () => stats.prometheus(),

@@ -8,9 +8,9 @@
  * @module
  */
 import type { CredentialSources } from '../handshake/credentials.ts';
+import type { GuardSettings } from '../state/context.ts';
 import type { Store } from '../store/contract.ts';
 import type { GuardOptions } from './options.ts';
-import type { GuardSettings } from '../state/context.ts';
 
 const SOURCES = ['header', 'query', 'cookie', 'subprotocol', 'firstMessage'] as const;
 

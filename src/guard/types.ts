@@ -18,6 +18,7 @@ import type { CloseInitiator, StatsSnapshot } from '../observability/stats.ts';
 import type { GuardConnection, Terminate } from '../state/connection.ts';
 import type { Subject } from '../state/penalties.ts';
 import type { Store } from '../store/contract.ts';
+import type { GuardHealth } from './health.ts';
 
 export type { Accept, ErrorReply, MessageDecision, Reject, UpgradeInfo };
 
@@ -93,6 +94,11 @@ export interface Guard {
   metrics(): string;
   /** Resolves once keys are imported; rejects with the import error. */
   ready(): Promise<void>;
+  /**
+   * Readiness: probe the store (one bounded read, timed) and say whether this instance should get
+   * traffic (store up, not shutting down). Never throws. `readinessHandler` answers it over HTTP.
+   */
+  health(): Promise<GuardHealth>;
   /** Close every connection with 1001 and release all leases; for graceful shutdown. */
   shutdown(reason?: string): Promise<void>;
   /**

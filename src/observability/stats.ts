@@ -98,6 +98,8 @@ export interface StatsSnapshot {
   readonly bans: number;
   /** Start of counting (ISO). */
   readonly since: string;
+  /** The last readiness probe of the store (`guard.health()`), once one ran. */
+  readonly store?: { readonly up: boolean; readonly latencyMs: number; readonly at: string };
 }
 
 const bump = <K>(map: Map<K, number>, key: K): void => {
@@ -117,6 +119,7 @@ export class Stats {
   readonly #clientCloses = new Map<CloseClass, number>();
   readonly #appCloses = new Map<CloseClass, number>();
   readonly #since = new Date().toISOString();
+  #store: { up: boolean; latencyMs: number; at: string } | undefined;
 
   /** A connection opened (for `userId`, when known). */
   opened(userId: string | undefined): void {
@@ -164,6 +167,11 @@ export class Stats {
     else bump(by === 'app' ? this.#appCloses : this.#clientCloses, closeClassOf(code));
   }
 
+  /** A readiness probe of the store ended: whether it answered, and how long it took. */
+  storeChecked(up: boolean, latencyMs: number): void {
+    this.#store = { up, latencyMs, at: new Date().toISOString() };
+  }
+
   /** A ban started. */
   banned(): void {
     this.#bans++;
@@ -188,6 +196,7 @@ export class Stats {
       appCloses: Object.fromEntries(this.#appCloses),
       bans: this.#bans,
       since: this.#since,
+      ...(this.#store ? { store: { ...this.#store } } : {}),
     };
   }
 
@@ -239,6 +248,14 @@ export class Stats {
       labelled('class', s.appCloses),
     );
     metric('bans_total', 'counter', 'Bans started.', [['', s.bans]]);
+    if (s.store) {
+      metric('store_up', 'gauge', 'Whether the store answered the last readiness probe.', [
+        ['', s.store.up ? 1 : 0],
+      ]);
+      metric('store_latency_seconds', 'gauge', 'Duration of the last readiness probe.', [
+        ['', s.store.latencyMs / 1000],
+      ]);
+    }
     return `${lines.join('\n')}\n`;
   }
 }

@@ -348,7 +348,11 @@ export function metricsHandler(
   };
 }
 
-/** `GET /healthz`: `200 ok`. */
+/**
+ * Liveness, `GET /healthz`: `200 ok` whenever the process answers, whatever its store does (an
+ * orchestrator restarts a process that fails it, which would not help a store outage). For
+ * whether the instance should get traffic, use {@link readinessHandler}.
+ */
 export function healthHandler(): (request: Request) => Response {
   return () =>
     withSecurityHeaders(
@@ -356,4 +360,20 @@ export function healthHandler(): (request: Request) => Response {
         headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
       }),
     );
+}
+
+/**
+ * Readiness, `GET /readyz`: `200 {"ready":true,"store":{name,shared,up,latencyMs}}` when the
+ * guard's store answered a probe and the guard is not shutting down; `503` with `reason`
+ * (`store unavailable`, `shutting down`) and `Retry-After` otherwise, within the store's command
+ * timeout. Each probe sets `wsguard_store_up` and `wsguard_store_latency_seconds` in `/metrics`.
+ * It names no key, secret or address: safe for a load balancer, still best kept internal.
+ */
+export function readinessHandler(guard: Guard): (request: Request) => Promise<Response> {
+  return async () => {
+    const health = await guard.health();
+    const headers: Record<string, string> = { 'cache-control': 'no-store' };
+    if (!health.ready) headers['retry-after'] = '5';
+    return json(health, health.ready ? 200 : 503, headers);
+  };
 }
