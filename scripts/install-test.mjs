@@ -378,8 +378,17 @@ const nodeInstalled =
     await run('npm', ['init', '-y'], { cwd: nodeDir });
     await run('npm', ['pkg', 'set', 'type=module'], { cwd: nodeDir });
     const flags = ['--no-audit', '--no-fund', '--loglevel=error'];
-    // zod, ioredis, unstorage: what the docs' snippets import (examples/snippets).
-    const deps = [tarball, '@trpc/server', '@trpc/client', 'ws', 'zod', 'ioredis', 'unstorage'];
+    // zod, ioredis, unstorage, pino: what the docs' snippets import (examples/snippets).
+    const deps = [
+      tarball,
+      '@trpc/server',
+      '@trpc/client',
+      'ws',
+      'zod',
+      'ioredis',
+      'unstorage',
+      'pino',
+    ];
     await run('npm', ['install', ...flags, ...deps], {
       cwd: nodeDir,
       timeoutMs: 120_000,
