@@ -9,10 +9,11 @@
  */
 import { bannedReason } from '../core/ban-reason.ts';
 import type { MessageRejectReason } from '../core/codes.ts';
-import { type LocalLimiter, tryStep } from '../core/rate-limit.ts';
+import { tryStep } from '../core/rate-limit.ts';
 import type { ConnectionState, GuardConnection } from '../state/connection.ts';
 import type { GuardContext } from '../state/context.ts';
 import type { Penalize } from '../state/penalize.ts';
+import type { UserRateLimiter } from '../state/shared-user-rate.ts';
 import type { CheckMessage } from './authorize.ts';
 import type { MessageDecision } from './decision.ts';
 import type { Authenticate } from './first-message.ts';
@@ -81,17 +82,45 @@ export interface MessageParts {
   readonly invalid: ReturnType<typeof createInvalid>;
   readonly check: CheckMessage;
   readonly authenticate: Authenticate;
-  readonly userLimiter: LocalLimiter | undefined;
+  readonly userLimiter: UserRateLimiter | undefined;
+}
+
+/**
+ * The checks of what a frame says, once its state, size and rates passed: passthrough, parse,
+ * schema and permissions, or the first-message credential.
+ */
+function createContentChecks(
+  settings: GuardContext['settings'],
+  parts: MessageParts,
+  settle: ReturnType<typeof createSettle>,
+) {
+  const { maxBytes, maxDepth, maxEntries, json, passthrough, passthroughMax } = settings;
+  const { verdicts, invalid, check, authenticate } = parts;
+  return (c: ConnectionState, frame: string | ArrayBuffer | ArrayBufferView, pending: boolean) => {
+    if (typeof frame === 'string' && frame.length <= passthroughMax && passthrough.has(frame))
+      return verdicts.deliver(frame);
+    if (!json) {
+      if (pending) return verdicts.close(c, 'credentials_missing', 'credentials required');
+      return verdicts.deliver(frame);
+    }
+    const parsed = parseFrame(frame, maxBytes, maxDepth, maxEntries);
+    if (!parsed.ok) {
+      if (parsed.problem === 'too_big') return verdicts.close(c, 'too_big', 'message too big');
+      if (pending) return verdicts.close(c, 'credentials_missing', 'credentials required');
+      return invalid(c, parsed.problem);
+    }
+    if (pending) return settle(c, authenticate(c, parsed.value));
+    return settle(c, check(c, parsed.value));
+  };
 }
 
 /** The message decision of one guard. */
 export function createMessageDecision(ctx: GuardContext, parts: MessageParts): DecideMessage {
   const { now, report, settings } = ctx;
-  const { maxBytes, maxDepth, maxEntries, json, passthrough, passthroughMax, messageRate } =
-    settings;
-  const { verdicts, rates, penalize, invalid, check, authenticate, userLimiter } = parts;
+  const { maxBytes, messageRate } = settings;
+  const { verdicts, rates, penalize, userLimiter } = parts;
   const reportMessage = report('message');
-  const settle = createSettle(verdicts, reportMessage);
+  const content = createContentChecks(settings, parts, createSettle(verdicts, reportMessage));
 
   // The per-frame checks in their contract order: state, size, rates, passthrough, parse, checks.
   const decide = (c: ConnectionState, frame: string | ArrayBuffer | ArrayBufferView) => {
@@ -124,25 +153,27 @@ export function createMessageDecision(ctx: GuardContext, parts: MessageParts): D
     }
     if (userLimiter && c.principal) {
       const wait = userLimiter.tryTake(c.principal.sub, t);
-      if (wait > 0) {
+      if (wait !== 0) {
+        // A shared budget whose local slice ran out answers after its lease (one store call per
+        // slice, not per frame); the frames behind this one wait in the transport's queue.
+        if (typeof wait !== 'number') {
+          return wait
+            .then((w) => {
+              if (c.closed) return verdicts.close(c, 'internal', 'closed');
+              return (
+                (w > 0 && rates.limited(c, 'user_message_rate', w)) || content(c, frame, pending)
+              );
+            })
+            .catch((error: unknown) => {
+              reportMessage(error);
+              return verdicts.close(c, 'internal', 'internal error');
+            });
+        }
         const d = rates.limited(c, 'user_message_rate', wait);
         if (d) return d;
       }
     }
-    if (typeof frame === 'string' && frame.length <= passthroughMax && passthrough.has(frame))
-      return verdicts.deliver(frame);
-    if (!json) {
-      if (pending) return verdicts.close(c, 'credentials_missing', 'credentials required');
-      return verdicts.deliver(frame);
-    }
-    const parsed = parseFrame(frame, maxBytes, maxDepth, maxEntries);
-    if (!parsed.ok) {
-      if (parsed.problem === 'too_big') return verdicts.close(c, 'too_big', 'message too big');
-      if (pending) return verdicts.close(c, 'credentials_missing', 'credentials required');
-      return invalid(c, parsed.problem);
-    }
-    if (pending) return settle(c, authenticate(c, parsed.value));
-    return settle(c, check(c, parsed.value));
+    return content(c, frame, pending);
   };
 
   return (connection, frame) => {

@@ -7,10 +7,11 @@
  *
  * @module
  */
-import { gcraStep, type LimitResult, type LocalLimiter } from '../core/rate-limit.ts';
+import { gcraStep, type LimitResult } from '../core/rate-limit.ts';
 import type { ConnectionState } from '../state/connection.ts';
 import type { GuardContext } from '../state/context.ts';
 import type { Penalize } from '../state/penalize.ts';
+import type { UserRateLimiter } from '../state/shared-user-rate.ts';
 import type { MessageDecision } from './decision.ts';
 import type { Verdicts } from './verdicts.ts';
 
@@ -32,7 +33,7 @@ export interface RateRefusals {
 /** The rate refusals of one guard. */
 export function createRateRefusals(
   ctx: GuardContext,
-  parts: { verdicts: Verdicts; penalize: Penalize; userLimiter: LocalLimiter | undefined },
+  parts: { verdicts: Verdicts; penalize: Penalize; userLimiter: UserRateLimiter | undefined },
 ): RateRefusals {
   const { audit, now, settings } = ctx;
   const { dryRun, closeAfterRateHits, messageRate } = settings;

@@ -45,6 +45,7 @@ import { createPenalizer } from '../state/penalize.ts';
 import { createPenalties } from '../state/penalties.ts';
 import { createRegistry } from '../state/registry.ts';
 import { createRelease } from '../state/release.ts';
+import { SharedUserRate, type UserRateLimiter } from '../state/shared-user-rate.ts';
 import { guardHooks } from '../transport/hooks.ts';
 import { createAdmin } from './admin.ts';
 import { diagnose } from './doctor.ts';
@@ -130,7 +131,13 @@ export function createGuard(options: GuardOptions): Guard {
   };
   const deadlines = createDeadlines(now, expire);
   const admission = createAdmission(ctx, { bans, watch, caps, deadlines });
-  const userLimiter = settings.userRate ? new LocalLimiter(settings.userRate) : undefined;
+  // A shared store holds the per-user budget for every instance (leased in slices); alone, the
+  // exact local limiter is enough and costs no store call.
+  const userLimiter: UserRateLimiter | undefined = !settings.userRate
+    ? undefined
+    : raw.shared
+      ? new SharedUserRate({ store, rule: settings.userRate, now, onError: report('store') })
+      : new LocalLimiter(settings.userRate);
   const release = createRelease(ctx, { caps, deadlines, renewal, userLimiter });
 
   // Frames: what a connection may do.

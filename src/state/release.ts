@@ -5,13 +5,14 @@
  *
  * @module
  */
-import type { LocalLimiter } from '../core/rate-limit.ts';
+
 import type { CloseInitiator } from '../observability/stats.ts';
 import type { Caps } from './caps.ts';
 import { type ConnectionState, enterPhase } from './connection.ts';
 import type { GuardContext } from './context.ts';
 import type { Deadlines } from './deadlines.ts';
 import type { LeaseRenewal } from './lease-renewal.ts';
+import type { UserRateLimiter } from './shared-user-rate.ts';
 
 /** Release `c`; `code` is the close code when known, `by` who closed. Never rejects. */
 export type Release = (c: ConnectionState, code?: number, by?: CloseInitiator) => Promise<void>;
@@ -23,7 +24,7 @@ export function createRelease(
     caps: Caps;
     deadlines: Deadlines;
     renewal: LeaseRenewal;
-    userLimiter: LocalLimiter | undefined;
+    userLimiter: UserRateLimiter | undefined;
   },
 ): Release {
   const { registry, stats, audit, auditing, now } = ctx;
