@@ -22,6 +22,12 @@ export interface RedisFeedReader extends RedisClientLike {
   once?(event: 'ready', listener: () => void): unknown;
   /** Remove a listener (ioredis). */
   off?(event: 'ready', listener: () => void): unknown;
+  /**
+   * True for an ioredis `Cluster`: a keyless command (`CLIENT ID`, `CLIENT UNBLOCK`) goes to a
+   * random node there, so the feed does not interrupt blocked reads (new topics join within
+   * `blockMs`).
+   */
+  readonly isCluster?: boolean;
 }
 
 /** The client a feed publishes with: the store's client, plus a way to open the reader. */
@@ -31,6 +37,8 @@ export interface RedisFeedClient extends RedisClientLike {
    * connection, so it cannot share the client that publishes and serves the store.
    */
   duplicate?(): RedisFeedReader;
+  /** True for an ioredis `Cluster` (see {@link RedisFeedReader.isCluster}). */
+  readonly isCluster?: boolean;
 }
 
 /**
@@ -73,7 +81,8 @@ export interface RedisFeedOptions<T> {
   readonly ttlMs?: number;
   /**
    * Longest single `XREAD BLOCK`, in ms. A new topic normally joins the blocked read at once (the
-   * read is interrupted with `CLIENT UNBLOCK`); where ACLs forbid that, it joins within `blockMs`.
+   * read is interrupted with `CLIENT UNBLOCK`); where ACLs forbid that, and on a Redis Cluster,
+   * it joins within `blockMs`.
    * @default 1000
    */
   readonly blockMs?: number;

@@ -40,6 +40,10 @@ export class ReaderLoop<T> {
     this.#topics = topics;
     this.#reader = reader;
     this.#ownsReader = reader === undefined;
+    // On a Redis Cluster, CLIENT ID and CLIENT UNBLOCK carry no key and go to a random node:
+    // the id would be of another connection than the one blocked in XREAD, and the UNBLOCK could
+    // wake an unrelated client holding the same id on another node. New topics wait for blockMs.
+    if (ctx.client.isCluster === true || reader?.isCluster === true) this.#canUnblock = false;
   }
 
   /** Start the loop, or make the running one read the topics as they are now. */

@@ -88,6 +88,9 @@ describe.skipIf(skip !== undefined)(
         client: redis,
         prefix,
         onError: (error) => errors.push(error),
+        // Timeouts are not under test here (but in the stall case, which sets its own): a busy
+        // machine must not turn a slow publish into a retried catch-up page.
+        commandTimeoutMs: 5000,
         ...extra,
       });
       feeds.push(f);
