@@ -39,6 +39,7 @@ import {
 import { setClient } from '../src/transport/slots.ts';
 
 export type { GuardedServer, GuardedSocketOptions, ServeOptions } from '../src/transport/serve.ts';
+export { nodeServerOptions } from './node-http.ts';
 
 /**
  * `ws` reports a frame it refused as an `error` event (crossws passes it on as a `WSError` whose

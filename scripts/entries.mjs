@@ -11,6 +11,12 @@ export const ENTRIES = {
   './adapters/node': 'adapters/node.ts',
   './adapters/bun': 'adapters/bun.ts',
   './adapters/deno': 'adapters/deno.ts',
+  './express': 'adapters/express.ts',
+  './fastify': 'adapters/fastify.ts',
+  './ws': 'adapters/ws.ts',
+  './hono': 'adapters/hono.ts',
+  './elysia': 'adapters/elysia.ts',
+  './h3': 'adapters/h3.ts',
 };
 
 /** The CLI, npm only (it runs on Node). */

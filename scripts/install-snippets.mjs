@@ -16,10 +16,10 @@ const snippetFiles = (dir) => readdirSync(dir).filter((f) => f.endsWith('.ts'));
 const isNode = (f) => !/\.(bun|deno)\.ts$/.test(f);
 /**
  * Snippets whose other dependencies ship declarations that fail `skipLibCheck: false` (unstorage's
- * drivers): checked with skipLibCheck on; wsguard's own declarations are checked strictly by the
+ * drivers, h3): checked with skipLibCheck on; wsguard's own declarations are checked strictly by the
  * other snippets.
  */
-const LOOSE = new Set(['scaling-unstorage.ts']);
+const LOOSE = new Set(['scaling-unstorage.ts', 'integration-h3-server.ts']);
 /** What a server snippet prints first: `guarded WebSocket on ws://host:port/ws` (or `tRPC over`). */
 const STARTED = /(?:guarded WebSocket on|tRPC over) (ws:\/\/\S+)\/ws\n\s+(origins .*)/;
 
@@ -80,11 +80,27 @@ export async function snippetSteps(t) {
     join(t.root, 'tests/install/fixtures/snippet-smoke.mjs'),
     join(t.nodeDir, 'snippet-smoke.mjs'),
   );
-  const nodeSnippets = snippetFiles(dir).filter(isNode);
+  // The integrations' examples (the docs include them too), under distinct names.
+  const integrations = ['express', 'fastify', 'ws', 'hono', 'elysia', 'h3'].flatMap((name) =>
+    snippetFiles(join(t.root, 'examples/integrations', name)).map((f) => ({
+      from: join(t.root, 'examples/integrations', name, f),
+      to: `integration-${name}-${f}`,
+    })),
+  );
+  // Bun's (Elysia, Hono on Bun) and Deno's examples are checked with their runtime's types.
+  const onBun = (f) => /^integration-(elysia-server|hono-server)\.ts$/.test(f);
+  const onDeno = (f) => f.endsWith('.deno.ts');
+  const nodeSnippets = [
+    ...snippetFiles(dir).filter(isNode),
+    ...integrations.map((i) => i.to).filter((f) => !onBun(f) && !onDeno(f)),
+  ];
+  const bunSnippets = ['server.bun.ts', ...integrations.map((i) => i.to).filter(onBun)];
+  const denoSnippets = ['server.deno.ts', ...integrations.map((i) => i.to).filter(onDeno)];
   const typed = await t.step('snippets: tsc --strict against the installed package', async () => {
     const snippets = join(t.nodeDir, 'snippets');
     await t.run('mkdir', ['-p', snippets]);
-    copy(snippets, [...nodeSnippets, 'server.bun.ts']);
+    copy(snippets, [...snippetFiles(dir).filter(isNode), 'server.bun.ts']);
+    for (const i of integrations) copyFileSync(i.from, join(snippets, i.to));
     const base = {
       target: 'ES2022',
       module: 'NodeNext',
@@ -115,14 +131,14 @@ export async function snippetSteps(t) {
       // were checked with it just above.
       JSON.stringify({
         compilerOptions: { ...base, types: ['bun'], skipLibCheck: true, noEmit: true },
-        files: ['server.bun.ts'],
+        files: bunSnippets,
       }),
     );
     const tsc = join(t.nodeDir, 'node_modules/.bin/tsc');
     await t.run(tsc, ['-p', 'tsconfig.json'], { cwd: snippets });
     await t.run(tsc, ['-p', 'tsconfig.loose.json'], { cwd: snippets });
     await t.run(tsc, ['-p', 'tsconfig.bun.json'], { cwd: snippets });
-    return `${nodeSnippets.length + 1} snippets (Node and Bun types)`;
+    return `${nodeSnippets.length + bunSnippets.length} snippets (Node and Bun types)`;
   });
   if (!typed) return;
   const snippets = join(t.nodeDir, 'snippets');
@@ -177,8 +193,9 @@ export async function snippetSteps(t) {
 
   await t.step('snippets: server.deno.ts (deno check, then runs)', async () => {
     copy(t.nodeDir, ['server.deno.ts']);
+    for (const i of integrations) if (onDeno(i.to)) copyFileSync(i.from, join(t.nodeDir, i.to));
     const flags = ['--node-modules-dir=manual'];
-    await t.run(t.deno, ['check', '--quiet', ...flags, 'server.deno.ts'], {
+    await t.run(t.deno, ['check', '--quiet', ...flags, ...denoSnippets], {
       cwd: t.nodeDir,
       env: t.denoEnv,
       timeoutMs: 90_000,

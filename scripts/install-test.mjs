@@ -325,7 +325,10 @@ if (packed)
   await step('pack: dependency closure, no Node built-in behind wsguard/client', async () => {
     const files = packedFiles;
     // Every package the built code imports must be installed with it.
+    // Its own name too: a self-reference resolves through its own `exports` (and the CLI's
+    // `init` templates are code that imports wsguard, as the scaffolded project will).
     const declared = new Set([
+      pkg.name,
       ...Object.keys(pkg.dependencies ?? {}),
       ...Object.keys(pkg.peerDependencies ?? {}),
     ]);
@@ -378,7 +381,8 @@ const nodeInstalled =
     await run('npm', ['init', '-y'], { cwd: nodeDir });
     await run('npm', ['pkg', 'set', 'type=module'], { cwd: nodeDir });
     const flags = ['--no-audit', '--no-fund', '--loglevel=error'];
-    // zod, ioredis, unstorage, pino: what the docs' snippets import (examples/snippets).
+    // zod, ioredis, unstorage, pino: what the docs' snippets import (examples/snippets);
+    // express, fastify, hono, h3, elysia: the integrations' examples (wsguard/<framework>).
     const deps = [
       tarball,
       '@trpc/server',
@@ -388,6 +392,12 @@ const nodeInstalled =
       'ioredis',
       'unstorage',
       'pino',
+      'express',
+      'fastify',
+      'hono',
+      '@hono/node-server',
+      'h3',
+      'elysia',
     ];
     await run('npm', ['install', ...flags, ...deps], {
       cwd: nodeDir,
@@ -397,7 +407,10 @@ const nodeInstalled =
     const major = process.versions.node.split('.')[0];
     await run(
       'npm',
-      ['install', ...flags, '-D', 'typescript', `@types/node@${major}`, '@types/ws', '@types/bun'],
+      [
+        ...['install', ...flags, '-D', 'typescript', `@types/node@${major}`, '@types/ws'],
+        ...['@types/bun', '@types/express'],
+      ],
       { cwd: nodeDir, timeoutMs: 120_000 },
     );
     assertThisBuild(nodeDir);
@@ -433,7 +446,7 @@ const nodeTyped =
     );
     await run(join(nodeDir, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: nodeDir });
     const tsc = readJson(join(nodeDir, 'node_modules/typescript/package.json')).version;
-    return `typescript ${tsc}, 7 subpaths`;
+    return `typescript ${tsc}, 12 subpaths (wsguard/h3 with the snippets)`;
   }));
 
 let nodeServer;
