@@ -1,295 +1,266 @@
 /**
- * `wsguard audit <url>`: probe any WebSocket endpoint the way an attacker would and report what
- * it let through. Each probe states what a safe server does (the close-code contract in
- * docs/architecture.md) and what this one did. Works against any server, guarded by wsguard or
- * not. Runtime code (sockets, process) lives here and in adapters/, never in src/.
+ * `wsguard audit <url>`, which probes any WebSocket endpoint the way an attacker would and reports
+ * what it let through. The runner checks the server answers at all, runs each probe from the
+ * current source address, and treats a ban as the defence it is: reported once per address, the
+ * probe retried from the next `--source` address, or, with none left, every later probe "not run".
  *
  * @module
  */
-import WebSocket from 'ws';
-
-/** What one connection attempt ended as. */
-export interface Outcome {
-  /** HTTP status when the upgrade was refused. */
-  readonly status?: number;
-  /** Whether the socket opened. */
-  readonly opened: boolean;
-  /** Close code, when it closed within the probe's time. */
-  readonly closeCode?: number;
-  /** Close reason. */
-  readonly reason?: string;
-  /** Frames received. */
-  readonly frames: number;
-  /** Network error text. */
-  readonly error?: string;
-}
-
-/** A probe's verdict. */
-export type Verdict = 'pass' | 'fail' | 'warn' | 'skip';
-
-/** One line of the report. */
-export interface Finding {
-  /** Probe name. */
-  readonly check: string;
-  /** What a safe server does. */
-  readonly expected: string;
-  /** What happened. */
-  readonly observed: string;
-  /** Verdict. */
-  readonly verdict: Verdict;
-}
+import { type Attempt, attempt, type Outcome } from './attempt.ts';
+import { BannedError, type BanSeen, banOf } from './ban.ts';
+import type { Finding } from './finding.ts';
+import type { Judgement, Probe, ProbeContext } from './probe.ts';
+import { withParam } from './probe.ts';
+import { LEAKAGE_PROBE } from './probe-leakage.ts';
+import { CONNECTION_PROBES } from './probes-connections.ts';
+import { CREDENTIAL_PROBES } from './probes-credentials.ts';
+import { MESSAGE_PROBES } from './probes-messages.ts';
+import { ORIGIN_PROBES } from './probes-origin.ts';
+import { transportFinding } from './transport.ts';
 
 /** Audit options. */
 export interface AuditOptions {
   /** Target, e.g. `wss://app.example.com/ws`. */
   readonly url: string;
-  /** An origin the server should accept (for probes that need to get past the origin check). */
+  /** An origin the server accepts (default: the target's own). */
   readonly origin?: string;
   /** A valid token, sent as `?token=`; enables the probes that need an authenticated socket. */
   readonly token?: string;
-  /**
-   * How long to watch each connection, in ms.
-   * @default 3000
-   */
+  /** An expired token from the issuer. */
+  readonly expiredToken?: string;
+  /** How long to watch each connection, ms. @default 3000 */
   readonly waitMs?: number;
+  /** How long to watch an anonymous socket for its auth deadline, ms. @default 6500 */
+  readonly authWaitMs?: number;
+  /** Bound on reaching the server at all, ms. @default 5000 */
+  readonly connectTimeoutMs?: number;
+  /** Local addresses to spread probes over when one gets banned. */
+  readonly sources?: readonly string[];
+  /** Told each finding as it is made (progress). */
+  readonly onFinding?: (f: Finding) => void;
 }
 
-interface Attempt {
-  readonly url: string;
-  readonly origin?: string;
-  readonly headers?: Record<string, string>;
-  readonly protocols?: string[];
-  /** Frames to send once open. */
-  readonly send?: (ws: WebSocket) => void;
-  readonly waitMs: number;
+/** What an audit found. */
+export interface AuditResult {
+  readonly target: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  /** Why the server counts as unreachable (no TCP or HTTP answer), when it does. */
+  readonly unreachable?: string;
+  /** Every source was banned before the first probe: nothing was tested. */
+  readonly incomplete?: boolean;
+  readonly findings: Finding[];
 }
 
-/** Open one connection and watch it for `waitMs`; never throws. */
-export function attempt(a: Attempt): Promise<Outcome> {
-  return new Promise((resolve) => {
-    let opened = false;
-    let frames = 0;
-    let settled = false;
-    const ws = new WebSocket(a.url, a.protocols ?? [], {
-      ...(a.origin !== undefined ? { origin: a.origin } : {}),
-      headers: a.headers ?? {},
-      handshakeTimeout: a.waitMs,
-      maxPayload: 1 << 20,
-    });
-    const done = (o: Outcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      ws.removeAllListeners();
-      ws.on('error', () => {});
-      ws.terminate();
-      resolve(o);
-    };
-    const timer = setTimeout(() => done({ opened, frames }), a.waitMs);
-    ws.on('unexpected-response', (_req, res) => {
-      res.resume();
-      done({ opened: false, status: res.statusCode ?? 0, frames });
-    });
-    ws.on('open', () => {
-      opened = true;
-      try {
-        a.send?.(ws);
-      } catch {
-        // The socket may close under us; the close event reports it.
-      }
-    });
-    ws.on('message', () => {
-      frames++;
-    });
-    ws.on('close', (code, reason) =>
-      done({ opened, closeCode: code, reason: reason.toString().slice(0, 120), frames }),
-    );
-    ws.on('error', (e) => {
-      if (!opened) done({ opened, frames, error: e.message });
-    });
-  });
+/** Every probe, in the order they run. */
+export const PROBES: readonly Probe[] = [
+  ...ORIGIN_PROBES,
+  ...CREDENTIAL_PROBES,
+  ...MESSAGE_PROBES,
+  ...CONNECTION_PROBES,
+  LEAKAGE_PROBE,
+];
+
+function toFinding(p: Probe, j: Judgement, source: string | undefined): Finding {
+  const failing = j.verdict === 'fail' || j.verdict === 'warn';
+  return {
+    id: p.id,
+    check: p.check,
+    category: p.category,
+    verdict: j.verdict,
+    severity: failing ? (j.severity ?? p.severity) : 'info',
+    expected: p.expected,
+    observed: j.observed,
+    ...(j.evidence !== undefined ? { evidence: j.evidence } : {}),
+    ...(failing ? { fix: p.fix } : {}),
+    ...(source !== undefined ? { source } : {}),
+  };
 }
 
-function describe(o: Outcome): string {
-  if (o.status !== undefined) return `HTTP ${o.status}`;
-  if (o.error !== undefined && !o.opened) return `error: ${o.error}`;
-  if (o.closeCode !== undefined)
-    return `${o.opened ? 'opened, then ' : ''}closed ${o.closeCode}${o.reason ? ` (${o.reason})` : ''}`;
-  return o.opened ? 'opened and stayed open' : 'no answer';
+/** Where the probes connect from, and what the bans so far cost. */
+interface Sources {
+  readonly list: readonly (string | undefined)[];
+  index: number;
+  probesFromCurrent: number;
+  attemptsFromCurrent: number;
 }
 
-/** Refused at the upgrade or closed at once with one of `codes`. */
-function refused(o: Outcome, statuses: number[], codes: number[]): boolean {
-  if (o.status !== undefined) return statuses.includes(o.status);
-  return o.closeCode !== undefined && codes.includes(o.closeCode);
+function banFinding(s: Sources, seconds: number | undefined, evidence: string): Finding {
+  const from = s.list[s.index];
+  const lasting = seconds !== undefined ? `, for ${seconds} s` : '';
+  return {
+    id: 'defence.ban',
+    check: 'repeat attacker banned',
+    category: 'defence',
+    verdict: 'pass',
+    severity: 'info',
+    expected: 'an address that keeps attacking is banned (wsguard: penalties)',
+    observed: `repeat attacker banned after ${s.probesFromCurrent} probes (${s.attemptsFromCurrent} connections)${lasting}${from ? ` from ${from}` : ''}`,
+    evidence,
+    ...(from !== undefined ? { source: from } : {}),
+  };
 }
 
-function withParam(url: string, key: string, value: string): string {
-  const u = new URL(url);
-  u.searchParams.set(key, value);
-  return u.toString();
+/** What the first handshake showed: no answer at all, or a ban already on this address. */
+interface Preflight {
+  readonly down?: string;
+  readonly ban?: BanSeen;
 }
 
-/** A JWT with `alg: none` and an admin-looking payload. */
-function unsignedToken(): string {
-  const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'admin', roles: ['admin'], exp: 4_102_444_800 })}.`;
-}
-
-/** What every probe of one audit shares: where, from which page, for how long, and the report. */
-interface AuditRun {
-  readonly url: string;
-  readonly origin: string;
-  readonly waitMs: number;
-  /** `u` with the audit's token, when one was given. */
-  readonly authed: (u: string) => string;
-  /** Record a probe's outcome: pass when `ok`, else fail (or warn, when `warnOnly`). */
-  readonly add: (
-    check: string,
-    expected: string,
-    o: Outcome,
-    ok: boolean,
-    warnOnly?: boolean,
-  ) => void;
-}
-
-/** Plain `ws://` is a warning: tokens and tickets cross the network in the clear. */
-function transportFinding(url: string): Finding {
-  return url.startsWith('ws://')
-    ? { check: 'transport', expected: 'wss:// (TLS)', observed: 'plain ws://', verdict: 'warn' }
-    : { check: 'transport', expected: 'wss:// (TLS)', observed: 'wss://', verdict: 'pass' };
-}
-
-/** Foreign, look-alike and `null` origins, each with a valid credential when there is one. */
-async function probeOrigins({ url, origin, waitMs, authed, add }: AuditRun): Promise<void> {
-  const foreign = await attempt({ url: authed(url), origin: 'https://evil.example', waitMs });
-  add(
-    'foreign Origin (cross-site WebSocket hijacking)',
-    'HTTP 403 or close 4003',
-    foreign,
-    refused(foreign, [403], [4003]),
-  );
-  const lookalike = await attempt({ url: authed(url), origin: `${origin}.evil.example`, waitMs });
-  add(
-    'look-alike Origin (suffix trick)',
-    'HTTP 403 or close 4003',
-    lookalike,
-    refused(lookalike, [403], [4003]),
-  );
-  const nullOrigin = await attempt({ url: authed(url), origin: 'null', waitMs });
-  add(
-    'Origin: null (sandboxed iframe)',
-    'HTTP 403 or close 4003',
-    nullOrigin,
-    refused(nullOrigin, [403], [4003]),
-  );
-}
-
-/** No credential, a malformed token, an unsigned one, a guessed ticket: each must be refused. */
-async function probeCredentials({ url, origin, waitMs, add }: AuditRun): Promise<void> {
-  // A server with first-message auth accepts, then closes after its auth timeout (wsguard's
-  // default is 5 s): watch this one long enough to see that close, or the probe misreads it.
-  const anonymous = await attempt({ url, origin, waitMs: Math.max(waitMs, 6500) });
-  add(
-    'no credentials',
-    'HTTP 401 or close 4001 (first-message auth: closed within its timeout)',
-    anonymous,
-    refused(anonymous, [401], [4001]),
-  );
-  const garbage = await attempt({ url: withParam(url, 'token', 'garbage'), origin, waitMs });
-  add('malformed token', 'HTTP 401 or close 4001', garbage, refused(garbage, [401], [4001]));
-  const none = await attempt({ url: withParam(url, 'token', unsignedToken()), origin, waitMs });
-  add('unsigned token (alg: none)', 'HTTP 401 or close 4001', none, refused(none, [401], [4001]));
-  const ticket = await attempt({ url: withParam(url, 'ticket', 'A'.repeat(43)), origin, waitMs });
-  add('guessed ticket', 'HTTP 401 or close 4001', ticket, refused(ticket, [401], [4001]));
-}
-
-/** The attacks an authenticated client can make with its messages, then a check the server lives. */
-async function probeMessages({ url, origin, waitMs, authed, add }: AuditRun): Promise<void> {
-  const big = await attempt({
-    url: authed(url),
-    origin,
-    waitMs,
-    send: (ws) => ws.send('x'.repeat(16 * 1024 * 1024)),
-  });
-  add('oversized message (16 MiB)', 'close 1009', big, big.closeCode === 1009);
-  const flood = await attempt({
-    url: authed(url),
-    origin,
-    waitMs,
-    send: (ws) => {
-      for (let i = 0; i < 5000; i++) ws.send('{"flood":1}');
-    },
-  });
-  add(
-    'message flood (5,000 frames at once)',
-    'close 4029 (or 1008 for invalid frames)',
-    flood,
-    flood.closeCode === 4029 || flood.closeCode === 1008,
-  );
-  const deep = await attempt({
-    url: authed(url),
-    origin,
-    waitMs,
-    send: (ws) => ws.send(`${'['.repeat(100_000)}${']'.repeat(100_000)}`),
-  });
-  add(
-    'deeply nested JSON (100,000 levels)',
-    'an error reply or a close (1008/1009), server still up',
-    deep,
-    deep.frames > 0 || deep.closeCode !== undefined,
-  );
-  const after = await attempt({ url: authed(url), origin, waitMs: Math.min(waitMs, 1500) });
-  add(
-    'server still serving after the attacks',
-    'a valid connection opens',
-    after,
-    after.opened,
-    true,
-  );
-}
-
-/** Run every probe against `options.url` and return the findings. */
-export async function audit(options: AuditOptions): Promise<Finding[]> {
-  const url = options.url;
-  const findings: Finding[] = [];
-  const run: AuditRun = {
+/** Whether the server answers at all (a TCP connection and an HTTP answer within the bound). */
+async function preflight(
+  url: string,
+  origin: string,
+  ms: number,
+  from?: string,
+): Promise<Preflight> {
+  const o: Outcome = await attempt({
     url,
-    origin: options.origin ?? new URL(url.replace(/^ws/, 'http')).origin,
+    origin,
+    waitMs: ms,
+    // A ban on a browser-looking handshake is a 4030 right after the open: watch briefly.
+    settleAfterOpenMs: 300,
+    ...(from !== undefined ? { localAddress: from } : {}),
+  });
+  if (o.opened || o.status !== undefined || o.closeCode !== undefined) {
+    const ban = banOf(o);
+    return ban ? { ban } : {};
+  }
+  return { down: o.error ? `no answer within ${ms} ms: ${o.error}` : `no answer within ${ms} ms` };
+}
+
+function alreadyBanned(from: string | undefined, ban: BanSeen): Finding {
+  const lasting = ban.seconds !== undefined ? ` for ${ban.seconds} s more` : '';
+  return {
+    id: 'defence.ban',
+    check: 'repeat attacker banned',
+    category: 'defence',
+    verdict: 'not-run',
+    severity: 'info',
+    expected: 'an address that keeps attacking is banned (wsguard: penalties)',
+    observed: `already banned before the first probe (an earlier audit?)${lasting}${from ? ` from ${from}` : ''}: retry later or use --source`,
+    evidence: ban.evidence,
+    ...(from !== undefined ? { source: from } : {}),
+  };
+}
+
+/** Run every probe against `options.url`. */
+export async function audit(options: AuditOptions): Promise<AuditResult> {
+  const started = Date.now();
+  const url = options.url;
+  const origin = options.origin ?? new URL(url.replace(/^ws/, 'http')).origin;
+  const findings: Finding[] = [];
+  const add = (f: Finding): void => {
+    findings.push(f);
+    options.onFinding?.(f);
+  };
+  const sources: Sources = {
+    list: options.sources?.length ? options.sources : [undefined],
+    index: 0,
+    probesFromCurrent: 0,
+    attemptsFromCurrent: 0,
+  };
+  const result = (unreachable?: string, incomplete = false): AuditResult => ({
+    target: url,
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    ...(unreachable !== undefined ? { unreachable } : {}),
+    ...(incomplete ? { incomplete } : {}),
+    findings,
+  });
+  const bound = options.connectTimeoutMs ?? 5000;
+  let pre = await preflight(url, origin, bound, sources.list[0]);
+  if (pre.down !== undefined) return result(pre.down);
+  add(transportFinding(url));
+  const ctx = context(options, url, origin, sources);
+  let stopped: string | undefined;
+  while (pre.ban) {
+    add(alreadyBanned(sources.list[sources.index], pre.ban));
+    if (!ctx.freshSource()) {
+      ctx.banned = true;
+      stopped = `not run: the audit's address was banned before the first probe (${pre.ban.evidence})`;
+      break;
+    }
+    pre = await preflight(url, origin, bound, sources.list[sources.index]);
+  }
+  await runProbes(ctx, sources, add, stopped);
+  return result(undefined, stopped !== undefined);
+}
+
+function context(
+  options: AuditOptions,
+  url: string,
+  origin: string,
+  sources: Sources,
+): ProbeContext {
+  const log: Outcome[] = [];
+  const ctx: ProbeContext = {
+    url,
+    origin,
     waitMs: options.waitMs ?? 3000,
+    authWaitMs: options.authWaitMs ?? 6500,
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.expiredToken !== undefined ? { expiredToken: options.expiredToken } : {}),
     authed: (u) => (options.token ? withParam(u, 'token', options.token) : u),
-    add: (check, expected, o, ok, warnOnly = false) => {
-      findings.push({
-        check,
-        expected,
-        observed: describe(o),
-        verdict: ok ? 'pass' : warnOnly ? 'warn' : 'fail',
-      });
+    socketUrl: options.token ? withParam(url, 'token', options.token) : undefined,
+    log,
+    banned: false,
+    freshSource: () => {
+      if (sources.index + 1 >= sources.list.length) return false;
+      sources.index++;
+      sources.probesFromCurrent = 0;
+      sources.attemptsFromCurrent = 0;
+      return true;
+    },
+    attempt: async (a: Attempt) => {
+      const from = sources.list[sources.index];
+      sources.attemptsFromCurrent++;
+      const o = await attempt({ ...a, ...(from !== undefined ? { localAddress: from } : {}) });
+      log.push(o);
+      const ban = banOf(o);
+      if (ban) throw new BannedError(ban);
+      return o;
     },
   };
-  findings.push(transportFinding(url));
-  await probeOrigins(run);
-  await probeCredentials(run);
-  if (!options.token) {
-    for (const check of [
-      'oversized message',
-      'message flood',
-      'deeply nested JSON',
-      'prototype pollution key',
-    ]) {
-      findings.push({ check, expected: 'needs --token', observed: 'not run', verdict: 'skip' });
-    }
-    return findings;
-  }
-  await probeMessages(run);
-  return findings;
+  return ctx;
 }
 
-/** Format findings as an aligned text table. */
-export function formatFindings(findings: readonly Finding[]): string {
-  const mark: Record<Verdict, string> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' };
-  const w = Math.max(...findings.map((f) => f.check.length));
-  return findings
-    .map((f) => `${mark[f.verdict]}  ${f.check.padEnd(w)}  ${f.observed}   (safe: ${f.expected})`)
-    .join('\n');
+async function runProbes(
+  ctx: ProbeContext,
+  s: Sources,
+  add: (f: Finding) => void,
+  stoppedAtStart: string | undefined,
+): Promise<void> {
+  let stopped = stoppedAtStart;
+  for (const probe of PROBES) {
+    const from = s.list[s.index];
+    if (stopped !== undefined && !probe.runsWhenBanned) {
+      add(toFinding(probe, { verdict: 'not-run', observed: stopped }, from));
+      continue;
+    }
+    if (probe.needs === 'socket' && !ctx.socketUrl) {
+      add(
+        toFinding(probe, { verdict: 'skip', observed: 'needs an open socket: give --token' }, from),
+      );
+      continue;
+    }
+    for (;;) {
+      try {
+        const j = await probe.run(ctx);
+        add(toFinding(probe, j, s.list[s.index]));
+        if (j.verdict !== 'skip') s.probesFromCurrent++;
+        break;
+      } catch (e) {
+        if (!(e instanceof BannedError)) throw e;
+        add(banFinding(s, e.ban.seconds, e.ban.evidence));
+        if (s.index + 1 >= s.list.length) {
+          ctx.banned = true;
+          stopped = `not run: the audit's address was banned (${e.ban.evidence}); use --source to spread probes`;
+          add(toFinding(probe, { verdict: 'not-run', observed: stopped }, s.list[s.index]));
+          break;
+        }
+        ctx.freshSource();
+      }
+    }
+  }
 }

@@ -1,51 +1,115 @@
 #!/usr/bin/env node
 /**
- * The `wsguard` command.
+ * The `wsguard` command: `audit`, `health` and `init` (see `wsguard --help` and docs/cli.md).
  *
- *   wsguard audit <ws-url> [--origin <allowed-origin>] [--token <jwt>] [--wait <ms>] [--json]
- *
- * Exits 1 when any probe fails, 2 on bad usage.
+ * Exit codes: 0 ok, 1 insecure (findings at or above `--fail-on`) or unhealthy, 2 usage,
+ * 3 unreachable (no TCP or HTTP answer within the bound), 4 incomplete (no probe could run).
  *
  * @module
  */
-import { audit, formatFindings } from './audit.ts';
+import { writeFileSync } from 'node:fs';
+import { type AuditArgs, Exit, type HealthArgs, type InitArgs, parseCli } from './args.ts';
+import { audit } from './audit.ts';
+import { health } from './health.ts';
+import { init } from './init.ts';
+import { buildReport, reportOptions } from './report-json.ts';
+import { renderMarkdown } from './report-md.ts';
+import { findingLine, renderText } from './report-text.ts';
+import { toolInfo } from './version.ts';
 
-const USAGE = `usage: wsguard audit <ws-url> [--origin <allowed-origin>] [--token <jwt>] [--wait <ms>] [--json]
-
-Probes a WebSocket endpoint with hijacking, credential and flooding attacks and reports
-what it let through. --token enables the probes that need an authenticated socket.`;
-
-async function main(argv: string[]): Promise<number> {
-  const [command, target, ...rest] = argv;
-  if (command === '--help' || command === '-h' || command === undefined) {
-    console.log(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  if (command !== 'audit' || !target || !/^wss?:\/\//.test(target)) {
-    console.error(USAGE);
-    return 2;
-  }
-  const flags = new Map<string, string>();
-  let json = false;
-  for (let i = 0; i < rest.length; i++) {
-    const flag = rest[i]!;
-    if (flag === '--json') json = true;
-    else if (['--origin', '--token', '--wait'].includes(flag) && rest[i + 1] !== undefined)
-      flags.set(flag, rest[++i]!);
-    else {
-      console.error(`unknown or incomplete option: ${flag}\n\n${USAGE}`);
-      return 2;
-    }
-  }
-  const wait = flags.has('--wait') ? Number(flags.get('--wait')) : undefined;
-  const findings = await audit({
-    url: target,
-    ...(flags.has('--origin') ? { origin: flags.get('--origin')! } : {}),
-    ...(flags.has('--token') ? { token: flags.get('--token')! } : {}),
-    ...(wait !== undefined && Number.isFinite(wait) ? { waitMs: wait } : {}),
+async function runAudit(a: AuditArgs): Promise<number> {
+  const progress = !a.quiet;
+  if (progress) process.stderr.write(`wsguard audit ${a.url}\n`);
+  const result = await audit({
+    url: a.url,
+    ...(a.origin !== undefined ? { origin: a.origin } : {}),
+    ...(a.token !== undefined ? { token: a.token } : {}),
+    ...(a.expiredToken !== undefined ? { expiredToken: a.expiredToken } : {}),
+    waitMs: a.waitMs,
+    authWaitMs: a.authWaitMs,
+    connectTimeoutMs: a.connectTimeoutMs,
+    ...(a.sources ? { sources: a.sources } : {}),
+    // Progress goes to stderr, so stdout stays the report (clean JSON with --json).
+    ...(progress && a.json
+      ? { onFinding: (f) => process.stderr.write(`${findingLine(f)}\n`) }
+      : {}),
+    ...(progress && !a.json
+      ? { onFinding: (f) => process.stdout.write(`${findingLine(f)}\n`) }
+      : {}),
   });
-  console.log(json ? JSON.stringify(findings, null, 2) : formatFindings(findings));
-  return findings.some((f) => f.verdict === 'fail') ? 1 : 0;
+  const report = buildReport(toolInfo(), result, reportOptions(a), a.failOn);
+  if (a.md !== undefined) writeFileSync(a.md, renderMarkdown(report));
+  if (a.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (progress) {
+    const text = renderText(report);
+    process.stdout.write(
+      `${report.summary.verdict === 'unreachable' ? text : text.slice(text.lastIndexOf('\n\n') + 2)}\n`,
+    );
+  } else process.stdout.write(`${renderText(report)}\n`);
+  const v = report.summary.verdict;
+  if (v === 'unreachable') return Exit.unreachable;
+  if (v === 'insecure') return Exit.insecure;
+  return v === 'incomplete' ? Exit.incomplete : Exit.ok;
+}
+
+async function runHealth(a: HealthArgs): Promise<number> {
+  const r = await health({
+    url: a.url,
+    timeoutMs: a.connectTimeoutMs,
+    ...(a.origin !== undefined ? { origin: a.origin } : {}),
+    ...(a.token !== undefined ? { token: a.token } : {}),
+  });
+  if (a.json) process.stdout.write(`${JSON.stringify({ tool: toolInfo(), ...r }, null, 2)}\n`);
+  else {
+    const t = Object.entries(r.times)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    process.stdout.write(
+      `${r.status.toUpperCase()} ${r.target}${r.problem ? `: ${r.problem}` : ''}${t ? ` (${t})` : ''}\n`,
+    );
+  }
+  return r.status === 'healthy'
+    ? Exit.ok
+    : r.status === 'unreachable'
+      ? Exit.unreachable
+      : Exit.insecure;
+}
+
+function runInit(a: InitArgs): number {
+  const r = init(a.dir, a, a.force);
+  for (const f of r.written) process.stdout.write(`wrote ${f}\n`);
+  for (const f of r.kept) process.stdout.write(`kept  ${f} (exists; --force overwrites it)\n`);
+  const deps = [
+    'wsguard',
+    ...(a.trpc ? ['@trpc/server', '@trpc/client'] : []),
+    ...(a.redis ? ['ioredis'] : []),
+  ];
+  process.stdout.write(
+    `next: install ${deps.join(' ')}; set JWT_SECRET and APP_ORIGIN; run wsguard/server.ts\n`,
+  );
+  return Exit.ok;
+}
+
+/** Run the command line; resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const parsed = parseCli(argv);
+  switch (parsed.kind) {
+    case 'help':
+      process.stdout.write(`${parsed.text}\n`);
+      return Exit.ok;
+    case 'version':
+      process.stdout.write(`${toolInfo().version}\n`);
+      return Exit.ok;
+    case 'usage-error':
+      process.stderr.write(`wsguard: ${parsed.message}\n\n${parsed.text}\n`);
+      return Exit.usage;
+    case 'audit':
+      return runAudit(parsed.args);
+    case 'health':
+      return runHealth(parsed.args);
+    case 'init':
+      return runInit(parsed.args);
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -53,7 +117,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
+    process.stderr.write(`wsguard: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,17 +1,15 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
 import { audit } from '../../cli/audit.ts';
 import { createGuard } from '../../src/mod.ts';
 import { createTRPCBridge } from '../../src/trpc.ts';
+import { type InsecureServer, startInsecureServer } from '../fixtures/insecure-server.ts';
 import { makeRouter, Rooms } from '../trpc/fixture-router.ts';
 import { type Harness, startHarness } from '../trpc/harness.ts';
 
 const secret = 'cli-audit-secret-that-is-32-bytes-long';
 let guarded: Harness;
-let bare: { url: string; close(): Promise<void> };
+let bare: InsecureServer;
 let token: string;
 
 beforeAll(async () => {
@@ -30,46 +28,52 @@ beforeAll(async () => {
     .setSubject('auditor')
     .setExpirationTime('5m')
     .sign(new TextEncoder().encode(secret));
-  // An unguarded echo server: what the audit must flag.
-  const server = createServer();
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  bare = {
-    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        server.close(() => r());
-      }),
-  };
+  bare = await startInsecureServer();
 });
 afterAll(async () => {
   await guarded.close();
   await bare.close();
 });
 
-describe('wsguard audit', () => {
-  it('passes every attack probe against a guarded endpoint (and warns about plain ws://)', async () => {
-    const findings = await audit({
+describe('wsguard audit (in process)', () => {
+  it('a guarded tRPC endpoint without penalties: every probe runs, only the disabled connection rate fails', async () => {
+    const seen: string[] = [];
+    const result = await audit({
       url: `${guarded.url}/ws`,
       origin: 'http://127.0.0.1',
       token,
       waitMs: 1500,
+      authWaitMs: 1500,
+      onFinding: (f) => seen.push(f.id),
     });
-    const failed = findings.filter((f) => f.verdict === 'fail');
-    expect(failed).toEqual([]);
-    expect(findings.find((f) => f.check === 'transport')?.verdict).toBe('warn');
-    expect(findings.find((f) => f.check.startsWith('oversized'))?.observed).toContain('1009');
-    expect(findings.find((f) => f.check.startsWith('foreign Origin'))?.observed).toBe('HTTP 403');
-  });
+    expect(result.unreachable).toBeUndefined();
+    expect(seen).toEqual(result.findings.map((f) => f.id));
+    // This guard runs with `connectRate: false`: the one failure, and the audit must say so.
+    expect(result.findings.filter((f) => f.verdict === 'fail').map((f) => f.id)).toEqual([
+      'connections.rate',
+    ]);
+    expect(result.findings.filter((f) => f.verdict === 'not-run')).toEqual([]);
+    expect(result.findings.some((f) => f.id === 'defence.ban')).toBe(false);
+    const by = Object.fromEntries(result.findings.map((f) => [f.id, f]));
+    expect(by.transport?.verdict).toBe('warn');
+    expect(by['origin.foreign']?.observed).toBe('refused: HTTP 403');
+    expect(by['messages.size']?.observed).toContain('1009');
+  }, 60_000);
 
-  it('flags an unguarded endpoint: hijacking, missing auth, forged tokens', async () => {
-    const findings = await audit({ url: bare.url, waitMs: 500 });
-    const failed = new Set(findings.filter((f) => f.verdict === 'fail').map((f) => f.check));
-    expect(failed).toContain('foreign Origin (cross-site WebSocket hijacking)');
-    expect(failed).toContain('no credentials');
-    expect(failed).toContain('unsigned token (alg: none)');
-    expect(findings.filter((f) => f.verdict === 'skip').length).toBe(4);
-  });
+  it('an unguarded echo endpoint without a token: the message probes still run on its anonymous socket', async () => {
+    const result = await audit({ url: bare.url, waitMs: 400, authWaitMs: 400 });
+    const failed = new Set(result.findings.filter((f) => f.verdict === 'fail').map((f) => f.id));
+    for (const id of [
+      'origin.foreign',
+      'credentials.missing',
+      'credentials.unsigned',
+      'messages.prototype-key',
+      'messages.deep-json',
+    ])
+      expect(failed).toContain(id);
+    expect(result.findings.filter((f) => f.verdict === 'skip').map((f) => f.id)).toEqual([
+      'origin.downgrade',
+      'credentials.expired',
+    ]);
+  }, 60_000);
 });
