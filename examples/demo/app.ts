@@ -3,7 +3,8 @@
  * fixed in DESIGN.md. `server.node.ts`, `server.bun.ts` and `server.deno.ts` serve it.
  *
  * Routes: GET / (page), POST /auth/login, POST /auth/refresh, POST /ws/ticket, GET /ws/stats
- * (admin), GET /metrics (bearer `metricsToken`), GET /healthz; the WebSocket at /ws is handled by
+ * (admin), GET /metrics (bearer `metricsToken`), GET /healthz, POST /admin/unban-me (admin: lift
+ * the ban on one's own address, after trying the attack panel); the WebSocket at /ws is handled by
  * the adapter. Every body is bounded while it is read (413), never read whole first.
  */
 import { SignJWT } from 'jose';
@@ -23,6 +24,9 @@ import {
 import { readJson } from '../../src/transport/body.ts';
 import { bodyRefused } from '../../src/transport/http.ts';
 import { createTRPCBridge, type TRPCBridge } from '../../src/trpc.ts';
+import { AdminBooks } from './admin/overview.ts';
+import { sessionBook } from './admin/session-book.ts';
+import { unbanMeHandler } from './admin/unban-me.ts';
 import type { EventFeed } from './event-feed.ts';
 import { Feed } from './feed.ts';
 import { type ChatMessage, createDemoRouter } from './router.ts';
@@ -92,6 +96,8 @@ export function createDemoApp(options: DemoOptions): DemoApp {
   const audit = new Feed<AuditEvent>(200);
   const chat = options.chat ?? new Feed<ChatMessage>(500);
   const refreshTokens = new Map<string, { sub: string; expiresAt: number }>();
+  // The admin view's books: this instance's refusals, bans and traffic, from the audit events.
+  const books = new AdminBooks();
 
   const guard = createGuard({
     origins: options.origins,
@@ -102,13 +108,23 @@ export function createDemoApp(options: DemoOptions): DemoApp {
     messages: { passthrough: ['PING', 'PONG'] },
     ...(options.store ? { store: options.store } : {}),
     audit: (event) => {
+      books.record(event);
       void audit.publish('audit', event);
     },
   });
-  const bridge = createTRPCBridge({
-    router: createDemoRouter({ chat, audit, kick: async (userId) => guard.kick(userId) }),
-    guard,
-  });
+  const sessions = sessionBook(
+    createTRPCBridge({
+      router: createDemoRouter({
+        chat,
+        audit,
+        kick: async (userId) => guard.kick(userId),
+        overview: () => books.overview(guard, sessions),
+        unban: (subject, id) => books.unban(guard, subject, id),
+      }),
+      guard,
+    }),
+  );
+  const bridge = sessions.bridge;
 
   const issue = async (
     sub: string,
@@ -129,6 +145,7 @@ export function createDemoApp(options: DemoOptions): DemoApp {
   const stats = statsHandler(guard);
   const metrics = metricsHandler(guard, { token: options.metricsToken });
   const health = healthHandler();
+  const unbanMe = unbanMeHandler(guard, books);
   const loginRule = { limit: 10, windowMs: 60_000 };
 
   const asset = (name: string): Response => {
@@ -154,6 +171,7 @@ export function createDemoApp(options: DemoOptions): DemoApp {
       if (pathname === '/metrics') return metrics(request);
       if (pathname === '/ws/stats') return stats(request);
       if (pathname === '/ws/ticket') return tickets(request, ip);
+      if (pathname === '/admin/unban-me') return unbanMe(request, ip);
       if (pathname === '/auth/login' || pathname === '/auth/refresh') {
         if (method !== 'POST') return json({ error: 'method not allowed' }, 405, { allow: 'POST' });
         // The page posts JSON from its own origin; another site's form cannot (and may not).

@@ -1,7 +1,7 @@
 /**
  * The demo's tRPC router (fixed by DESIGN.md): `chat.send`, `chat.onMessage` (tracked,
  * resumable), `admin.kick`, `session.refresh`, plus `admin.events`, the live panel of the
- * guard's decisions.
+ * guard's decisions, and `admin.overview` / `admin.unban` for the admin view.
  */
 import { initTRPC, TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
@@ -13,6 +13,8 @@ import {
   rateLimit,
   requirePermission,
 } from '../../src/trpc.ts';
+import type { BanSubject } from './admin/ban-book.ts';
+import type { AdminOverview } from './admin/overview.ts';
 import type { EventFeed } from './event-feed.ts';
 
 const t = initTRPC.context<GuardedContext>().meta<GuardedMeta>().create();
@@ -27,17 +29,23 @@ export const ChatMessage = z.object({
 /** One chat message. */
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
+/** Said whole, whichever rule a room name breaks: the page shows it as "Room: use …". */
+const ROOM_RULE = 'use 1 to 32 lowercase letters, digits or dashes';
 const Room = z
   .string()
-  .min(1)
-  .max(32)
-  .regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and dashes');
+  .min(1, ROOM_RULE)
+  .max(32, ROOM_RULE)
+  .regex(/^[a-z0-9-]+$/, ROOM_RULE);
 
 /** What the router needs from the app. */
 export interface DemoDeps {
   readonly chat: EventFeed<ChatMessage>;
   readonly audit: EventFeed<AuditEvent>;
   readonly kick: (userId: string) => Promise<number>;
+  /** The admin view's data (this instance's refusals, bans, connections, traffic). */
+  readonly overview: () => AdminOverview;
+  /** Lift a ban and take it out of the ban book. */
+  readonly unban: (subject: BanSubject, id: string) => Promise<void>;
 }
 
 /**
@@ -117,6 +125,14 @@ export function createDemoRouter(deps: DemoDeps) {
         .use(requirePermission('admin'))
         .input(z.object({ userId: z.string().min(1).max(64) }))
         .mutation(async ({ input }) => ({ closed: await deps.kick(input.userId) })),
+      overview: t.procedure.use(requirePermission('admin')).query(() => deps.overview()),
+      unban: t.procedure
+        .use(requirePermission('admin'))
+        .input(z.object({ subject: z.enum(['ip', 'user']), id: z.string().min(1).max(64) }))
+        .mutation(async ({ input }) => {
+          await deps.unban(input.subject, input.id);
+          return { lifted: true };
+        }),
       events: t.procedure
         .use(requirePermission('admin'))
         .input(z.object({ lastEventId: lastEventId(deps.audit) }).optional())

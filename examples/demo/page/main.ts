@@ -1,6 +1,6 @@
 /**
  * The demo page: log in, join a room, chat over a typed tRPC subscription, and (as admin) watch
- * the guard's decisions live. Bundled for the browser by `examples/demo/build.ts`. Untrusted text
+ * the guard's decisions live, with the admin view (`admin-panel.ts`). Bundled for the browser by `examples/demo/build.ts`. Untrusted text
  * is rendered with `textContent` only, under a strict CSP.
  */
 import { createTRPCClient, wsLink } from '@trpc/client';
@@ -12,6 +12,8 @@ import {
   type GuardedWSClient,
 } from '../../../src/client.ts';
 import type { DemoRouter } from '../router.ts';
+import { startAdminPanel } from './admin-panel.ts';
+import { describeError, ROOM_SENTENCE } from './errors.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const banner = $<HTMLParagraphElement>('banner');
@@ -26,8 +28,8 @@ let session: Session | undefined;
 let ws: GuardedWSClient | undefined;
 let trpc: ReturnType<typeof createTRPCClient<DemoRouter>> | undefined;
 let roomSub: { unsubscribe(): void } | undefined;
-let eventsSub: { unsubscribe(): void } | undefined;
-let statsTimer: ReturnType<typeof setInterval> | undefined;
+/** Stops the admin panel (its subscription and timers) before a reconnect starts it again. */
+let stopAdmin: (() => void) | undefined;
 /** The message being sent (or retried), with its id. */
 let pending: { room: string; text: string; id: string } | undefined;
 
@@ -88,11 +90,14 @@ function tokenLifetimeMs(token: string): number {
   }
 }
 
+function wsUrl(): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+}
+
 function connect(): void {
   if (!session) return;
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   ws = createGuardedWSClient({
-    url,
+    url: wsUrl(),
     getTicket,
     refreshToken,
     refreshInBand: (token) => trpc!.session.refresh.mutate({ token }),
@@ -168,79 +173,28 @@ function join(room: string): void {
           join(room);
           return;
         }
-        say(`Subscription ended: ${err.message}`, 'bad');
+        say(`Subscription ended: ${describeError(err)}`, 'bad');
       },
     },
   );
 }
 
-let renderSoon: (() => void) | undefined;
-
 function startAdmin(): void {
   if (!trpc || !session) return;
-  $('admin').hidden = false;
-  const events = $('events');
-  eventsSub?.unsubscribe();
-  eventsSub = trpc.admin.events.subscribe(undefined, {
-    onData: ({ data }) => {
-      const li = document.createElement('li');
-      li.className = data.type.includes('rejected')
-        ? 'rejected'
-        : data.type.includes('denied')
-          ? 'denied'
-          : data.type.startsWith('ban')
-            ? 'ban'
-            : data.type.includes('accepted')
-              ? 'accepted'
-              : '';
-      li.textContent =
-        `${data.time.slice(11, 19)} ${data.type} ${data.reason ?? ''} ${data.userId ?? ''} ${data.ip ?? ''}`.trim();
-      events.prepend(li);
-      while (events.children.length > 100) events.lastChild?.remove();
-      renderSoon?.();
+  stopAdmin?.();
+  stopAdmin = startAdminPanel({
+    trpc,
+    token: () => session?.token ?? '',
+    getTicket,
+    wsUrl: wsUrl(),
+    say,
+    // A new client: the stopped one holds to the ban's end it was told (restart() refuses).
+    restart: () => {
+      const old = ws;
+      void old?.close();
+      connect();
     },
   });
-  const render = async (): Promise<void> => {
-    if (!session) return;
-    const res = await fetch('/ws/stats', { headers: { authorization: `Bearer ${session.token}` } });
-    if (!res.ok) return;
-    const s = (await res.json()) as Record<string, unknown>;
-    const dl = $('stats');
-    dl.replaceChildren();
-    for (const [k, v] of [
-      ['connections', s['connections']],
-      ['users', s['users']],
-      ['accepted', s['accepted']],
-      [
-        'rejections',
-        Object.entries((s['rejections'] ?? {}) as Record<string, number>)
-          .map(([reason, n]) => `${reason} ${n}`)
-          .join(' · ') || 'none',
-      ],
-      ['messages', s['messages']],
-      ['bans', s['bans']],
-    ] as const) {
-      const dt = document.createElement('dt');
-      dt.textContent = k;
-      const dd = document.createElement('dd');
-      dd.textContent = String(v);
-      dd.dataset['stat'] = k;
-      dl.append(dt, dd);
-    }
-  };
-  // A decision just streamed in: refresh the counters shortly (coalescing bursts).
-  let pending: ReturnType<typeof setTimeout> | undefined;
-  renderSoon = () => {
-    if (pending === undefined) {
-      pending = setTimeout(() => {
-        pending = undefined;
-        void render();
-      }, 250);
-    }
-  };
-  if (statsTimer !== undefined) clearInterval(statsTimer);
-  statsTimer = setInterval(() => void render(), 2000);
-  void render();
 }
 
 $('login-form').addEventListener('submit', async (e) => {
@@ -284,7 +238,7 @@ $('send-form').addEventListener('submit', async (e) => {
     pending = undefined;
     input.value = '';
   } catch (err) {
-    say(`Not sent: ${(err as Error).message}`, 'bad');
+    say(`Not sent: ${describeError(err)}`, 'bad');
   }
 });
 
@@ -293,6 +247,14 @@ $('kick-form').addEventListener('submit', async (e) => {
   const userId = (
     (e.currentTarget as HTMLFormElement).elements.namedItem('userId') as HTMLInputElement
   ).value;
-  const r = await trpc?.admin.kick.mutate({ userId });
-  say(`Kicked ${userId}: ${r?.closed ?? 0} connection(s) closed.`, 'ok');
+  try {
+    const r = await trpc?.admin.kick.mutate({ userId });
+    say(`Kicked ${userId}: ${r?.closed ?? 0} connection(s) closed.`, 'ok');
+  } catch (err) {
+    say(`Not kicked: ${describeError(err)}`, 'bad');
+  }
 });
+
+// The browser refuses a room name its pattern does not match, before any request: say why, in
+// the same words as the server's refusal.
+$('join-form').addEventListener('invalid', () => say(ROOM_SENTENCE, 'bad'), true);
