@@ -113,6 +113,8 @@ export function createPenalties(
   const banMs = options.banMs ?? 300_000;
   const points = { ...DEFAULT_POINTS, ...options.points };
   const banKey = (s: Subject, id: string): string => `ban:${s}:${id}`;
+  /** Check-and-ban in progress on this instance, by ban key. */
+  const banning = new Map<string, Promise<number | undefined>>();
 
   const ban = async (subject: Subject, id: string, ms = banMs): Promise<number> => {
     if (!(ms > 0)) throw new RangeError(`ban length: ${ms} ms is not a positive number`);
@@ -150,8 +152,23 @@ export function createPenalties(
       // above the threshold (violations from a socket opened before the ban, a ban that ended
       // while the score had not decayed) must ban again, or the attacker scores forever after one
       // ban. Two instances racing here may both set the ban; the later end wins, which is harmless.
-      if ((await bannedUntil(subject, id)) !== undefined) return { score };
-      return { score, bannedUntil: await ban(subject, id) };
+      // Violations racing here on this instance (a flood's frames, each a store round trip
+      // behind) share one check-and-ban: one ban, one audit event, one count, not one each.
+      const key = banKey(subject, id);
+      const inFlight = banning.get(key);
+      if (inFlight !== undefined) {
+        await inFlight;
+        return { score };
+      }
+      const banned = (async () =>
+        (await bannedUntil(subject, id)) === undefined ? await ban(subject, id) : undefined)();
+      banning.set(key, banned);
+      try {
+        const until = await banned;
+        return until === undefined ? { score } : { score, bannedUntil: until };
+      } finally {
+        banning.delete(key);
+      }
     },
     ban,
     async unban(subject: Subject, id: string): Promise<void> {

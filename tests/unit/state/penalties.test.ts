@@ -324,3 +324,19 @@ describe('createPenalties', () => {
     expect(await p.record('ip', 'x', 'malformed')).toEqual({ score: 0 });
   });
 });
+
+describe('one ban per crossing, however many violations race to it', () => {
+  it('twenty violations past the threshold at once start one ban, not twenty', async () => {
+    const { createPenalties } = await import('../../../src/state/penalties.ts');
+    const { createMemoryStore } = await import('../../../src/store/memory.ts');
+    // The memory store answers after a microtask, as Redis answers after a round trip: the
+    // violations all read "no ban yet" before any of them has set one.
+    const penalties = createPenalties(createMemoryStore(), { threshold: 5 });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => penalties.record('ip', '192.0.2.7', 'too_big')),
+    );
+    const bans = results.filter((r) => r.bannedUntil !== undefined);
+    expect(bans).toHaveLength(1);
+    expect(await penalties.bannedUntil('ip', '192.0.2.7')).toBe(bans[0]!.bannedUntil);
+  });
+});
