@@ -27,6 +27,8 @@ export interface AuditArgs {
   readonly connectTimeoutMs: number;
   readonly failOn: Severity;
   readonly sources?: string[];
+  /** A project directory whose lock file and code are checked too. */
+  readonly project?: string;
   readonly json: boolean;
   readonly md?: string;
   readonly quiet: boolean;
@@ -80,6 +82,8 @@ const AUDIT_USAGE = `usage: wsguard audit <ws-url> [options]
   --connect-timeout <ms>   bound on reaching the server at all (default 5000)
   --fail-on <severity>     info|low|medium|high: exit 1 at or above it (default high)
   --source <range>         local addresses to spread probes over, e.g. 127.0.0.2-127.0.0.40
+  --project <dir>          also check the project's lock file for WebSocket packages with known
+                           advisories, and its code for defences turned off
   --json                   print the report as JSON (schema: cli/report.schema.json)
   --md <file>              also write a Markdown report
   --quiet                  no progress on stderr`;
@@ -125,6 +129,7 @@ const AUDIT_OPTIONS = {
   'auth-wait': { type: 'string' },
   'fail-on': { type: 'string' },
   source: { type: 'string' },
+  project: { type: 'string' },
   md: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
@@ -202,6 +207,7 @@ function auditArgs(argv: string[]): Parsed {
     connectTimeoutMs: ms('connect-timeout', v['connect-timeout'], 5000, 50),
     failOn: failOn as Severity,
     ...(sources ? { sources } : {}),
+    ...(v.project !== undefined ? { project: v.project } : {}),
     json: v.json ?? false,
     ...(v.md !== undefined ? { md: v.md } : {}),
     quiet: v.quiet ?? false,

@@ -25,7 +25,8 @@ export type Category =
   | 'messages'
   | 'connections'
   | 'leakage'
-  | 'defence';
+  | 'defence'
+  | 'dependencies';
 
 /** One line of the report. */
 export interface Finding {

@@ -12,6 +12,7 @@ import { type AuditArgs, Exit, type HealthArgs, type InitArgs, parseCli } from '
 import { audit } from './audit.ts';
 import { health } from './health.ts';
 import { init } from './init.ts';
+import { scanProject } from './project-scan.ts';
 import { buildReport, reportOptions } from './report-json.ts';
 import { renderMarkdown } from './report-md.ts';
 import { findingLine, renderText } from './report-text.ts';
@@ -37,6 +38,13 @@ async function runAudit(a: AuditArgs): Promise<number> {
       ? { onFinding: (f) => process.stdout.write(`${findingLine(f)}\n`) }
       : {}),
   });
+  if (a.project !== undefined) {
+    // What the project's own files say, after what the endpoint answered.
+    for (const f of scanProject(a.project)) {
+      result.findings.push(f);
+      if (progress) (a.json ? process.stderr : process.stdout).write(`${findingLine(f)}\n`);
+    }
+  }
   const report = buildReport(toolInfo(), result, reportOptions(a), a.failOn);
   if (a.md !== undefined) writeFileSync(a.md, renderMarkdown(report));
   if (a.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -45,6 +45,7 @@ export function reportOptions(a: AuditArgs): Record<string, unknown> {
     connectTimeoutMs: a.connectTimeoutMs,
     failOn: a.failOn,
     sources: a.sources ? a.sources.length : null,
+    project: a.project ?? null,
   };
 }
 
