@@ -93,6 +93,30 @@ const UNSAFE: readonly { id: string; pattern: RegExp; check: string; fix: string
   },
 ];
 
+/** Defences turned off in the project's own code, one finding per kind (the first place seen). */
+function configFindings(dir: string): Finding[] {
+  const findings: Finding[] = [];
+  for (const file of sources(dir)) {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    for (const u of UNSAFE) {
+      const i = lines.findIndex((l) => u.pattern.test(l));
+      if (i === -1 || findings.some((f) => f.id === u.id)) continue;
+      findings.push({
+        id: u.id,
+        check: u.check,
+        category: 'dependencies',
+        verdict: 'warn',
+        severity: 'medium',
+        expected: 'the defence on',
+        observed: "turned off in the project's code",
+        evidence: `${relative(dir, file)}:${i + 1}`,
+        fix: u.fix,
+      });
+    }
+  }
+  return findings;
+}
+
 /** The findings for the project in `dir`. */
 export function scanProject(dir: string): Finding[] {
   const findings: Finding[] = [];
@@ -159,23 +183,6 @@ export function scanProject(dir: string): Finding[] {
       observed: `${lock}: ${packages.size} watched package version(s), none affected`,
     });
   }
-  for (const file of sources(dir)) {
-    const lines = readFileSync(file, 'utf8').split('\n');
-    for (const u of UNSAFE) {
-      const i = lines.findIndex((l) => u.pattern.test(l));
-      if (i === -1 || findings.some((f) => f.id === u.id)) continue;
-      findings.push({
-        id: u.id,
-        check: u.check,
-        category: 'dependencies',
-        verdict: 'warn',
-        severity: 'medium',
-        expected: 'the defence on',
-        observed: "turned off in the project's code",
-        evidence: `${relative(dir, file)}:${i + 1}`,
-        fix: u.fix,
-      });
-    }
-  }
+  findings.push(...configFindings(dir));
   return findings;
 }
