@@ -31,7 +31,7 @@ const alice: Principal = { sub: 'alice', roles: ['user'], permissions: [] };
 /** One racer process: resolves `ready` once it is connected, `done` with what it redeemed. */
 function startRacer(nodes: string, prefix: string, seed: number) {
   const root = fileURLToPath(new URL('../../', import.meta.url));
-  const racer = join(root, 'tests/store/fixtures/cluster-ticket-racer.ts');
+  const racer = join(root, 'tests/store/fixtures/ticket-racer.ts');
   const child = spawn(join(root, 'node_modules/.bin/tsx'), [racer, nodes, prefix, String(seed)], {
     cwd: root,
   });
