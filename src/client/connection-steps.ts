@@ -24,6 +24,7 @@ export function connectionSteps(
   options: StepOptions,
   tokens: TokenKeeper,
   life: Lifecycle,
+  closesSeen: () => Promise<void> | undefined,
 ): Pick<WebSocketClientOptions, 'url' | 'connectionParams'> {
   const { url, getTicket } = options;
   return {
@@ -46,6 +47,10 @@ export function connectionSteps(
     url: async () => {
       // tRPC's constructor asks for the URL synchronously, before its client exists.
       await undefined;
+      // tRPC may start the next attempt before the last socket's close is reported (a socket
+      // closed right after it opened counts as failing to open): that close may ask for a
+      // refresh this attempt must make first.
+      await closesSeen();
       const at = life.begin();
       if (!getTicket) return url;
       try {

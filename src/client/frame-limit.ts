@@ -22,7 +22,7 @@ export class MessageTooLargeError extends Error {
 
   /** A message of `bytes` over `limit`. */
   constructor(bytes: number, limit: number) {
-    super(`message of ${bytes} bytes is over the server's limit of ${limit}; not sent`);
+    super(`message of ${bytes} B over the ${limit} B limit; not sent`);
     this.name = 'MessageTooLargeError';
     this.bytes = bytes;
     this.limit = limit;

@@ -70,14 +70,17 @@ describe('every reconnect path is bounded', () => {
     'a server that always answers 4002 (%s): 10 connections and 9 refreshes, then a gave-up report, then nothing',
     async (mode) => {
       const srv = await scriptedServer({ close: 4002, reason: 'token expired' }, cleanups);
-      const { c, trpc, seen } = client(srv, mode);
+      const closes: number[] = [];
+      const { c, trpc, seen } = client(srv, mode, { onClose: (e) => closes.push(e.code) });
       // Before the fix: 1,320 connections and 1,319 refreshes in 3 s.
       await expect.poll(() => seen.stops.length, { timeout: 3000 }).toBe(1);
       expect(seen.stops[0]).toMatchObject({ kind: 'gave-up', code: 4002 });
       expect(seen.stops[0]!.reason).toContain('token expired');
       // As below: the stop can be decided (tRPC asks for the next delay) before the last close
       // is reported and its refresh made; wait for that report, then hold the counts exact.
-      await expect.poll(() => seen.refreshes, { timeout: 1000 }).toBe(9);
+      await expect
+        .poll(() => seen.refreshes, { timeout: 1000, message: `closes ${closes}` })
+        .toBe(9);
       expect(srv.connections()).toBe(10);
       expect(seen.auth).toEqual([]); // giving up is not an auth refusal
       expect(c.stopped).toBe(true);
