@@ -47,9 +47,7 @@ export function connectionSteps(
     url: async () => {
       // tRPC's constructor asks for the URL synchronously, before its client exists.
       await undefined;
-      // tRPC may start the next attempt before the last socket's close is reported (a socket
-      // closed right after it opened counts as failing to open): that close may ask for a
-      // refresh this attempt must make first.
+      // The last socket's close may ask for a refresh this attempt must make first.
       await closesSeen();
       const at = life.begin();
       if (!getTicket) return url;

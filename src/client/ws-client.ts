@@ -18,6 +18,7 @@ import {
 } from '@trpc/client';
 import { createAttemptRun } from './attempt-run.ts';
 import { gateCalls } from './calls.ts';
+import { createCloseTally } from './close-tally.ts';
 import { connectionSteps } from './connection-steps.ts';
 import { limitFrames } from './frame-limit.ts';
 import { createLifecycle } from './lifecycle.ts';
@@ -138,22 +139,10 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
     (error) => failCalls(error),
   );
 
-  // Sockets opened and closes reported: an attempt waits (≤ 1 s) until every close is in.
-  let opens = 0;
-  let closes = 0;
-  let seen: (() => void) | undefined;
-  const closesSeen = (): Promise<void> | undefined =>
-    closes < opens
-      ? new Promise((resolve) => {
-          seen = resolve;
-          setTimeout(resolve, 1000);
-        })
-      : undefined;
-
+  const tally = createCloseTally();
   /** A close, as tRPC reports it: a stop, a refresh, an immediate reconnect or a backoff. */
   const closed = (code: number, reason: string): void => {
-    // The waiting attempt resumes after this close is handled (a promise callback runs later).
-    if (++closes >= opens) seen?.();
+    tally.closed();
     // tRPC's state is `idle` only after a close the client made itself (close(), lazy mode).
     const own = ws.connectionState.get().state === 'idle';
     const action = own ? 'none' : closeAction(code);
@@ -173,7 +162,7 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
 
   const ws = createWSClient({
     ...options,
-    ...connectionSteps(options, tokens, life, closesSeen),
+    ...connectionSteps(options, tokens, life, tally.wait),
     retryDelayMs: (attempt: number) => {
       if (!life.stop && run.exhausted()) life.halt(run.gaveUp());
       if (!life.stop) return run.delay(attempt);
@@ -181,7 +170,7 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
       return 0;
     },
     onOpen: () => {
-      opens++;
+      tally.opened();
       run.opened();
       options.onOpen?.();
     },
