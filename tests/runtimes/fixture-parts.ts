@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { Peer } from 'crossws';
 import type { GuardedHooks } from '../../src/guard/types.ts';
 import { createGuard, type Guard, json, type Principal, ticketHandler } from '../../src/mod.ts';
-import { FIXTURE_ORIGIN, FIXTURE_SECRET } from './constants.ts';
+import { FIXTURE_ORIGIN, FIXTURE_SECRET, TRUSTED_PROXY } from './constants.ts';
 
 /** The runtime this process runs on. */
 export const runtime: 'node' | 'bun' | 'deno' =
@@ -158,4 +158,43 @@ export function runFixture(servers: Record<string, FixtureServer>): void {
   process.stdout.write(
     `${JSON.stringify({ runtime, urls: Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, s.url])) })}\n`,
   );
+}
+
+/** The options each server of the suite is started with (as `fixture-server.ts` starts them). */
+export interface SuiteServerOptions {
+  readonly trustProxy?: readonly string[];
+  readonly compression?: boolean;
+  readonly idleTimeout?: number;
+  readonly headersTimeoutMs?: number;
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+/** The servers of the suite, by name. */
+export type SuiteServerName = 'main' | 'first' | 'compressed' | 'strict' | 'idle' | 'bare' | 'tls';
+
+/**
+ * Start every server of the suite with `start` (one framework's way of serving a guard), each
+ * with its guard and options, then {@link runFixture}. `overrides` replaces a server's options
+ * where a framework cannot take them (Bun's fixed header deadline for `bare`).
+ */
+export async function serveSuite(
+  start: (guard: Guard, options: SuiteServerOptions) => FixtureServer | Promise<FixtureServer>,
+  overrides: Partial<Record<SuiteServerName, SuiteServerOptions>> = {},
+): Promise<void> {
+  const options: Record<SuiteServerName, SuiteServerOptions> = {
+    main: { trustProxy: [TRUSTED_PROXY] },
+    first: {},
+    compressed: { compression: true },
+    strict: { trustProxy: [TRUSTED_PROXY] },
+    idle: { idleTimeout: 1 },
+    bare: { headersTimeoutMs: 0 },
+    tls: tls ? { tls } : {},
+    ...overrides,
+  };
+  const servers: Record<string, FixtureServer> = {};
+  for (const name of ['main', 'first', 'compressed', 'strict', 'idle', 'bare'] as const) {
+    servers[name] = await start(guards[name], options[name]);
+  }
+  if (tls) servers.tls = await start(guards.tls, options.tls);
+  runFixture(servers);
 }
