@@ -336,6 +336,10 @@ export class Lifecycle implements Observer {
               : JSON.stringify({ type: 'auth', token: tok?.value ?? '' });
     const now = Date.now();
     const recent = (times: readonly number[]): number => times.filter((t) => now - t < 1000).length;
+    // Frames still waiting for their decision (one in flight, the rest queued behind it) reach
+    // the guard's buckets before this one: count them as admitted, or a decision that waits for
+    // the store (the per-user lease on Redis) leaves the model a burst behind the guard.
+    const waiting = (s: Sock): number => s.queue.length + (s.busy ? 1 : 0);
     const userSocks = this.world.socks.filter(
       (s) =>
         s.instance === sock.instance &&
@@ -343,8 +347,8 @@ export class Lifecycle implements Observer {
         this.model.socks[s.n]!.user === m.user,
     );
     const rate = {
-      sock: recent(sock.admitted),
-      user: userSocks.reduce((a, s) => a + recent(s.userAdmitted), 0),
+      sock: recent(sock.admitted) + waiting(sock),
+      user: userSocks.reduce((a, s) => a + recent(s.userAdmitted) + waiting(s), 0),
     };
     const label = p.kind === 'auth' ? `auth(${p.cred?.user},${p.cred?.kind})` : p.kind;
     return {

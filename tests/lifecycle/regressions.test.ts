@@ -10,7 +10,8 @@
  *
  * "Found on 16b4caf" tests fail on the code before the ban/refresh/admission review and pass since
  * 411c34f; "found on 85d03e2" tests fail on that commit (bans through the store's channel, before
- * 21bdd47) and pass since 21bdd47; "found on 21bdd47" tests were found on that commit.
+ * 21bdd47) and pass since 21bdd47; "found on 21bdd47" tests were found on that commit. The
+ * "found on 65f97b6" test was a stale model (the guard was right), fixed in the harness.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announceSkip, redisSkipReason } from '../store/redis-env.ts';
@@ -259,6 +260,22 @@ describe.skipIf(skip !== undefined)(
         ],
         (lc) => {
           expect(lc.world.socks[0]!.end?.code).toBe(4030);
+        },
+        rig,
+      );
+    });
+
+    it('found on 65f97b6: frames queued behind a decision that waits for the user lease count toward the rate', async () => {
+      // On Redis the per-user rate leases its budget from the store, so a decision can wait for
+      // the lease; frames sent meanwhile queue behind it. The model counted only decided frames,
+      // so the eleventh frame of a flood (the connection's burst is ten) had to be delivered
+      // while ten were still queued ahead of it. The guard was right: the model was stale.
+      await scenario(
+        'redis',
+        'first-message',
+        [connect(userOn(A, 'alice')), flood(0, 11)],
+        (lc) => {
+          expect(lc.world.socks[0]!.delivered).toBeLessThanOrEqual(11);
         },
         rig,
       );
