@@ -197,7 +197,7 @@ async function handshakes(): Promise<void> {
   console.log('| --- | ---: | --- |');
   for (const name of names) {
     console.log(
-      `| ${name} | ${rate(median(samples[name]!))} | ${name === 'redis' ? '8: upgrade waits on 6 in turn (ban ×2, limit, take, lease ×2); close sends 2 releases at once' : '— (in process)'} |`,
+      `| ${name} | ${rate(median(samples[name]!))} | ${name === 'redis' ? '8: upgrade waits on 2 in turn (ban + limit + take, then ban + lease ×2); close sends 2 releases at once' : '— (in process)'} |`,
     );
   }
   console.log();

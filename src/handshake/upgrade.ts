@@ -33,6 +33,8 @@ import type { HandshakeFacts, RejectHandshake } from './reject.ts';
 import { requestUrl } from './request-url.ts';
 import type { CredentialVerifier } from './verify-credential.ts';
 
+const noop = (): void => {};
+
 /** Stands in for a request URL that does not parse (no credential can be read from it). */
 const INVALID_URL = new URL('http://invalid/');
 
@@ -58,7 +60,7 @@ export interface UpgradeParts {
 /** The upgrade decision of one guard. */
 export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpgrade {
   const { now, audit, report, settings } = ctx;
-  const { origins, extractor, watch, reject, secretParams } = parts;
+  const { origins, extractor, verifier, watch, reject, secretParams } = parts;
   const accept = createAccept(ctx, parts);
   const identify = createIdentify(ctx, parts, accept);
 
@@ -86,10 +88,19 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
       // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is told
       // a ban by a 4030 close carrying the end, which its WebSocket API does show.
       const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
+      const credential = extractor.fromRequest(request, url);
+      // A ticket is redeemed in the same round trip as the screen, so it is spent by the first
+      // handshake that presents it, whatever the outcome (a token costs CPU, not the store: it
+      // is verified only once the screen lets it through).
+      const early =
+        credential?.kind === 'ticket' && credential.source !== 'cookie'
+          ? verifier.verify(credential, ip, origin)
+          : undefined;
+      early?.catch(noop); // awaited below when the screen lets it through
       const screened = await screen(base, key, banMode);
       if (screened) return screened;
       const c = createConnectionState(base, randomId(), key, url.pathname, since, now());
-      return await identify(c, base, request, url, banMode);
+      return await identify(c, base, request, url, credential, early, banMode);
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         report('store')(error);
@@ -112,9 +123,21 @@ function createScreen(ctx: GuardContext, parts: UpgradeParts) {
     key: string,
     banMode: RejectMode | undefined,
   ): Promise<Reject | undefined> => {
-    const ipBan = await bans.bannedUntil('ip', key);
+    // The ban and the rate in one round trip. A banned address's step is given back (unawaited:
+    // the refusal does not wait for it, and it follows the step on the same connection), so
+    // the address has its whole budget when the ban ends or is lifted.
+    const rateKey = `rate:connect:${key}`;
+    const [ban, rate] = await Promise.allSettled([
+      bans.bannedUntil('ip', key),
+      connectRate ? store.limit(rateKey, connectRate) : undefined,
+    ]);
+    if (ban.status === 'rejected') throw ban.reason;
+    if (rate.status === 'rejected') throw rate.reason;
+    const ipBan = ban.value;
     if (ipBan !== undefined) {
       if (!dryRun) {
+        if (connectRate && rate.value?.allowed)
+          store.limit(rateKey, connectRate, -1).catch(ctx.report('store'));
         // Telling a browser costs an accepted socket; a banned client that forges an Origin must
         // not get them without bound: past the connection rate (counted apart, so a ban does
         // not also eat the budget the address has once it ends) it gets the plain 403.
@@ -129,8 +152,8 @@ function createScreen(ctx: GuardContext, parts: UpgradeParts) {
       }
       audit({ type: 'limit.exceeded', ip: base.ip, reason: 'banned', dryRun });
     }
-    if (connectRate) {
-      const r = await store.limit(`rate:connect:${key}`, connectRate);
+    const r = rate.value;
+    if (r) {
       if (!r.allowed) {
         if (!dryRun)
           return reject('connect_rate', base, {
@@ -175,9 +198,10 @@ function createIdentify(
     base: HandshakeFacts,
     request: Request,
     url: URL,
+    credential: Credential | undefined,
+    early: Promise<Principal> | undefined,
     banMode: RejectMode | undefined,
   ): Promise<Accept | Reject> => {
-    const credential = extractor.fromRequest(request, url);
     if (!credential) {
       if (!extractor.firstMessage && !settings.allowAnonymous)
         return reject('credentials_missing', base, { violation: 'credentials_missing' });
@@ -192,7 +216,7 @@ function createIdentify(
     }
     let principal: Principal;
     try {
-      principal = await verifier.verify(credential, c.ip, c.origin);
+      principal = await (early ?? verifier.verify(credential, c.ip, c.origin));
     } catch (error) {
       // Only a refused credential is the client's fault; anything else (a `principal` hook
       // whose database is down) is ours: 500 via the outer handler, not "log in again".

@@ -44,29 +44,62 @@ export function createAdmission(
   const { audit, stats, registry, settings } = ctx;
   const { dryRun, pathBinding } = settings;
   const { bans, watch, caps, deadlines } = parts;
+  /** After the leases: a close, or a ban seen since `since`, gives back what `c` took. */
+  const recheck = async (
+    c: ConnectionState,
+    sub: string,
+    since: number,
+    held: number,
+  ): Promise<Refusal | undefined> => {
+    const late = dryRun ? undefined : watch.knownBan(c, sub, since);
+    if (c.closed || late !== undefined) {
+      // The socket closed, or a ban arrived, while the leases were taken: give them back.
+      await caps.releaseSince(c, held);
+      return late !== undefined && !c.closed ? { reason: 'banned', until: late } : CLOSED;
+    }
+    return undefined;
+  };
   return {
     async admit(c, principal, takeIp, since) {
       const sub = principal.sub;
-      const until = await bans.bannedUntil('user', sub);
-      if (c.closed) return CLOSED;
-      if (until !== undefined) {
-        if (!dryRun) return { reason: 'banned', until };
-        audit({ type: 'limit.exceeded', ip: c.ip, userId: sub, reason: 'banned', dryRun });
-      }
-      if (pathBinding !== undefined && pathParam(pathBinding, c.path) !== sub)
-        return { reason: 'path_mismatch' };
+      const mismatch = pathBinding !== undefined && pathParam(pathBinding, c.path) !== sub;
       const newUser = c.principal?.sub !== sub;
-      if (!newUser && !takeIp) return undefined;
+      // No lease for a refusal known in process; none needed for an identity already held.
+      const leases = !mismatch && (newUser || takeIp);
       const held = c.leases.length;
-      const capped = await caps.acquire(c, newUser ? sub : undefined, takeIp);
-      if (capped) return { reason: capped };
-      const late = dryRun ? undefined : watch.knownBan(c, sub, since);
-      if (c.closed || late !== undefined) {
-        // The socket closed, or a ban arrived, while the leases were taken: give them back.
-        await caps.releaseSince(c, held);
-        return late !== undefined && !c.closed ? { reason: 'banned', until: late } : CLOSED;
+      // The user's ban and the leases in one round trip (a banned user's leases are given back
+      // below). With single sessions the ban comes first: an eviction cannot be given back.
+      const inTurn = leases && settings.singleSession && !dryRun;
+      const [ban, capped] = await Promise.allSettled([
+        bans.bannedUntil('user', sub),
+        leases && !inTurn ? caps.acquire(c, newUser ? sub : undefined, takeIp) : undefined,
+      ]);
+      if (ban.status === 'rejected') {
+        if (capped.status === 'fulfilled') await caps.releaseSince(c, held);
+        throw ban.reason;
       }
-      return undefined;
+      if (capped.status === 'rejected') throw capped.reason;
+      const until = ban.value;
+      const refusal = c.closed
+        ? CLOSED
+        : until !== undefined && !dryRun
+          ? ({ reason: 'banned', until } as const)
+          : mismatch
+            ? ({ reason: 'path_mismatch' } as const)
+            : capped.value !== undefined
+              ? { reason: capped.value }
+              : undefined;
+      if (until !== undefined && dryRun && !c.closed)
+        audit({ type: 'limit.exceeded', ip: c.ip, userId: sub, reason: 'banned', dryRun });
+      if (refusal) {
+        await caps.releaseSince(c, held);
+        return refusal;
+      }
+      if (inTurn) {
+        const late = await caps.acquire(c, newUser ? sub : undefined, takeIp);
+        if (late) return { reason: late };
+      }
+      return leases ? recheck(c, sub, since, held) : undefined;
     },
     join(c, principal) {
       const previous = c.principal?.sub;

@@ -69,7 +69,10 @@ export interface Store {
   delete(key: string): Promise<void>;
   /** Read and remove `key` in one atomic step: of many concurrent callers, at most one gets it. */
   take(key: string): Promise<string | undefined>;
-  /** One atomic rate-limiter step for `key`. */
+  /**
+   * One atomic rate-limiter step for `key` costing `cost` (default 1). A negative cost gives back
+   * what earlier steps took (never past a full bucket) and is always allowed.
+   */
   limit(key: string, rule: RateRule, cost?: number): Promise<LimitResult>;
   /**
    * Add `leaseId` to the capped set `key` when it has fewer than `max` live leases. Leases expire

@@ -188,6 +188,24 @@ export function storeContract(
         expect((await store.limit(k, rule, 1)).allowed).toBe(true);
       });
 
+      it('gives back with a negative cost, never past the burst', async () => {
+        const k = key('rate');
+        const rule = { limit: 2, windowMs: 3_600_000 };
+        expect((await store.limit(k, rule)).allowed).toBe(true);
+        expect((await store.limit(k, rule)).allowed).toBe(true);
+        expect((await store.limit(k, rule)).allowed).toBe(false);
+        // The guard gives back a banned handshake's step this way.
+        await store.limit(k, rule, -1);
+        expect((await store.limit(k, rule)).allowed).toBe(true);
+        expect((await store.limit(k, rule)).allowed).toBe(false);
+        // A full bucket stays full: giving back more than was taken grants nothing extra.
+        const full = key('rate');
+        for (let i = 0; i < 3; i++) await store.limit(full, rule, -1);
+        const allowed = [];
+        for (let i = 0; i < 3; i++) allowed.push((await store.limit(full, rule)).allowed);
+        expect(allowed).toEqual([true, true, false]);
+      });
+
       it('refills over time', async () => {
         const k = key('rate');
         const rule = { limit: 10, windowMs: 1000, burst: 1 }; // one event per 100 ms

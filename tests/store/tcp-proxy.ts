@@ -2,7 +2,8 @@
  * A TCP proxy in front of Redis that a test can cut (every socket destroyed, port closed),
  * restore (listening again on the same port), or stall (requests held back, connection open: a
  * Redis that accepts but does not answer). Stalled bytes are held, never dropped, so the RESP
- * stream stays in step when it resumes.
+ * stream stays in step when it resumes. `replyDelayMs` holds every reply back that long (order
+ * kept: equal timers fire in turn), so a caller's latency counts its round trips in turn.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 
@@ -29,7 +30,11 @@ interface Link {
 }
 
 /** Start a proxy on a free loopback port. */
-export async function startTcpProxy(host: string, port: number): Promise<TcpProxy> {
+export async function startTcpProxy(
+  host: string,
+  port: number,
+  replyDelayMs = 0,
+): Promise<TcpProxy> {
   const links = new Set<Link>();
   let stalled = false;
 
@@ -46,7 +51,10 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
       if (stalled) link.held.push(chunk);
       else upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => client.write(chunk));
+    upstream.on('data', (chunk) => {
+      if (replyDelayMs > 0) setTimeout(() => client.write(chunk), replyDelayMs);
+      else client.write(chunk);
+    });
     client.on('error', end);
     upstream.on('error', end);
     client.on('close', end);

@@ -143,3 +143,82 @@ describe('first-message authentication racing a close', () => {
     expect(live.connection.closed).toBe(false);
   });
 });
+
+describe('the store steps a handshake takes together give back what a refusal did not need', () => {
+  // Issue 17: the user's ban and both leases go in one round trip, so a refused handshake may
+  // have taken a lease it must not keep.
+  it("a banned user's handshake keeps neither the IP's lease nor the user's", async () => {
+    const store = createMemoryStore();
+    const { guard, upgrade } = testGuard(store, {
+      limits: { connectRate: false, maxConnectionsPerIp: 5, maxConnectionsPerUser: 5 },
+    });
+    await guard.ban('user', 'mallory', 60_000);
+    expect(await upgrade({ sub: 'mallory', ip: '203.0.113.50' })).toMatchObject({
+      ok: false,
+      reason: 'banned',
+    });
+    expect(await store.countLeases('lease:ip:203.0.113.50')).toBe(0);
+    expect(await store.countLeases('lease:user:mallory')).toBe(0);
+  });
+
+  it("a full IP cap gives back the user's lease taken beside it, and the reverse", async () => {
+    const store = createMemoryStore();
+    const { upgrade, open } = testGuard(store, {
+      limits: { connectRate: false, maxConnectionsPerIp: 1, maxConnectionsPerUser: 1 },
+    });
+    await open({ sub: 'alice', ip: '203.0.113.60' });
+    expect(await upgrade({ sub: 'bob', ip: '203.0.113.60' })).toMatchObject({ reason: 'ip_cap' });
+    expect(await store.countLeases('lease:user:bob')).toBe(0);
+    expect(await upgrade({ sub: 'alice', ip: '203.0.113.61' })).toMatchObject({
+      reason: 'user_cap',
+    });
+    expect(await store.countLeases('lease:ip:203.0.113.61')).toBe(0);
+    // Both full: the IP's cap is the answer, as in the contract's order.
+    expect(await upgrade({ sub: 'alice', ip: '203.0.113.60' })).toMatchObject({ reason: 'ip_cap' });
+  });
+
+  it('with singleSession, a handshake the IP cap refuses evicts nobody', async () => {
+    // An eviction cannot be given back: with single sessions the user's lease waits for the rest.
+    const store = createMemoryStore();
+    const { upgrade, open } = testGuard(store, {
+      limits: {
+        connectRate: false,
+        maxConnectionsPerIp: 1,
+        maxConnectionsPerUser: 1,
+        singleSession: true,
+      },
+    });
+    const live = await open({ sub: 'alice', ip: '203.0.113.70' });
+    await open({ sub: 'bob', ip: '203.0.113.71' });
+    expect(await upgrade({ sub: 'alice', ip: '203.0.113.71' })).toMatchObject({ reason: 'ip_cap' });
+    expect(live.closes).toEqual([]);
+    expect(await store.countLeases('lease:user:alice')).toBe(1);
+    // From a free address the newer session replaces the older one, as before.
+    expect(await upgrade({ sub: 'alice', ip: '203.0.113.72' })).toMatchObject({ ok: true });
+    expect(live.closes.map((c) => c.code)).toEqual([4008]);
+  });
+
+  it('a store that fails one of the steps leaves no lease behind', async () => {
+    const store = createMemoryStore();
+    const failing = new Proxy(store, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop) as unknown;
+        if (typeof v !== 'function') return v;
+        const fn = (v as (...x: unknown[]) => unknown).bind(target);
+        if (prop !== 'get') return fn;
+        return async (key: string) => {
+          if (key.startsWith('ban:user:')) throw new Error('down');
+          return fn(key);
+        };
+      },
+    });
+    const { upgrade } = testGuard(failing, {
+      limits: { connectRate: false, maxConnectionsPerIp: 5, maxConnectionsPerUser: 5 },
+    });
+    const d = await upgrade({ sub: 'alice', ip: '203.0.113.80' });
+    expect(d.ok).toBe(false);
+    await settle();
+    expect(await store.countLeases('lease:ip:203.0.113.80')).toBe(0);
+    expect(await store.countLeases('lease:user:alice')).toBe(0);
+  });
+});

@@ -88,7 +88,11 @@ describe('bans reach every instance on the store', () => {
   it('a handshake that was past its ban check when the ban came is refused all the same', async () => {
     // Instance B is inside the upgrade (taking its lease) when A bans the user.
     const mem = createMemoryStore();
-    let release: () => void = () => {};
+    // Every held call waits for `release` (the IP's and the user's leases are taken together).
+    const held: (() => void)[] = [];
+    const release = (): void => {
+      for (const r of held.splice(0)) r();
+    };
     let hold = false;
     const slow: Store = new Proxy(mem, {
       get(target, prop) {
@@ -97,7 +101,7 @@ describe('bans reach every instance on the store', () => {
         const fn = (v as (...x: unknown[]) => unknown).bind(target);
         if (prop !== 'acquireLease') return fn;
         return async (...args: unknown[]) => {
-          if (hold) await new Promise<void>((r) => (release = r));
+          if (hold) await new Promise<void>((r) => held.push(r));
           return fn(...args);
         };
       },
