@@ -24,7 +24,8 @@
  *
  *   snippets  The README's code (examples/snippets, see scripts/install-snippets.mjs): `tsc --strict`
  *          against the installed package, then each server snippet on its runtime (start-up
- *          line, ticket, echo, forged token 4001) and the tRPC server with the client snippet.
+ *          line, ticket, echo, forged token 4001) and the tRPC server with the client snippet;
+ *          each integration example (examples/integrations) runs the same smoke on its runtime.
  *
  * Every install is checked to hold this build (dist/mod.mjs byte-equal), not a cached tarball.
  *

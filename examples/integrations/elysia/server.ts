@@ -29,13 +29,17 @@ const app = new Elysia({ websocket: ws.websocket })
   .all('/ws/ticket', ws.ticket()) // POST, and the same-origin preflight
   .get('/ws/stats', ws.route(statsHandler(guard))) // bearer with the `admin` permission
   .get('/healthz', ws.route(healthHandler()))
-  .listen({
-    port: Number(process.env.PORT ?? 8787),
-    hostname: process.env.HOST ?? '127.0.0.1',
-    // Elysia sets Bun's HTTP idle timeout to 30 s: a partial request on a kept-alive connection
-    // would hang that long. Bun's default, 10 s, matches the guard's header deadline.
-    idleTimeout: 10,
-  });
+  .listen(
+    {
+      port: Number(process.env.PORT ?? 8787),
+      hostname: process.env.HOST ?? '127.0.0.1',
+      // Elysia sets Bun's HTTP idle timeout to 30 s: a partial request on a kept-alive connection
+      // would hang that long. Bun's default, 10 s, matches the guard's header deadline.
+      idleTimeout: 10,
+    },
+    ({ hostname, port }) =>
+      console.log(`guarded WebSocket on ws://${hostname}:${port}/ws\n  ${guard.describe()}`),
+  );
 
 process.on('SIGTERM', async () => {
   await ws.close(); // 1001 to every peer, leases released

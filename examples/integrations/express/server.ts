@@ -33,7 +33,10 @@ app.get('/healthz', ws.route(healthHandler()));
 // A 10 s header deadline: Node's own default is 60 s, checked every 30 s.
 const server = createServer(nodeServerOptions(), app);
 ws.attach(server);
-server.listen(Number(process.env.PORT ?? 8787), process.env.HOST ?? '127.0.0.1');
+const [port, host] = [Number(process.env.PORT ?? 8787), process.env.HOST ?? '127.0.0.1'];
+server.listen(port, host, () =>
+  console.log(`guarded WebSocket on ws://${host}:${port}/ws\n  ${guard.describe()}`),
+);
 process.on('SIGTERM', async () => {
   await ws.close(); // 1001 to every peer, leases released
   server.close();

@@ -26,5 +26,9 @@ await app.register(wsguardFastify, {
   ticketPath: '/ws/ticket',
   routes: { '/ws/stats': statsHandler(guard), '/healthz': healthHandler() },
 });
-await app.listen({ port: Number(process.env.PORT ?? 8787), host: process.env.HOST ?? '127.0.0.1' });
+const url = await app.listen({
+  port: Number(process.env.PORT ?? 8787),
+  host: process.env.HOST ?? '127.0.0.1',
+});
+console.log(`guarded WebSocket on ${url.replace(/^http/, 'ws')}/ws\n  ${guard.describe()}`);
 process.on('SIGTERM', () => void app.close()); // 1001 to every peer, leases released, then stop

@@ -39,6 +39,8 @@ const server = serve(app, {
   // A 10 s header deadline: Node's own default is 60 s, checked every 30 s.
   node: nodeServerOptions(),
 });
+await server.ready(); // srvx's `url` is then set, and ends with `/`
+console.log(`guarded WebSocket on ${server.url?.replace(/^http/, 'ws')}ws\n  ${guard.describe()}`);
 process.on('SIGTERM', async () => {
   await ws.close(); // 1001 to every peer, leases released
   await server.close();

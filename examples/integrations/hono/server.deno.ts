@@ -27,4 +27,5 @@ const server = await serve({
   fetch: app.fetch, // every request that is not a handshake; POST /ws/ticket is serve's own
   port: Number(process.env.PORT ?? 8787),
 });
+console.log(`guarded WebSocket on ${server.url.replace(/^http/, 'ws')}/ws\n  ${guard.describe()}`);
 process.on('SIGTERM', () => void server.close()); // 1001 to every peer, leases released

@@ -24,12 +24,16 @@ app.all('/ws/ticket', ws.ticket());
 app.get('/healthz', ws.route(healthHandler()));
 
 // A 10 s header deadline: Node's own default is 60 s, checked every 30 s.
-const server = serve({
-  fetch: app.fetch,
-  port: Number(process.env.PORT ?? 8787),
-  hostname: process.env.HOST ?? '127.0.0.1',
-  serverOptions: nodeServerOptions(),
-});
+const server = serve(
+  {
+    fetch: app.fetch,
+    port: Number(process.env.PORT ?? 8787),
+    hostname: process.env.HOST ?? '127.0.0.1',
+    serverOptions: nodeServerOptions(),
+  },
+  ({ address, port }) =>
+    console.log(`guarded WebSocket on ws://${address}:${port}/ws\n  ${guard.describe()}`),
+);
 ws.attach(server);
 process.on('SIGTERM', async () => {
   await ws.close(); // 1001 to every peer, leases released

@@ -29,16 +29,18 @@ app.all('/ws/ticket', ws.ticket()); // POST, and the same-origin preflight
 app.get('/ws/stats', ws.route(statsHandler(guard))); // bearer with the `admin` permission
 app.get('/healthz', ws.route(healthHandler()));
 
-process.on('SIGTERM', async () => {
-  await ws.close(); // 1001 to every peer, leases released
-  process.exit(0);
-});
-
-// Bun serves the default export: `websocket` carries the guard's frame limit (`maxPayloadLength`).
-export default {
+// `websocket` carries the guard's frame limit (`maxPayloadLength`).
+const server = Bun.serve({
   port: Number(process.env.PORT ?? 8787),
   hostname: process.env.HOST ?? '127.0.0.1',
   development: false, // Bun's development mode answers errors with a page that shows the stack
   fetch: app.fetch,
   websocket: ws.websocket,
-};
+});
+console.log(
+  `guarded WebSocket on ws://${server.hostname}:${server.port}/ws\n  ${guard.describe()}`,
+);
+process.on('SIGTERM', async () => {
+  await ws.close(); // 1001 to every peer, leases released
+  await server.stop();
+});

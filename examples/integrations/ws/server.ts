@@ -34,7 +34,10 @@ const http = nodeFetchHandler((request, client) => ticket(request, client.ip), {
 const server = createServer(nodeServerOptions(), http);
 const upgrade = guardWebSocketServer(wss, { guard, trustProxy });
 server.on('upgrade', upgrade); // in place of `wss.handleUpgrade(...)`
-server.listen(Number(process.env.PORT ?? 8787), process.env.HOST ?? '127.0.0.1');
+const [port, host] = [Number(process.env.PORT ?? 8787), process.env.HOST ?? '127.0.0.1'];
+server.listen(port, host, () =>
+  console.log(`guarded WebSocket on ws://${host}:${port}/ws\n  ${guard.describe()}`),
+);
 process.on('SIGTERM', async () => {
   await upgrade.close(); // 1001 to every peer, leases released
   server.close();
