@@ -22,18 +22,25 @@ export function createCloseTally(): CloseTally {
   // Sockets open whose close is not reported yet; a socket that never opened closes too, hence
   // the floor at 0.
   let open = 0;
-  let done: (() => void) | undefined;
+  // Every waiter resumes at the last close, or at its own 1 s bound, whose timer is then cleared
+  // (a pending timer would hold a Node process open for that second).
+  const waiters = new Set<() => void>();
   return {
     opened: () => void open++,
     closed: () => {
       open = Math.max(0, open - 1);
-      if (!open) done?.();
+      if (!open) for (const resume of [...waiters]) resume();
     },
     wait: () =>
       open
         ? new Promise((resolve) => {
-            done = resolve;
-            setTimeout(resolve, 1000);
+            const resume = (): void => {
+              clearTimeout(timer);
+              waiters.delete(resume);
+              resolve();
+            };
+            const timer = setTimeout(resume, 1000);
+            waiters.add(resume);
           })
         : undefined,
   };
