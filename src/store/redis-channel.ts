@@ -4,6 +4,11 @@
  * (re)connect, and a `resync` after each subscription because messages published meanwhile are
  * lost. A client without `duplicate()` gets no channel, and the guard polls for bans instead.
  *
+ * On a Cluster, ioredis moves the subscription to another node by itself when the connection
+ * holding it ends, with no event of the Cluster: the store watches which connection that is and,
+ * when it changes, subscribes once more (the SUBSCRIBE goes to the new connection, and succeeds
+ * once it is live), then resyncs.
+ *
  * @module
  */
 import type { ChannelListener, StoreSubscription } from './contract.ts';
@@ -40,7 +45,12 @@ export function subscribeChannel(
   // ioredis's own resubscription sends SUBSCRIBE on `ready` without handling its failure: a
   // connection that drops again at that moment rejects unhandled. The store subscribes itself
   // at every `ready`, with a handler, so the client's is turned off.
-  const dup = duplicate.call(client, { autoResubscribe: false });
+  // On a Cluster (whose `duplicate` takes startup nodes first) the resubscription is ioredis's
+  // own and handles its failure; the store adds its own after a node leaves (see the module).
+  const cluster = (client as { isCluster?: unknown }).isCluster === true;
+  const dup = cluster
+    ? (duplicate as (nodes: unknown[], options: object) => RedisSubscriberLike).call(client, [], {})
+    : duplicate.call(client, { autoResubscribe: false });
   if (typeof dup.subscribe !== 'function' || typeof dup.on !== 'function') {
     dup.disconnect?.();
     return undefined;
@@ -63,6 +73,19 @@ export function subscribeChannel(
     );
   };
   sub.on('ready', onReady as (...args: never[]) => void);
+  let moved: ReturnType<typeof setTimeout> | undefined;
+  /** Subscribe again until it succeeds (at most a minute), then resync. */
+  const afterMove = (attempt: number): void => {
+    moved = undefined;
+    if (closed) return;
+    sub.subscribe(channel).then(
+      () => listener.resync?.(),
+      () => {
+        if (attempt < 120 && !closed) moved = setTimeout(() => afterMove(attempt + 1), 500);
+      },
+    );
+  };
+  const watch = cluster ? watchClusterSubscriber(dup, () => afterMove(0)) : undefined;
   sub.on('message', ((ch: string, message: string) => {
     if (ch === channel && !closed) listener.message(message);
   }) as (...args: never[]) => void);
@@ -72,6 +95,8 @@ export function subscribeChannel(
   const subscription: StoreSubscription = {
     close: () => {
       closed = true;
+      if (moved !== undefined) clearTimeout(moved);
+      if (watch !== undefined) clearInterval(watch);
       open.delete(subscription);
       sub.disconnect?.();
       return Promise.resolve();
@@ -79,4 +104,32 @@ export function subscribeChannel(
   };
   open.add(subscription);
   return subscription;
+}
+
+/** How often a Cluster's subscriber connection is looked at (no network: a property read). */
+const WATCH_MS = 500;
+
+/**
+ * Call `moved` whenever ioredis's Cluster puts its subscription on another connection (its
+ * `subscriber.getInstance()`, an internal of ioredis 5 read defensively: without it, nothing is
+ * watched and only a `ready` of the Cluster resyncs).
+ */
+function watchClusterSubscriber(
+  dup: RedisSubscriberLike,
+  moved: () => void,
+): ReturnType<typeof setInterval> | undefined {
+  const holder = (dup as { subscriber?: { getInstance?: () => unknown } }).subscriber;
+  if (typeof holder?.getInstance !== 'function') return undefined;
+  let current = holder.getInstance();
+  const timer = setInterval(() => {
+    const now = holder.getInstance?.();
+    if (now === current) return;
+    current = now;
+    // Also from none to the first: ioredis may move its subscriber again while it learns the
+    // Cluster's layout, between two looks; one resync too many costs a few reads.
+    if (now != null) moved();
+  }, WATCH_MS);
+  // A watch must not hold a process open (Node, Bun); Deno's timers have no `unref`.
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
 }
