@@ -19,7 +19,8 @@
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { createGuard } from '../src/guard/create-guard.ts';
-import type { Guard, GuardOptions } from '../src/guard/types.ts';
+import type { GuardOptions } from '../src/guard/options.ts';
+import type { Guard } from '../src/guard/types.ts';
 import { createRedisStore } from '../src/store/redis.ts';
 import { REDIS_CLIENT_OPTIONS } from '../src/store/redis-client.ts';
 import { startTcpProxy } from '../tests/store/tcp-proxy.ts';

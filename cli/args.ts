@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SEVERITIES, type Severity } from './finding.ts';
+import { FRAMEWORKS, type Framework, frameworkProblem, RUNTIMES_OF } from './init-frameworks.ts';
 import { parseSources } from './sources.ts';
 
 /**
@@ -22,6 +23,14 @@ export interface AuditArgs {
   readonly origin?: string;
   readonly token?: string;
   readonly expiredToken?: string;
+  /** A PEM file with the server's public key (read by main, for the RS256 → HS256 probe). */
+  readonly publicKey?: string;
+  /** The server's key set URL (same probe). */
+  readonly jwks?: string;
+  /** Where tickets are issued (`POST`): enables the ticket replay and lifetime probes. */
+  readonly ticketUrl?: string;
+  /** The longest lifetime a ticket may state, seconds. */
+  readonly ticketMaxAgeSec: number;
   readonly waitMs: number;
   readonly authWaitMs: number;
   readonly connectTimeoutMs: number;
@@ -46,6 +55,8 @@ export interface HealthArgs {
 /** Options of `wsguard init`. */
 export interface InitArgs {
   readonly runtime: 'node' | 'bun' | 'deno';
+  /** The web framework the scaffold mounts the guard on (its `wsguard/<framework>` integration). */
+  readonly framework?: Framework;
   readonly trpc: boolean;
   readonly redis: boolean;
   readonly force: boolean;
@@ -65,9 +76,11 @@ export type Parsed =
 export const USAGE = `usage: wsguard <command> [options]
 
 commands:
-  audit <ws-url>    probe an endpoint with hijacking, credential, message and flooding attacks
+  audit <ws-url>    probe an endpoint with hijacking, credential, message, compression and
+                    flooding attacks
   health <ws-url>   connect, authenticate, round-trip, close and reconnect; report the times
-  init              scaffold a guarded server, its ticket route and a client into a project
+  init              scaffold a guarded server (serve() or a framework), its ticket route and a
+                    client into a project
 
 every command: --help, -h    --version
 exit codes: 0 ok, 1 insecure / unhealthy, 2 usage, 3 unreachable, 4 incomplete (nothing tested)`;
@@ -77,6 +90,12 @@ const AUDIT_USAGE = `usage: wsguard audit <ws-url> [options]
   --origin <origin>        an origin the server accepts (default: the target's own)
   --token <jwt>            a valid token (sent as ?token=); enables the authenticated probes
   --expired-token <jwt>    an expired token from your issuer (the audit cannot sign one)
+  --public-key <file.pem>  the server's public key: tries RS256 -> HS256 confusion with it
+  --jwks <url>             the server's key set (fetched within --connect-timeout), for the
+                           same probe
+  --ticket-url <url>       the POST route that issues tickets (--token sent as Bearer):
+                           checks a ticket is one-time and short-lived
+  --ticket-max-age <s>     the longest lifetime a ticket may state (default 60)
   --wait <ms>              how long to watch each connection (default 3000)
   --auth-wait <ms>         how long to watch an anonymous socket for its auth deadline (6500)
   --connect-timeout <ms>   bound on reaching the server at all (default 5000)
@@ -97,7 +116,10 @@ const HEALTH_USAGE = `usage: wsguard health <ws-url> [options]
 
 const INIT_USAGE = `usage: wsguard init [options]
 
-  --runtime <node|bun|deno>   the server's runtime (default node)
+  --runtime <node|bun|deno>   the server's runtime (default node; with --framework, its first)
+  --framework <name>          mount the guard on hono|express|fastify|elysia|h3|ws (its
+                              wsguard/<name> integration); elysia needs bun; express, fastify,
+                              h3 and ws need node; hono runs on all three
   --trpc                      a tRPC v11 router and client instead of plain JSON
   --redis                     the guard's state in Redis (several instances)
   --dir <dir>                 the project directory (default .); files go to <dir>/wsguard/
@@ -107,6 +129,7 @@ const INIT_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   runtime: { type: 'string' },
+  framework: { type: 'string' },
   trpc: { type: 'boolean' },
   redis: { type: 'boolean' },
   force: { type: 'boolean' },
@@ -125,6 +148,10 @@ const COMMON = {
 const AUDIT_OPTIONS = {
   ...COMMON,
   'expired-token': { type: 'string' },
+  'public-key': { type: 'string' },
+  jwks: { type: 'string' },
+  'ticket-url': { type: 'string' },
+  'ticket-max-age': { type: 'string' },
   wait: { type: 'string' },
   'auth-wait': { type: 'string' },
   'fail-on': { type: 'string' },
@@ -136,19 +163,34 @@ const AUDIT_OPTIONS = {
 
 class UsageError extends Error {}
 
-/** A whole number of milliseconds within [min, max], or a usage error naming the option. */
+/** A whole number of `unit` within [min, max], or a usage error naming the option. */
 function ms(
   name: string,
   raw: string | undefined,
   fallback: number,
   min = 1,
   max = 600_000,
+  unit = 'milliseconds',
 ): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name}: ${JSON.stringify(raw)} is not milliseconds in ${min}..${max}`);
+    throw new UsageError(`--${name}: ${JSON.stringify(raw)} is not ${unit} in ${min}..${max}`);
   return n;
+}
+
+/** An `http(s)://` URL, or a usage error naming the option. */
+function httpUrl(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:')
+    throw new UsageError(`--${name}: ${JSON.stringify(raw)} is not an http:// or https:// URL`);
+  return raw;
 }
 
 function target(positionals: string[], command: string): string {
@@ -197,11 +239,17 @@ function auditArgs(argv: string[]): Parsed {
     throw new UsageError((e as Error).message);
   }
   const o = origin(v.origin);
+  const jwks = httpUrl('jwks', v.jwks);
+  const ticketUrl = httpUrl('ticket-url', v['ticket-url']);
   const args: AuditArgs = {
     url: target(positionals, 'audit'),
     ...(o !== undefined ? { origin: o } : {}),
     ...(v.token !== undefined ? { token: v.token } : {}),
     ...(v['expired-token'] !== undefined ? { expiredToken: v['expired-token'] } : {}),
+    ...(v['public-key'] !== undefined ? { publicKey: v['public-key'] } : {}),
+    ...(jwks !== undefined ? { jwks } : {}),
+    ...(ticketUrl !== undefined ? { ticketUrl } : {}),
+    ticketMaxAgeSec: ms('ticket-max-age', v['ticket-max-age'], 60, 1, 86_400, 'seconds'),
     waitMs: ms('wait', v.wait, 3000, 50),
     authWaitMs: ms('auth-wait', v['auth-wait'], 6500, 50),
     connectTimeoutMs: ms('connect-timeout', v['connect-timeout'], 5000, 50),
@@ -245,11 +293,21 @@ function initArgs(argv: string[]): Parsed {
   if (v.help) return { kind: 'help', text: INIT_USAGE };
   if (v.version) return { kind: 'version' };
   if (positionals.length > 0) throw new UsageError(`init: unexpected argument ${positionals[0]}`);
-  const runtime = v.runtime ?? 'node';
+  const framework = v.framework;
+  if (framework !== undefined && !(FRAMEWORKS as readonly string[]).includes(framework))
+    throw new UsageError(
+      `--framework: ${JSON.stringify(framework)} is not one of ${FRAMEWORKS.join('|')}`,
+    );
+  const fw = framework as Framework | undefined;
+  // Without --runtime, a framework's first runtime (elysia: bun), else node.
+  const runtime = v.runtime ?? (fw !== undefined ? RUNTIMES_OF[fw][0] : 'node');
   if (runtime !== 'node' && runtime !== 'bun' && runtime !== 'deno')
     throw new UsageError(`--runtime: ${JSON.stringify(runtime)} is not one of node|bun|deno`);
+  const problem = fw !== undefined ? frameworkProblem(fw, runtime, v.trpc ?? false) : undefined;
+  if (problem !== undefined) throw new UsageError(problem);
   const args: InitArgs = {
     runtime,
+    ...(fw !== undefined ? { framework: fw } : {}),
     trpc: v.trpc ?? false,
     redis: v.redis ?? false,
     force: v.force ?? false,

@@ -12,8 +12,9 @@ import type { Finding } from './finding.ts';
 import type { Judgement, Probe, ProbeContext } from './probe.ts';
 import { withParam } from './probe.ts';
 import { LEAKAGE_PROBE } from './probe-leakage.ts';
+import { COMPRESSION_PROBES } from './probes-compression.ts';
 import { CONNECTION_PROBES } from './probes-connections.ts';
-import { CREDENTIAL_PROBES } from './probes-credentials.ts';
+import { credentialProbes } from './probes-credentials.ts';
 import { MESSAGE_PROBES } from './probes-messages.ts';
 import { ORIGIN_PROBES } from './probes-origin.ts';
 import { transportFinding } from './transport.ts';
@@ -28,6 +29,14 @@ export interface AuditOptions {
   readonly token?: string;
   /** An expired token from the issuer. */
   readonly expiredToken?: string;
+  /** The server's public key (PEM text), for the RS256 → HS256 confusion probe. */
+  readonly publicKeyPem?: string;
+  /** The server's key set URL, for the same probe (fetched within `connectTimeoutMs`). */
+  readonly jwksUrl?: string;
+  /** Where tickets are issued (`POST`, `--token` as Bearer): enables the ticket probes. */
+  readonly ticketUrl?: string;
+  /** The longest lifetime a ticket may state, seconds. @default 60 */
+  readonly ticketMaxAgeSec?: number;
   /** How long to watch each connection, ms. @default 3000 */
   readonly waitMs?: number;
   /** How long to watch an anonymous socket for its auth deadline, ms. @default 6500 */
@@ -52,14 +61,28 @@ export interface AuditResult {
   readonly findings: Finding[];
 }
 
-/** Every probe, in the order they run. */
-export const PROBES: readonly Probe[] = [
-  ...ORIGIN_PROBES,
-  ...CREDENTIAL_PROBES,
-  ...MESSAGE_PROBES,
-  ...CONNECTION_PROBES,
-  LEAKAGE_PROBE,
-];
+/**
+ * Every probe of an audit, in the order they run. The credential probes take the audit's inputs
+ * (keys, ticket URL) and `source`, the address the audit currently connects from.
+ */
+export function probesFor(options: AuditOptions, source: () => string | undefined): Probe[] {
+  return [
+    ...ORIGIN_PROBES,
+    ...credentialProbes({
+      ...(options.publicKeyPem !== undefined ? { publicKeyPem: options.publicKeyPem } : {}),
+      ...(options.jwksUrl !== undefined ? { jwksUrl: options.jwksUrl } : {}),
+      ...(options.ticketUrl !== undefined ? { ticketUrl: options.ticketUrl } : {}),
+      ticketMaxAgeSec: options.ticketMaxAgeSec ?? 60,
+      timeoutMs: options.connectTimeoutMs ?? 5000,
+      source,
+    }),
+    ...MESSAGE_PROBES,
+    // After the message probes (they share the open socket), before the floods.
+    ...COMPRESSION_PROBES,
+    ...CONNECTION_PROBES,
+    LEAKAGE_PROBE,
+  ];
+}
 
 function toFinding(p: Probe, j: Judgement, source: string | undefined): Finding {
   const failing = j.verdict === 'fail' || j.verdict === 'warn';
@@ -183,7 +206,8 @@ export async function audit(options: AuditOptions): Promise<AuditResult> {
     }
     pre = await preflight(url, origin, bound, sources.list[sources.index]);
   }
-  await runProbes(ctx, sources, add, stopped);
+  const probes = probesFor(options, () => sources.list[sources.index]);
+  await runProbes(probes, ctx, sources, add, stopped);
   return result(undefined, stopped !== undefined);
 }
 
@@ -226,13 +250,14 @@ function context(
 }
 
 async function runProbes(
+  probes: readonly Probe[],
   ctx: ProbeContext,
   s: Sources,
   add: (f: Finding) => void,
   stoppedAtStart: string | undefined,
 ): Promise<void> {
   let stopped = stoppedAtStart;
-  for (const probe of PROBES) {
+  for (const probe of probes) {
     const from = s.list[s.index];
     if (stopped !== undefined && !probe.runsWhenBanned) {
       add(toFinding(probe, { verdict: 'not-run', observed: stopped }, from));

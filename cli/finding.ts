@@ -24,6 +24,7 @@ export type Category =
   | 'credentials'
   | 'messages'
   | 'connections'
+  | 'compression'
   | 'leakage'
   | 'defence'
   | 'dependencies';

@@ -6,12 +6,10 @@
  * @module
  */
 
-/** What `wsguard init` scaffolds for. */
-export interface InitChoice {
-  readonly runtime: 'node' | 'bun' | 'deno';
-  readonly trpc: boolean;
-  readonly redis: boolean;
-}
+import { frameworkServer } from './init-frameworks.ts';
+import { ENV, featureImports, guardBlock, hooksExpr, type InitChoice } from './init-guard.ts';
+
+export type { InitChoice } from './init-guard.ts';
 
 /** One file to write, relative to the target directory. */
 export interface Template {
@@ -19,12 +17,7 @@ export interface Template {
   readonly text: string;
 }
 
-const ENV: Record<InitChoice['runtime'], (name: string) => string> = {
-  node: (n) => `process.env.${n}`,
-  bun: (n) => `Bun.env.${n}`,
-  deno: (n) => `Deno.env.get('${n}')`,
-};
-
+/** The server on wsguard's own `serve()` for the runtime (no framework). */
 function serverFile(c: InitChoice): string {
   const env = ENV[c.runtime];
   const lines = [
@@ -33,49 +26,16 @@ function serverFile(c: InitChoice): string {
     ...(c.redis ? ["import { Redis } from 'ioredis';"] : []),
     "import { createGuard } from 'wsguard';",
     `import { serve } from 'wsguard/adapters/${c.runtime}';`,
-    ...(c.redis ? ["import { createRedisStore, REDIS_CLIENT_OPTIONS } from 'wsguard/redis';"] : []),
-    ...(c.trpc
-      ? [
-          "import { createTRPCBridge, trpcHooks } from 'wsguard/trpc';",
-          "import { router } from './router.ts';",
-        ]
-      : []),
-  ];
-  lines.push(
-    '',
-    `const secret = ${env('JWT_SECRET')};`,
-    "if (!secret) throw new Error('set JWT_SECRET to 32 or more random bytes (openssl rand -hex 32)');",
-  );
-  if (c.redis)
-    lines.push(
-      `const redis = new Redis(${env('REDIS_URL')} ?? 'redis://127.0.0.1:6379', REDIS_CLIENT_OPTIONS);`,
-      '// The store fails closed (503) while Redis is down: log, do not crash.',
-      "redis.on('error', (error: Error) => console.error('redis:', error.message));",
-    );
-  lines.push(
-    '',
-    'const guard = createGuard({',
-    `  origins: [${env('APP_ORIGIN')} ?? 'http://localhost:5173'],`,
-    "  jwt: { algorithms: ['HS256'], secret },",
-    '  tickets: true, // serve() answers POST /ws/ticket',
-    ...(c.trpc ? ["  permissions: { roles: { user: ['app.*'] } },"] : []),
-    ...(c.redis
-      ? [
-          '  store: createRedisStore({ client: redis, ownsClient: true }),',
-          '  requireSharedStore: true,',
-        ]
-      : []),
-    '});',
+    ...featureImports(c),
+    ...guardBlock(c),
     'const server = await serve({',
     '  guard,',
     `  port: Number(${env('PORT')} ?? 8787),`,
-    c.trpc
-      ? '  hooks: trpcHooks(createTRPCBridge({ router, guard })),'
-      : '  hooks: { message: (peer, _m, { value }) => peer.send(JSON.stringify({ echo: value })) },',
+    `  hooks: ${hooksExpr(c)},`,
     '});',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the generated file's own template string
     "console.log(`guarded WebSocket on ${server.url.replace(/^http/, 'ws')}/ws\\n  ${guard.describe()}`);",
-  );
+  ];
   return `${lines.join('\n')}\n`;
 }
 
@@ -128,7 +88,8 @@ export async function connect(token: string, onMessage: (data: unknown) => void)
 
 /** The files for `c`, paths relative to the target directory. */
 export function templates(c: InitChoice): Template[] {
-  const files: Template[] = [{ path: 'wsguard/server.ts', text: serverFile(c) }];
+  const server = c.framework !== undefined ? frameworkServer(c, c.framework) : serverFile(c);
+  const files: Template[] = [{ path: 'wsguard/server.ts', text: server }];
   if (c.trpc) files.push({ path: 'wsguard/router.ts', text: ROUTER });
   files.push({ path: 'wsguard/client.ts', text: c.trpc ? TRPC_CLIENT : PLAIN_CLIENT });
   return files;

@@ -7,25 +7,50 @@
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type AuditArgs, Exit, type HealthArgs, type InitArgs, parseCli } from './args.ts';
 import { audit } from './audit.ts';
 import { health } from './health.ts';
 import { init } from './init.ts';
+import { frameworkDeps } from './init-frameworks.ts';
 import { scanProject } from './project-scan.ts';
 import { buildReport, reportOptions } from './report-json.ts';
 import { renderMarkdown } from './report-md.ts';
 import { findingLine, renderText } from './report-text.ts';
 import { toolInfo } from './version.ts';
 
+/** The PEM text of `--public-key`, or a usage message when it cannot be read as one. */
+function readPublicKey(file: string): { pem: string } | { problem: string } {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { problem: `--public-key: cannot read ${file}: ${(e as Error).message}` };
+  }
+  if (!pem.includes('-----BEGIN')) return { problem: `--public-key: ${file} is not a PEM file` };
+  // A private key handed by mistake must not be used as (or leak into) anything.
+  if (/PRIVATE KEY-----/.test(pem))
+    return { problem: `--public-key: ${file} holds a private key; give the public one` };
+  return { pem };
+}
+
 async function runAudit(a: AuditArgs): Promise<number> {
   const progress = !a.quiet;
+  const key = a.publicKey !== undefined ? readPublicKey(a.publicKey) : undefined;
+  if (key && 'problem' in key) {
+    process.stderr.write(`wsguard: ${key.problem}\n`);
+    return Exit.usage;
+  }
   if (progress) process.stderr.write(`wsguard audit ${a.url}\n`);
   const result = await audit({
     url: a.url,
     ...(a.origin !== undefined ? { origin: a.origin } : {}),
     ...(a.token !== undefined ? { token: a.token } : {}),
     ...(a.expiredToken !== undefined ? { expiredToken: a.expiredToken } : {}),
+    ...(key ? { publicKeyPem: key.pem } : {}),
+    ...(a.jwks !== undefined ? { jwksUrl: a.jwks } : {}),
+    ...(a.ticketUrl !== undefined ? { ticketUrl: a.ticketUrl } : {}),
+    ticketMaxAgeSec: a.ticketMaxAgeSec,
     waitMs: a.waitMs,
     authWaitMs: a.authWaitMs,
     connectTimeoutMs: a.connectTimeoutMs,
@@ -89,6 +114,7 @@ function runInit(a: InitArgs): number {
   for (const f of r.kept) process.stdout.write(`kept  ${f} (exists; --force overwrites it)\n`);
   const deps = [
     'wsguard',
+    ...frameworkDeps(a),
     ...(a.trpc ? ['@trpc/server', '@trpc/client'] : []),
     ...(a.redis ? ['ioredis'] : []),
   ];

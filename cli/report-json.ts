@@ -46,7 +46,23 @@ export function reportOptions(a: AuditArgs): Record<string, unknown> {
     failOn: a.failOn,
     sources: a.sources ? a.sources.length : null,
     project: a.project ?? null,
+    // A key file's path and public URLs are not secrets; the ticket URL may carry a query, so
+    // only its origin and path are shown.
+    publicKey: a.publicKey ?? null,
+    jwks: a.jwks ?? null,
+    ticketUrl: a.ticketUrl !== undefined ? withoutQuery(a.ticketUrl) : null,
+    ticketMaxAgeSec: a.ticketMaxAgeSec,
   };
+}
+
+/** `url` without its query and fragment. */
+function withoutQuery(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(unparsable)';
+  }
 }
 
 /** Build the report. */

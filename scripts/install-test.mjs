@@ -12,7 +12,8 @@
  *          client (`wsguard/client`): answers with a valid token and with a ticket, 403 for a
  *          foreign origin, 4001 for a bad token.
  *   cli    `npm install <tarball>` alone (the README line), then `npx wsguard audit` against the
- *          Node server: exits 0 (every probe passed).
+ *          Node server: exits 0 (no high finding); then `wsguard init` into a folder, `tsc
+ *          --strict` over the scaffold, the scaffold run and audited (with its ticket URL): exit 0.
  *   bun    `bun add <tarball> @trpc/server @trpc/client` in another project; the same app and
  *          client under Bun with `wsguard/adapters/bun`.
  *   deno   Twice, the same app and client with `wsguard/adapters/deno`, after `deno check`:
@@ -496,6 +497,74 @@ if (packed && nodeServer) {
     return `exit 0 (${summary}); \`npm install wsguard\` alone: ${footprint}`;
   });
 } else skip('cli: npm install <tarball>; npx wsguard audit <node server>', 'no Node server');
+
+// `wsguard init` into a folder of the Node project (it has the peers the scaffolded client's
+// types name: @trpc/*), compiled strict with its TypeScript, run, and audited by the CLI that
+// `npm install wsguard` alone installed: the scaffold must pass its own audit (exit 0).
+if (packed && nodeTyped) {
+  await step('cli: npx wsguard init; tsc --strict; npx wsguard audit <scaffold>', async () => {
+    const dir = join(nodeDir, 'scaffold');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    await run(join(cliDir, 'node_modules/.bin/wsguard'), ['init', '--runtime', 'node'], {
+      cwd: dir,
+    });
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib: ['ES2023', 'DOM'],
+          strict: true,
+          skipLibCheck: false,
+          types: ['node'],
+          rootDir: 'wsguard',
+          outDir: 'out',
+        },
+        files: ['wsguard/server.ts', 'wsguard/client.ts'],
+      }),
+    );
+    await run(join(nodeDir, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: dir });
+    const origin = 'http://localhost:5173';
+    const server = start('node', ['out/server.js'], {
+      cwd: dir,
+      env: { JWT_SECRET: secret, APP_ORIGIN: origin, PORT: '0' },
+      timeoutMs: 120_000,
+    });
+    try {
+      const url = await new Promise((resolveUrl, reject) => {
+        const timer = setTimeout(
+          () => reject(new StepError('no start-up line', server.out)),
+          30_000,
+        );
+        server.child.stdout.on('data', () => {
+          const m = server.out.match(/guarded WebSocket on (ws:\/\/\S+)/);
+          if (m) {
+            clearTimeout(timer);
+            resolveUrl(m[1]);
+          }
+        });
+        server.done.then((r) => reject(new StepError(`exited (${r.code})`, server.out)));
+      });
+      const token = signJwt({ sub: 'auditor', roles: ['user'] });
+      const args = ['--origin', origin, '--token', token, '--ticket-url'];
+      const ticketUrl = `${url.replace(/^ws/, 'http').replace(/\/ws$/, '')}/ws/ticket`;
+      const r = await start('npx', ['--no', 'wsguard', 'audit', url, ...args, ticketUrl], {
+        cwd: cliDir,
+        timeoutMs: 120_000,
+      }).done;
+      if (r.code !== 0) throw new StepError(`audit of the scaffold: exit ${r.code}`, r.out);
+      const fails = r.out.split('\n').filter((l) => /^FAIL\s/.test(l)).length;
+      return `scaffold compiled and audited at ${url}: exit 0, ${fails} FAIL`;
+    } finally {
+      try {
+        process.kill(-server.child.pid, 'SIGKILL');
+      } catch {}
+    }
+  });
+} else skip('cli: npx wsguard init; tsc --strict; npx wsguard audit <scaffold>', 'no install');
 
 if (nodeServer) {
   await step('node: graceful stop (SIGTERM → close → exit 0)', () => nodeServer.stop());

@@ -53,6 +53,51 @@ describe('wsguard argument parsing', () => {
       expect(parseCli(argv).kind).toBe('version');
   });
 
+  it('takes the key, key set and ticket options, checking URLs and seconds', () => {
+    const a = parseCli([
+      'audit',
+      'ws://h/ws',
+      '--public-key',
+      'k.pem',
+      '--jwks=https://h/.well-known/jwks.json',
+      '--ticket-url',
+      'http://h/ws/ticket',
+    ]);
+    expect(a.kind === 'audit' && a.args).toMatchObject({
+      publicKey: 'k.pem',
+      jwks: 'https://h/.well-known/jwks.json',
+      ticketUrl: 'http://h/ws/ticket',
+      ticketMaxAgeSec: 60,
+    });
+    const max = parseCli(['audit', 'ws://h/ws', '--ticket-max-age', '30']);
+    expect(max.kind === 'audit' && max.args.ticketMaxAgeSec).toBe(30);
+    for (const [opt, v] of [
+      ['--ticket-url', 'ws://h/ws/ticket'],
+      ['--jwks', 'not a url'],
+      ['--ticket-max-age', '1.5'],
+    ]) {
+      const p = parseCli(['audit', 'ws://h/ws', opt!, v!]);
+      expect(p.kind === 'usage-error' && p.message).toContain(opt!);
+    }
+  });
+
+  it('init --framework: the default runtime follows the framework; impossible ones are usage errors', () => {
+    const elysia = parseCli(['init', '--framework', 'elysia']);
+    expect(elysia.kind === 'init' && elysia.args).toMatchObject({
+      framework: 'elysia',
+      runtime: 'bun',
+    });
+    const hono = parseCli(['init', '--framework', 'hono', '--runtime', 'deno']);
+    expect(hono.kind === 'init' && hono.args).toMatchObject({ framework: 'hono', runtime: 'deno' });
+    for (const argv of [
+      ['init', '--framework', 'elysia', '--runtime', 'node'],
+      ['init', '--framework', 'h3', '--runtime', 'bun'],
+      ['init', '--framework', 'ws', '--trpc'],
+      ['init', '--framework', 'nest'],
+    ])
+      expect(parseCli(argv).kind).toBe('usage-error');
+  });
+
   it('parses --source ranges and lists, refusing bad ones', () => {
     expect(parseSources('127.0.0.2-127.0.0.4')).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
     expect(parseSources('127.0.0.9-10,127.0.1.1')).toEqual([

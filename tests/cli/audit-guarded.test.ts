@@ -91,6 +91,10 @@ describe('wsguard audit against a guarded server (default penalties)', () => {
     expect(by['messages.prototype-key']?.observed).toContain('forbidden key');
     expect(by['connections.rate']?.observed).toContain('429');
     expect(by['connections.per-address']?.verdict).toBe('pass');
+    expect(by['credentials.tampered']?.observed).toMatch(/401|4001/);
+    // serve() leaves compression off: nothing to inflate.
+    expect(by['compression.deflate-unbounded']?.observed).toMatch(/^declined/);
+    expect(by['compression.inflate-bomb']?.verdict).toBe('pass');
     const sources = new Set(report.findings.map((f) => f.source));
     expect(sources.size).toBeGreaterThan(1);
     expect(report.findings.filter((f) => f.id === 'defence.ban').length).toBeGreaterThanOrEqual(1);

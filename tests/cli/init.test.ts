@@ -1,54 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.ts';
-
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
-
-/** A tsconfig that resolves `wsguard/*` to this repo's sources (as examples/snippets does). */
-function tsconfig(dir: string): void {
-  const src = (f: string): string[] => [join(REPO, f)];
-  writeFileSync(
-    join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        strict: true,
-        noEmit: true,
-        target: 'ES2022',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        lib: ['ES2023', 'DOM', 'DOM.Iterable'],
-        allowImportingTsExtensions: true,
-        skipLibCheck: true,
-        types: ['node'],
-        baseUrl: '.',
-        paths: {
-          wsguard: src('src/mod.ts'),
-          'wsguard/trpc': src('src/trpc.ts'),
-          'wsguard/client': src('src/client.ts'),
-          'wsguard/redis': src('src/redis.ts'),
-          'wsguard/adapters/node': src('adapters/node.ts'),
-        },
-      },
-      include: ['*/wsguard/*.ts'],
-    }),
-  );
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
-  // The project's own dependencies (@trpc/*, ioredis, @types/node): this repo's, as if installed.
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
-}
-
-function tsc(dir: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [TSC, '-p', dir], { timeout: 50_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
-}
+import { tsc, tsconfig } from './scaffold-tsc.ts';
 
 describe('wsguard init', () => {
   it('Node scaffolds (plain JSON; --trpc --redis) pass tsc --strict against the sources', async () => {

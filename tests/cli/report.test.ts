@@ -38,6 +38,16 @@ const result: AuditResult = {
       fix: 'Allow only your origins.',
     },
     {
+      id: 'compression.inflate-bomb',
+      check: 'inflate bomb (one frame inflating to 16 MiB)',
+      category: 'compression',
+      verdict: 'fail',
+      severity: 'high',
+      expected: 'close 1009',
+      observed: 'inflated and answered: the 16 MiB frame reached the app',
+      fix: 'Bound the size after inflating.',
+    },
+    {
       id: 'defence.ban',
       check: 'repeat attacker banned',
       category: 'defence',
@@ -64,7 +74,7 @@ describe('audit reports', () => {
     const report = buildReport(tool, result, { waitMs: 3000 }, 'high');
     expect(check(schema, JSON.parse(JSON.stringify(report)))).toEqual([]);
     expect(report.summary).toEqual({
-      bySeverity: { info: 0, low: 1, medium: 0, high: 1 },
+      bySeverity: { info: 0, low: 1, medium: 0, high: 2 },
       verdict: 'insecure',
     });
     const onlyLow = { ...result, findings: result.findings.filter((f) => f.severity !== 'high') };
@@ -78,12 +88,14 @@ describe('audit reports', () => {
   it('the schema checker catches a wrong report (so the check above can fail)', () => {
     const report = JSON.parse(JSON.stringify(buildReport(tool, result, {}, 'high')));
     report.findings[0].verdict = 'maybe';
+    report.findings[2].category = 'zip';
     report.summary.extra = 1;
     delete report.tool.version;
     expect(check(schema, report)).toEqual([
       '$.tool: missing version',
       '$.summary: unexpected extra',
       '$.findings[0].verdict: "maybe" not in enum',
+      '$.findings[2].category: "zip" not in enum',
     ]);
   });
 
