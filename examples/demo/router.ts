@@ -43,7 +43,7 @@ export interface DemoDeps {
   readonly audit: EventFeed<AuditEvent>;
   readonly kick: (userId: string) => Promise<number>;
   /** The admin view's data (this instance's refusals, bans, connections, traffic). */
-  readonly overview: () => AdminOverview;
+  readonly overview: () => Promise<AdminOverview>;
   /** Lift a ban and take it out of the ban book. */
   readonly unban: (subject: BanSubject, id: string) => Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
  * The administrator's calls on a guard: ban and unban (enforced on every instance on the store),
- * look a ban up, kick a user's connections, issue a ticket, and shut down.
+ * look a ban or a penalty score up, kick a user's connections, issue a ticket, and shut down.
  *
  * @module
  */
@@ -17,7 +17,7 @@ import type { Guard } from './types.ts';
 /** The administrator's part of {@link Guard}. */
 export type AdminCalls = Pick<
   Guard,
-  'ban' | 'unban' | 'bannedUntil' | 'kick' | 'issueTicket' | 'shutdown'
+  'ban' | 'unban' | 'bannedUntil' | 'penaltyScore' | 'kick' | 'issueTicket' | 'shutdown'
 >;
 
 /** The administrator's calls of one guard. */
@@ -25,6 +25,8 @@ export function createAdmin(
   ctx: GuardContext,
   parts: {
     bans: Penalties;
+    /** Whether violations are scored (`penalties` not `false`). */
+    scoring: boolean;
     watch: BanWatch;
     tickets: Tickets | undefined;
     release: Release;
@@ -32,7 +34,7 @@ export function createAdmin(
   },
 ): AdminCalls {
   const { stats, audit, registry, keyOfIp } = ctx;
-  const { bans, watch, tickets, release, renewal } = parts;
+  const { bans, scoring, watch, tickets, release, renewal } = parts;
   return {
     async ban(subject, id, ms) {
       const key = subject === 'ip' ? keyOfIp(id) : id;
@@ -54,6 +56,7 @@ export function createAdmin(
       await watch.announceUnban(subject, key);
     },
     bannedUntil: (subject, id) => bans.bannedUntil(subject, subject === 'ip' ? keyOfIp(id) : id),
+    penaltyScore: scoreReader(bans, scoring, keyOfIp),
     kick(userId, code = CloseCode.Forbidden, reason = 'removed by an administrator') {
       let n = 0;
       for (const c of registry.live.values()) {
@@ -93,5 +96,18 @@ export function createAdmin(
       renewal.stop();
       await watch.close();
     },
+  };
+}
+
+/** `guard.penaltyScore`: the score now and the threshold, `undefined` when nothing is scored. */
+function scoreReader(
+  bans: Penalties,
+  scoring: boolean,
+  keyOfIp: (ip: string) => string,
+): AdminCalls['penaltyScore'] {
+  return async (subject, id) => {
+    if (!scoring) return undefined;
+    const score = await bans.score(subject, subject === 'ip' ? keyOfIp(id) : id);
+    return { score, threshold: bans.threshold };
   };
 }

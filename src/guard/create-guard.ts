@@ -187,7 +187,14 @@ export function createGuard(options: GuardOptions): Guard {
     userLimiter,
   });
 
-  const admin = createAdmin(ctx, { bans, watch, tickets, release, renewal });
+  const admin = createAdmin(ctx, {
+    bans,
+    scoring: penalties !== undefined,
+    watch,
+    tickets,
+    release,
+    renewal,
+  });
   // Set by shutdown(): readiness answers 503 from then on.
   let closing = false;
   const self: Guard = {

@@ -82,6 +82,15 @@ export interface Guard {
    */
   bannedUntil(subject: Subject, id: string): Promise<number | undefined>;
   /**
+   * The penalty score of an IP (its IPv6 prefix) or user now, decayed, with the threshold at
+   * which it is banned; `undefined` with `penalties: false`. For admin views: who is close to a
+   * ban. One store read; it adds nothing to the score.
+   */
+  penaltyScore(
+    subject: Subject,
+    id: string,
+  ): Promise<{ readonly score: number; readonly threshold: number } | undefined>;
+  /**
    * Close every open connection of `userId` on this instance (default 4003: the client stops);
    * returns how many were closed.
    */

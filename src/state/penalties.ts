@@ -100,6 +100,10 @@ export interface Penalties {
   ban(subject: Subject, id: string, ms?: number): Promise<number>;
   /** Lift a ban. */
   unban(subject: Subject, id: string): Promise<void>;
+  /** The score of `id` now (decayed; 0 when it has none), without adding to it. */
+  score(subject: Subject, id: string): Promise<number>;
+  /** The score at which a ban starts. */
+  readonly threshold: number;
 }
 
 /** Create the penalty service. */
@@ -174,5 +178,8 @@ export function createPenalties(
     async unban(subject: Subject, id: string): Promise<void> {
       await store.delete(banKey(subject, id));
     },
+    // Adding nothing is the store's one atomic way to read a decaying score.
+    score: (subject, id) => store.addScore(`score:${subject}:${id}`, 0, halfLife),
+    threshold,
   };
 }

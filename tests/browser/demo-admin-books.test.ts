@@ -1,12 +1,14 @@
 /**
  * The admin view's books, fed real-shaped audit events: the ban book (the guard cannot list its
- * bans), the refusal table (by reason and origin, bounded), and the traffic chart's buckets.
+ * bans), the refusal table (by reason and origin, bounded), the traffic chart's buckets, and the
+ * score watch (real scores from a guard).
  */
 import { describe, expect, it } from 'vitest';
 import { BanBook } from '../../examples/demo/admin/ban-book.ts';
 import { RefusalTable } from '../../examples/demo/admin/refusal-table.ts';
+import { ScoreWatch } from '../../examples/demo/admin/score-watch.ts';
 import { BUCKET_MS, TrafficSeries } from '../../examples/demo/admin/traffic-series.ts';
-import type { AuditEvent } from '../../src/mod.ts';
+import { type AuditEvent, createGuard, createMemoryStore } from '../../src/mod.ts';
 
 const at = (ms: number): string => new Date(ms).toISOString();
 
@@ -113,5 +115,47 @@ describe('the traffic series', () => {
     expect(buckets.at(-1)?.framesAccepted).toBe(1);
     now += 40 * BUCKET_MS;
     expect(series.buckets().every((b) => b.framesAccepted === 0)).toBe(true);
+  });
+});
+
+describe('the score watch', () => {
+  it("lists the refused subjects' real scores, highest first, and forgets past its bound", async () => {
+    const guard = createGuard({
+      origins: ['https://app.example.com'],
+      jwt: { algorithms: ['HS256'], secret: 'k'.repeat(40) },
+      store: createMemoryStore(),
+      audit: false,
+    });
+    const watch = new ScoreWatch();
+    const refused = (ip: string): AuditEvent => ({
+      type: 'connection.rejected',
+      time: at(Date.now()),
+      ip,
+      reason: 'credentials_invalid',
+    });
+    // 150 refused addresses: only the last 100 are kept.
+    for (let i = 0; i < 150; i++) watch.record(refused(`198.51.100.${i}`));
+    // Real scores, from the guard's own violations: a forged token costs 4 points, each.
+    const forged = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA';
+    for (const [ip, n] of [
+      ['198.51.100.149', 3],
+      ['198.51.100.120', 1],
+      ['198.51.100.0', 2],
+    ] as const)
+      for (let i = 0; i < n; i++)
+        await guard.upgrade({
+          request: new Request('http://localhost/ws', {
+            headers: { origin: 'https://app.example.com', authorization: `Bearer ${forged}` },
+          }),
+          ip,
+        });
+    await new Promise((r) => setTimeout(r, 10)); // scoring is fire and forget
+    const rows = await watch.rows(guard);
+    // .0 was forgotten (first of 150); the rest without a score are left out.
+    expect(rows.map((r) => [r.id, Math.round(r.score)])).toEqual([
+      ['198.51.100.149', 12],
+      ['198.51.100.120', 4],
+    ]);
+    await guard.shutdown();
   });
 });

@@ -1,11 +1,13 @@
 /**
  * What the admin view shows, in one answer to `admin.overview`: refusals by reason and origin,
- * current bans (this instance's ban book), open connections, and the traffic chart's buckets.
+ * current bans (this instance's ban book), penalty scores close to a ban, open connections, and
+ * the traffic chart's buckets.
  * Fed by the guard's audit sink; read by the router.
  */
 import type { AuditEvent, Guard } from '../../../src/mod.ts';
 import { BanBook, type BanEntry, type BanSubject } from './ban-book.ts';
 import { type RefusalRow, RefusalTable } from './refusal-table.ts';
+import { type ScoreRow, ScoreWatch } from './score-watch.ts';
 import type { SessionBook } from './session-book.ts';
 import { type TrafficBucket, TrafficSeries } from './traffic-series.ts';
 
@@ -27,6 +29,8 @@ export interface AdminOverview {
   readonly now: number;
   readonly refusals: RefusalRow[];
   readonly bans: BanEntry[];
+  /** Addresses and users refused lately, with their penalty score now: who is close to a ban. */
+  readonly scores: ScoreRow[];
   readonly connections: ConnectionRow[];
   readonly traffic: TrafficBucket[];
 }
@@ -39,12 +43,14 @@ export class AdminBooks {
   readonly refusals = new RefusalTable();
   readonly bans = new BanBook();
   readonly traffic = new TrafficSeries();
+  readonly scores = new ScoreWatch();
 
   /** Enter one audit event into every book. */
   record(event: AuditEvent): void {
     this.refusals.record(event);
     this.bans.record(event);
     this.traffic.record(event);
+    this.scores.record(event);
   }
 
   /** Lift a ban on the guard and take it out of the book. */
@@ -54,7 +60,7 @@ export class AdminBooks {
   }
 
   /** The view's data now. */
-  overview(guard: Guard, sessions: SessionBook): AdminOverview {
+  async overview(guard: Guard, sessions: SessionBook): Promise<AdminOverview> {
     this.traffic.sampleMessages(guard.stats().messages);
     const connections: ConnectionRow[] = [];
     for (const c of guard.connections()) {
@@ -73,6 +79,7 @@ export class AdminBooks {
       now: Date.now(),
       refusals: this.refusals.rows(),
       bans: this.bans.list(),
+      scores: await this.scores.rows(guard),
       connections,
       traffic: this.traffic.buckets(),
     };

@@ -1,6 +1,6 @@
 /**
  * The admin panel, live: the audit stream as a list, the guard's counters, and the admin view
- * (refusals, bans, connections, traffic chart) from `admin.overview`, redrawn within a fraction
+ * (refusals, bans, penalty scores, connections, traffic chart) from `admin.overview`, redrawn within a fraction
  * of a second of each decision streamed in and every second for ages; plus the attack panel.
  */
 import type { createTRPCClient } from '@trpc/client';

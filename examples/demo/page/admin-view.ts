@@ -6,6 +6,7 @@
 import type { BanEntry } from '../admin/ban-book.ts';
 import type { AdminOverview, ConnectionRow } from '../admin/overview.ts';
 import type { RefusalRow } from '../admin/refusal-table.ts';
+import type { ScoreRow } from '../admin/score-watch.ts';
 
 /** What the tables' buttons do. */
 export interface AdminActions {
@@ -83,6 +84,21 @@ function banRow(b: BanEntry, now: number, actions: AdminActions): HTMLTableRowEl
   return tr;
 }
 
+function scoreRow(r: ScoreRow): HTMLTableRowElement {
+  // A bar of the score's share of the threshold: how close this one is to a ban.
+  const share = Math.min(1, r.score / r.threshold);
+  const bar = document.createElement('meter');
+  bar.min = 0;
+  bar.max = 1;
+  bar.high = 0.75;
+  bar.value = share;
+  const tr = row([r.subject, r.id, r.score.toFixed(1), String(r.threshold), bar]);
+  tr.dataset['subject'] = r.subject;
+  tr.dataset['id'] = r.id;
+  tr.dataset['score'] = r.score.toFixed(2);
+  return tr;
+}
+
 function connectionRow(c: ConnectionRow, now: number, actions: AdminActions): HTMLTableRowElement {
   const user = c.user;
   const tr = row([
@@ -98,7 +114,7 @@ function connectionRow(c: ConnectionRow, now: number, actions: AdminActions): HT
   return tr;
 }
 
-/** Draw the three tables from `o`. */
+/** Draw the four tables from `o`. */
 export function renderOverview(o: AdminOverview, actions: AdminActions): void {
   const table = (id: string): HTMLTableElement => document.getElementById(id) as HTMLTableElement;
   fill(
@@ -111,6 +127,7 @@ export function renderOverview(o: AdminOverview, actions: AdminActions): void {
     o.bans.map((b) => banRow(b, o.now, actions)),
     'No bans in this instance’s book.',
   );
+  fill(table('scores'), o.scores.map(scoreRow), 'Nobody refused lately is close to a ban.');
   fill(
     table('connections'),
     o.connections.map((c) => connectionRow(c, o.now, actions)),
