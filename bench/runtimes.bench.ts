@@ -29,6 +29,9 @@
  * WSGUARD_BASE=/tmp/base BENCH_TIME_MS=1500 npx tsx bench/runtimes.bench.ts node
  * ```
  *
+ * Only some sections: `BENCH_SECTIONS=handshakes,memory` (any of `echo`, `handshakes`, `memory`;
+ * default all), e.g. `BENCH_SECTIONS=handshakes,memory npx tsx bench/runtimes.bench.ts node`.
+ *
  * Bounded: `BENCH_TIME_MS` per case (default 1500) in `BENCH_ROUNDS` rounds (default 10); every
  * server process is killed at the end, failure or interrupt alike (and exits by itself after 10
  * minutes).
@@ -281,6 +284,10 @@ async function handshakeTables(runtime: Runtime, server: Server, sides: readonly
   console.log(`${await cpuPerOp(title, rows(1000) as CpuCase[])}\n`);
 }
 
+type Section = 'echo' | 'handshakes' | 'memory';
+const sections = new Set<Section>(
+  (process.env.BENCH_SECTIONS ?? 'echo,handshakes,memory').split(',') as Section[],
+);
 const selected = (process.argv.slice(2) as Runtime[]).filter((r) => r in COMMANDS);
 const runtimes: Runtime[] = selected.length > 0 ? selected : ['node', 'bun', 'deno'];
 const started = performance.now();
@@ -291,9 +298,10 @@ try {
     const before = beforeTree ? await start(runtime, beforeTree) : undefined;
     const sides = sidesOf(server, before);
     console.log(`## ${runtime}\n`);
-    await echo(runtime, server, sides);
-    await handshakeTables(runtime, server, sides);
-    if (runtime === 'node') console.log(`${await memory(server, sides)}\n`);
+    if (sections.has('echo')) await echo(runtime, server, sides);
+    if (sections.has('handshakes')) await handshakeTables(runtime, server, sides);
+    if (runtime === 'node' && sections.has('memory'))
+      console.log(`${await memory(server, sides)}\n`);
     for (const s of sides) s.server.child.kill('SIGKILL');
   }
 } finally {

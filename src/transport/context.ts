@@ -9,6 +9,7 @@
 import type { RuntimeViolationSignals } from '../core/runtime-violation.ts';
 import type { ClientInfo, GuardedHooks } from '../guard/types.ts';
 import type { BufferSweep } from './buffer-sweep.ts';
+import type { PeerMethods } from './peer-methods.ts';
 import type { PeerState } from './peer-state.ts';
 import type { GuardPipeline } from './pipeline.ts';
 
@@ -52,6 +53,8 @@ export interface HooksContext {
   readonly idle: Set<() => void>;
   /** The buffer sweep over {@link live}. */
   readonly sweep: BufferSweep;
+  /** The guard's `send`/`close`/`terminate`, shared by every peer of these hooks. */
+  readonly peerMethods: PeerMethods;
   /** `stop()` was called: new handshakes are refused. */
   stopped: boolean;
 }

@@ -13,6 +13,7 @@ import type { HooksContext } from './context.ts';
 import { errorHook, forward } from './forward.ts';
 import { receive } from './frame-queue.ts';
 import { openHook } from './open-hook.ts';
+import { createPeerMethods } from './peer-methods.ts';
 import type { PeerState } from './peer-state.ts';
 import type { GuardPipeline } from './pipeline.ts';
 import { drained, stop, terminateAll } from './shutdown.ts';
@@ -41,8 +42,9 @@ export function createHooksContext(
     report: { hook: reporter('hook'), upgrade: reporter('upgrade'), close: reporter('close') },
     live,
     idle: new Set(),
-    // The sweep runs later, once a socket opens: `ctx` is defined by then.
+    // The sweep and the sends run later, once a socket opens: `ctx` is defined by then.
     sweep: new BufferSweep(options.bufferCheckMs ?? 1000, live, (s) => overBuffer(ctx, s)),
+    peerMethods: createPeerMethods((s) => overBuffer(ctx, s)),
     stopped: false,
   };
   return ctx;

@@ -12,28 +12,11 @@ import { run } from './app-call.ts';
 import { closePeer, safeClose } from './close.ts';
 import type { HooksContext } from './context.ts';
 import { pump } from './frame-queue.ts';
+import { installPeerMethods } from './peer-methods.ts';
 import { clearTimer, type PeerState } from './peer-state.ts';
 import { release } from './release.ts';
 import { watchViolations } from './runtime-violations.ts';
 import { rejectionOf, stateOf } from './slots.ts';
-import { checkSends } from './slow-client.ts';
-
-/**
- * A close the app starts itself is the app's: noted before the runtime reports it, since the
- * runtime's close event then carries the client's echo of the code, as for any close.
- */
-function noteAppCloses(s: PeerState, peer: Peer): void {
-  const close = peer.close.bind(peer);
-  const terminate = peer.terminate.bind(peer);
-  peer.close = (code?: number, reason?: string) => {
-    if (!s.closing) s.appCloseCode ??= code ?? 1005;
-    return close(code, reason);
-  };
-  peer.terminate = () => {
-    if (!s.closing) s.appCloseCode ??= 1006;
-    return terminate();
-  };
-}
 
 /** Hand the socket to the app; frames wait until its `open` settles. */
 function openApp(ctx: HooksContext, s: PeerState, peer: Peer): void {
@@ -70,8 +53,7 @@ function goLive(ctx: HooksContext, s: PeerState, peer: Peer): void {
   }
   ctx.live.add(s);
   ctx.sweep.start();
-  checkSends(ctx, s, peer);
-  noteAppCloses(s, peer);
+  installPeerMethods(ctx.peerMethods, s, peer);
   ctx.guard.attach(s.connection, (code, reason) => closePeer(ctx, s, code, reason));
   watchViolations(ctx, s, peer);
   openApp(ctx, s, peer);

@@ -16,6 +16,13 @@ function sizeOf(raw: unknown): number | undefined {
 }
 
 /**
+ * Where a peer's session lives: a property of the peer, which dies with it, not a WeakMap (one
+ * churned at handshake rate costs the garbage collector an ephemeron table to walk).
+ */
+const SESSION = Symbol('wsguard.trpcSession');
+type Slotted = Peer & { [SESSION]?: TRPCSession | undefined };
+
+/**
  * crossws hooks that serve a tRPC bridge. Each peer gets one bridge session, opened when the guard
  * has accepted the socket and closed with it. A frame the guard refuses (rate limit, invalid
  * message) is answered with one tRPC error per call in it.
@@ -27,37 +34,27 @@ function sizeOf(raw: unknown): number | undefined {
  * ```
  */
 export function trpcHooks(bridge: TRPCBridge): GuardedHooks {
-  const sessions = new WeakMap<Peer, TRPCSession>();
   return {
     open(peer, connection) {
-      const session = bridge.open(
-        {
-          send: (data) => peer.send(data),
-          close: (code, reason) => peer.close(code, reason),
-          get bufferedAmount(): number {
-            return peer.bufferedAmount;
-          },
-        },
-        connection,
-        peer.request,
-      );
-      sessions.set(peer, session);
+      // The peer is the socket (its `send`, `close` and `bufferedAmount` are what the bridge
+      // uses, the guard's own included): no wrapper object and closures per connection.
+      (peer as Slotted)[SESSION] = bridge.open(peer, connection, peer.request);
     },
     message(peer, message, guarded) {
-      const session = sessions.get(peer);
+      const session = (peer as Slotted)[SESSION];
       // The frame's size bounds what refusing it may cost (a batch over the limit or the rate).
       if (session) bridge.message(session, guarded.value, sizeOf(message.rawData));
     },
     refused(peer, reply, frame) {
       // The guard's own reply has no call id, so tRPC's client would ignore it and the calls in
       // the frame would wait forever: answer each of them in tRPC's protocol instead.
-      const session = sessions.get(peer);
+      const session = (peer as Slotted)[SESSION];
       if (session) bridge.refused(session, reply, frame);
     },
     close(peer) {
-      const session = sessions.get(peer);
+      const session = (peer as Slotted)[SESSION];
       if (session) {
-        sessions.delete(peer);
+        (peer as Slotted)[SESSION] = undefined;
         bridge.close(session);
       }
     },

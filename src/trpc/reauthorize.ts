@@ -33,7 +33,7 @@ async function stillAllowed(
 
 /** Re-check every live subscription of a session; returns how many were stopped. */
 export async function reauthorizeSession(b: BridgeContext, s: Session): Promise<number> {
-  if (!s.ctxValue || s.subs.size === 0) return 0;
+  if (!s.ctxValue || s.subscriptions === 0) return 0;
   const ctx = s.ctxValue;
   let stopped = 0;
   for (const sub of [...s.subs.values()]) {
