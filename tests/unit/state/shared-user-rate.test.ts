@@ -68,6 +68,7 @@ describe('SharedUserRate', () => {
       }
       await tick();
     }
+    expect(frames).toBe(600);
     expect(allowed).toBeLessThanOrEqual(100 + 2 * a.slice);
     expect(allowed).toBeGreaterThanOrEqual(100 - 2 * a.slice);
     // Refused frames ask again only when a refusal has run out: no call per frame.
