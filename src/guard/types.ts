@@ -84,7 +84,8 @@ export interface Guard {
   /**
    * The penalty score of an IP (its IPv6 prefix) or user now, decayed, with the threshold at
    * which it is banned; `undefined` with `penalties: false`. For admin views: who is close to a
-   * ban. One store read; it adds nothing to the score.
+   * ban. One store step, the score's atomic add with 0 points: it adds nothing, but a subject with
+   * no score gets a zero one, expiring with the score's TTL (ten half-lives).
    */
   penaltyScore(
     subject: Subject,

@@ -80,17 +80,14 @@ export function createAdmission(
       }
       if (capped.status === 'rejected') throw capped.reason;
       const until = ban.value;
-      const refusal = c.closed
-        ? CLOSED
-        : until !== undefined && !dryRun
-          ? ({ reason: 'banned', until } as const)
-          : mismatch
-            ? ({ reason: 'path_mismatch' } as const)
-            : capped.value !== undefined
-              ? { reason: capped.value }
-              : undefined;
       if (until !== undefined && dryRun && !c.closed)
         audit({ type: 'limit.exceeded', ip: c.ip, userId: sub, reason: 'banned', dryRun });
+      // In the contract's order: the first refusal that applies is the answer.
+      let refusal: Refusal | undefined;
+      if (c.closed) refusal = CLOSED;
+      else if (until !== undefined && !dryRun) refusal = { reason: 'banned', until };
+      else if (mismatch) refusal = { reason: 'path_mismatch' };
+      else if (capped.value !== undefined) refusal = { reason: capped.value };
       if (refusal) {
         await caps.releaseSince(c, held);
         return refusal;

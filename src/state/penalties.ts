@@ -100,7 +100,10 @@ export interface Penalties {
   ban(subject: Subject, id: string, ms?: number): Promise<number>;
   /** Lift a ban. */
   unban(subject: Subject, id: string): Promise<void>;
-  /** The score of `id` now (decayed; 0 when it has none), without adding to it. */
+  /**
+   * The score of `id` now (decayed; 0 when it has none), without adding to it: the store's add
+   * with 0 points, which leaves a zero score behind for a subject that had none.
+   */
   score(subject: Subject, id: string): Promise<number>;
   /** The score at which a ban starts. */
   readonly threshold: number;
