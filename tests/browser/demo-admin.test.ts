@@ -171,9 +171,13 @@ describe.skipIf(!hasChromium)('the demo’s admin view in Chromium', () => {
     for (const [attack, code, reason] of expected) {
       await page.click(`#attacks button[data-attack="${attack}"]`);
       await page.waitForSelector(`#attack-log li[data-attack="${attack}"]`, { timeout: 15_000 });
-      expect(await page.getAttribute(`#attack-log li[data-attack="${attack}"]`, 'data-code')).toBe(
-        String(code),
-      );
+      const got = await page.getAttribute(`#attack-log li[data-attack="${attack}"]`, 'data-code');
+      // The flood runs last, at 13 points: its 4th rate refusal crosses the ban threshold (20)
+      // while its 10th closes it with 4029. The ban is a store step behind, so on a loaded
+      // machine (frames in several reads) it can land first and close with 4030: both are this
+      // defence's answer (CI saw 4030 once). Every other attack has one answer.
+      if (attack === 'flood') expect(['4029', '4030']).toContain(got);
+      else expect(got).toBe(String(code));
       if (attack !== 'flood')
         await page.waitForSelector(`#refusals tr[data-reason="${reason}"]`, { timeout: 1000 });
     }
