@@ -37,12 +37,17 @@ export interface MemoryBounds {
  * reachable); a socket the runtime never frees costs ~28 KiB outside the heap (Deno,
  * `deno-upgrade-leak.ts`), 14 MiB for 500 cycles. So: heap 2 MiB catches a per-connection leak
  * from ~5 KiB (the reachability check catches any connection or peer object kept, whatever its
- * size); native and RSS 8 MiB catch a leaked socket per cycle with room for Bun's noise.
+ * size); native 8 MiB catches a leaked socket per cycle with room for Bun's noise.
+ *
+ * RSS is native plus the heap's committed size, so beyond those two it sees only V8 resizing its
+ * heap, which is not a leak: a CI run on two busy cores (2026-12-03) had Deno's RSS +14.1 MiB with
+ * heap and native both within their bounds. RSS gets the long form's 16 MiB, and its detail names
+ * the committed heap's share, so a failure says which part grew.
  */
 export const SHORT_BOUNDS: Readonly<Record<'node' | 'bun' | 'deno', MemoryBounds>> = {
-  node: { heap: 2 * MiB, native: 8 * MiB, rss: 8 * MiB },
-  bun: { heap: 2 * MiB, native: 8 * MiB, rss: 8 * MiB },
-  deno: { heap: 2 * MiB, native: 8 * MiB, rss: 8 * MiB },
+  node: { heap: 2 * MiB, native: 8 * MiB, rss: 16 * MiB },
+  bun: { heap: 2 * MiB, native: 8 * MiB, rss: 16 * MiB },
+  deno: { heap: 2 * MiB, native: 8 * MiB, rss: 16 * MiB },
 };
 
 /**
@@ -129,7 +134,12 @@ export function checks(
     ),
     within('heap growth Q2→Q4', memory.heapGrowth, bounds.heap),
     within('native growth Q2→Q4', memory.nativeGrowth, bounds.native),
-    within('RSS growth Q2→Q4', memory.rssGrowth, bounds.rss),
+    within(
+      'RSS growth Q2→Q4',
+      memory.rssGrowth,
+      bounds.rss,
+      `native ${mib(memory.nativeGrowth)}, heap committed ${mib(memory.rssGrowth - memory.nativeGrowth)}`,
+    ),
   ];
   return { checks: out, memory };
 }
@@ -138,6 +148,7 @@ function check(name: string, ok: boolean, detail: string): Check {
   return { name, ok, detail };
 }
 
-function within(name: string, value: number, bound: number): Check {
-  return check(name, value < bound, `${mib(value)} MiB (bound ${mib(bound)})`);
+function within(name: string, value: number, bound: number, parts?: string): Check {
+  const of = parts ? `; of it ${parts} MiB` : '';
+  return check(name, value < bound, `${mib(value)} MiB (bound ${mib(bound)}${of})`);
 }

@@ -104,16 +104,18 @@ describe.skipIf(skip !== undefined)(
       const redeemed = new Map<number, number>();
       let next = 0;
       let stop = false;
+      // Each worker runs until told to stop (bounded in rounds and time): once the tickets are
+      // gone it goes on rate-limiting, so the victim's slot is under load whenever it dies.
       const worker = async (store: Store, w: number) => {
-        for (let round = 0; !stop && round < 100_000; round++) {
-          if (round % 4 === 3) {
+        const until = performance.now() + 45_000;
+        for (let round = 0; !stop && round < 200_000 && performance.now() < until; round++) {
+          if (round % 4 === 3 || next >= TICKETS) {
             await record(outcomes, 'limit', () =>
               store.limit(`{victim}rate-${w}`, { limit: 1_000_000, windowMs: 1000 }),
             );
             continue;
           }
-          const i = next < TICKETS ? next++ : -1;
-          if (i < 0) break;
+          const i = next++;
           for (const s of [store, stores[(w + 1) % 2]!]) {
             const got = await record(outcomes, 'take', () => s.take(`{victim}t${i}`));
             if (got !== undefined) redeemed.set(i, (redeemed.get(i) ?? 0) + 1);
@@ -124,8 +126,11 @@ describe.skipIf(skip !== undefined)(
       lag.enable();
       const t0 = performance.now();
       const load = Promise.all(Array.from({ length: 8 }, (_, w) => worker(stores[w % 2]!, w)));
-      await new Promise((r) => setTimeout(r, 300));
+      // Kill mid-race: a third of the tickets taken (a fixed delay let a fast run finish first).
+      for (let i = 0; i < 200 && next < TICKETS / 3; i++)
+        await new Promise((r) => setTimeout(r, 25));
       const killedAt = performance.now();
+      const takenAtKill = next;
       process.kill(pid, 'SIGKILL');
       // Recovered: a call on the victim's slot succeeds (bounded: 20 s, each try ≤ 250 ms).
       let recoveredAt = 0;
@@ -160,9 +165,11 @@ describe.skipIf(skip !== undefined)(
           `first success ${Math.round(recoveredAt - killedAt)} ms after SIGKILL, ` +
           `failures from +${Math.round(firstFail - killedAt)} to +${Math.round(lastFail - killedAt)} ms, ` +
           `slowest call ${Math.round(slowest)} ms (event-loop lag up to ${Math.round(lagMs)} ms), ${redeemed.size} tickets redeemed, ` +
-          `${[...redeemed.values()].filter((n) => n > 1).length} twice by the racers, ${resurrected.length} resurrected`,
+          `${[...redeemed.values()].filter((n) => n > 1).length} twice by the racers, ${resurrected.length} resurrected, ` +
+          `killed with ${takenAtKill} of ${TICKETS} tickets raced`,
       );
       expect(recoveredAt, 'no call succeeded after the failover').toBeGreaterThan(0);
+      expect(takenAtKill, 'the ticket race was over before the kill').toBeLessThan(TICKETS);
       expect(failed.length).toBeGreaterThan(0);
       expect(failed.filter((o) => o.result === 'other').map((o) => String(o.error))).toEqual([]);
       expect(slowest).toBeLessThanOrEqual(TIMEOUT_MS + lagMs + SLACK_MS);
