@@ -55,17 +55,47 @@ function numericDate(claims: JWTPayload, claim: 'iat' | 'nbf' | 'exp'): number |
   return value;
 }
 
-/** The payload segment, decoded as jose decodes it, with jose's errors. */
-function decodeClaims(payloadSegment: string): JWTPayload {
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The payload's text when it is ASCII (the usual claims), the short way: jose decodes base64url
+ * with `atob` after mapping `-_` to `+/` (refusing `+` and `/`), copies the binary string into
+ * bytes and decodes them as UTF-8; for ASCII bytes that decoding is the binary string itself.
+ * `undefined` for anything else (non-ASCII, undecodable), which takes jose's way and its errors.
+ */
+function asciiText(segment: string): string | undefined {
+  if (segment.includes('+') || segment.includes('/')) return undefined;
+  try {
+    const binary = atob(segment.replaceAll('-', '+').replaceAll('_', '/'));
+    return NON_ASCII.test(binary) ? undefined : binary;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The payload segment's text, decoded as jose decodes it, with jose's errors. */
+function payloadText(payloadSegment: string): string {
+  const ascii = asciiText(payloadSegment);
+  if (ascii !== undefined) return ascii;
   let bytes: Uint8Array;
   try {
     bytes = base64url.decode(payloadSegment);
   } catch (cause) {
     throw new errors.JWSInvalid('Failed to base64url decode the payload', { cause });
   }
+  try {
+    return strictDecoder.decode(bytes);
+  } catch (cause) {
+    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause });
+  }
+}
+
+/** The payload segment, decoded as jose decodes it, with jose's errors. */
+function decodeClaims(payloadSegment: string): JWTPayload {
+  const text = payloadText(payloadSegment);
   let claims: JWTPayload;
   try {
-    claims = JSON.parse(strictDecoder.decode(bytes));
+    claims = JSON.parse(text);
   } catch (cause) {
     throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause });
   }
