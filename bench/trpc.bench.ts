@@ -143,15 +143,17 @@ async function memory(servers: Server[]): Promise<string> {
     if (after.sockets - before.sockets !== N)
       throw new Error(`${server.name}: ${after.sockets - before.sockets} sockets open`);
     const perSocket = (after.heapUsed + after.external - before.heapUsed - before.external) / N;
-    rows.push(`| ${server.name} | ${(perSocket / 1024).toFixed(1)} KiB |`);
+    rows.push(
+      `| ${server.name} | ${(perSocket / 1024).toFixed(1)} KiB | ${Math.round(perSocket)} |`,
+    );
     for (const ws of sockets) ws.terminate();
     await new Promise((r) => setTimeout(r, 500));
   }
   return [
     `### Memory per idle connection (Node, ${N.toLocaleString('en')} sockets, server heap + external after a full GC)`,
     '',
-    '| server | per connection |',
-    '| --- | ---: |',
+    '| server | per connection | bytes |',
+    '| --- | ---: | ---: |',
     ...rows,
   ].join('\n');
 }

@@ -7,7 +7,7 @@
  */
 import { CloseCode } from '../core/codes.ts';
 import type { LeaseResult } from '../store/contract.ts';
-import type { ConnectionState } from './connection.ts';
+import { type ConnectionState, type Lease, NO_LEASES } from './connection.ts';
 import type { GuardContext } from './context.ts';
 
 const DONE: Promise<void> = Promise.resolve();
@@ -42,7 +42,8 @@ export function createCaps(ctx: GuardContext): Caps {
   const { takeIp, settleIp, takeUser, settleUser } = leaseSteps(ctx, keep);
   const releaseSince = (c: ConnectionState, held: number): Promise<void> => {
     if (c.leases.length <= held) return DONE;
-    const taken = c.leases.splice(held);
+    const taken = c.leases.slice(held);
+    c.leases = c.leases.slice(0, held);
     return Promise.all(taken.map(([k, id]) => store.releaseLease(k, id).catch(reportClose))).then(
       noop,
     );
@@ -144,7 +145,7 @@ function releaserOf(
 ): (c: ConnectionState) => Promise<void> {
   return (c) => {
     const leases = c.leases;
-    c.leases = [];
+    c.leases = NO_LEASES;
     // Not async, and no Promise.all for the usual one lease: this runs on every close.
     if (leases.length === 0) return DONE;
     const release = ([key, id]: readonly [string, string]): Promise<void> =>
@@ -164,7 +165,9 @@ function keeperOf(
 ): (c: ConnectionState, key: string) => Promise<void> | undefined {
   return (c, key) => {
     if (c.closed) return store.releaseLease(key, c.id).catch(reportClose);
-    c.leases.push([key, c.id]);
+    // A new array of exactly the new length (see NO_LEASES); a lease is taken once a handshake.
+    const lease: Lease = [key, c.id];
+    c.leases = c.leases.concat([lease]);
     return undefined;
   };
 }

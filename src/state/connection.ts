@@ -6,6 +6,16 @@
  */
 import type { Principal } from '../auth/principal.ts';
 
+/** A lease a connection holds: its set's key and the lease's id. */
+export type Lease = readonly [key: string, id: string];
+
+/**
+ * The leases of a connection that holds none, one array for all of them. A connection's `leases`
+ * is replaced by an array of exactly its length whenever it changes: a lease pushed onto an empty
+ * array grew its backing store to 17 slots (~150 B a connection for one or two leases).
+ */
+export const NO_LEASES: readonly Lease[] = Object.freeze([]);
+
 /** A live connection as the guard sees it. */
 export interface GuardConnection {
   /** Random id, unique per connection. */
@@ -61,8 +71,8 @@ export interface ConnectionState extends GuardConnection {
   authDeadline: number | undefined;
   lastActivity: number;
   closed: boolean;
-  /** Per-connection limiter state (GCRA theoretical arrival time). */
-  rate: { tat: number };
+  /** Per-connection limiter state (GCRA theoretical arrival time), made on the first frame. */
+  readonly rate: { tat: number };
   /** Rate-limit refusals so far. */
   rateHits: number;
   /** The times of the last `closeAfterRateHits` refusals (a ring), from the first refusal on. */
@@ -77,12 +87,15 @@ export interface ConnectionState extends GuardConnection {
   banSeen: number;
   /** Invalid messages so far. */
   invalid: number;
-  /** Leases held: [set key, lease id]. */
-  leases: [string, string][];
+  /** Leases held, in the order taken. Replaced, never changed in place (it may be {@link NO_LEASES}). */
+  leases: readonly Lease[];
   /** Set by the adapter once the socket is open. */
   terminate: Terminate | undefined;
-  /** Closes the connection at its credential's expiry (4002) or auth deadline (4001). */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Its place in the guard's deadline heap (`state/deadlines.ts`), which closes it at its
+   * credential's expiry (4002) or auth deadline (4001); -1 when it has none armed.
+   */
+  deadlineSlot: number;
 }
 
 /** What the handshake knows of the client of a new connection. */
@@ -92,9 +105,58 @@ export type ConnectionInit = Pick<
 >;
 
 /**
- * A new connection in phase `pending`. Every field is set here, in one order, so every
- * connection object has one shape (the message path reads them per frame).
+ * A connection's record. Every field is set in the constructor, in one order, so every
+ * connection has one shape (the message path reads them per frame). The limiter state is made
+ * on the first frame that reads it: an idle connection never needs one (~50 B each).
  */
+class ConnectionRecord implements ConnectionState {
+  readonly ip: string;
+  readonly origin: string | null;
+  readonly userAgent: string | undefined;
+  readonly url: string;
+  readonly protocol: string | undefined;
+  readonly connectedAt: number;
+  principal: Principal | undefined = undefined;
+  expiresAt: number | undefined = undefined;
+  authDeadline: number | undefined = undefined;
+  lastActivity: number;
+  closed = false;
+  phase: ConnectionPhase = 'pending';
+  rateHits = 0;
+  rateHitTimes: number[] | undefined = undefined;
+  invalid = 0;
+  leases: readonly Lease[] = NO_LEASES;
+  terminate: Terminate | undefined = undefined;
+  deadlineSlot = -1;
+  bannedUntil: number | undefined = undefined;
+  /** The limiter state once made (see {@link rate}). */
+  madeRate: { tat: number } | undefined = undefined;
+
+  constructor(
+    init: ConnectionInit,
+    readonly id: string,
+    public ipKey: string,
+    public path: string,
+    public banSeen: number,
+    now: number,
+  ) {
+    this.ip = init.ip;
+    this.origin = init.origin;
+    this.userAgent = init.userAgent;
+    this.url = init.url;
+    this.protocol = init.protocol;
+    this.connectedAt = now;
+    this.lastActivity = now;
+  }
+
+  /** Per-connection limiter state, made on first use. */
+  get rate(): { tat: number } {
+    this.madeRate ??= { tat: 0 };
+    return this.madeRate;
+  }
+}
+
+/** A new connection in phase `pending`. */
 export function createConnectionState(
   init: ConnectionInit,
   id: string,
@@ -103,32 +165,7 @@ export function createConnectionState(
   banSeen: number,
   now: number,
 ): ConnectionState {
-  return {
-    id,
-    ip: init.ip,
-    origin: init.origin,
-    userAgent: init.userAgent,
-    url: init.url,
-    protocol: init.protocol,
-    connectedAt: now,
-    principal: undefined,
-    expiresAt: undefined,
-    authDeadline: undefined,
-    lastActivity: now,
-    closed: false,
-    phase: 'pending',
-    rate: { tat: 0 },
-    rateHits: 0,
-    rateHitTimes: undefined,
-    invalid: 0,
-    leases: [],
-    terminate: undefined,
-    timer: undefined,
-    ipKey,
-    path,
-    bannedUntil: undefined,
-    banSeen,
-  };
+  return new ConnectionRecord(init, id, ipKey, path, banSeen, now);
 }
 
 /** Move `c` to `phase`; `closed` is final and `closing` only gives way to it. */

@@ -39,7 +39,7 @@ export function closePeer(ctx: HooksContext, s: PeerState, code: number, reason:
   if (s.closing) return;
   s.closing = true;
   s.closeCode = code;
-  s.queue = [];
+  s.queue = undefined;
   s.queuedBytes = 0;
   const peer = s.peer;
   if (!peer) {

@@ -8,6 +8,7 @@
 import type { GuardedHooks, GuardHooks, GuardHooksOptions } from '../guard/types.ts';
 import { createReporter } from '../observability/report.ts';
 import { BufferSweep } from './buffer-sweep.ts';
+import { closePeer } from './close.ts';
 import { closeHook } from './close-hook.ts';
 import type { HooksContext } from './context.ts';
 import { errorHook, forward } from './forward.ts';
@@ -45,6 +46,9 @@ export function createHooksContext(
     // The sweep and the sends run later, once a socket opens: `ctx` is defined by then.
     sweep: new BufferSweep(options.bufferCheckMs ?? 1000, live, (s) => overBuffer(ctx, s)),
     peerMethods: createPeerMethods((s) => overBuffer(ctx, s)),
+    terminate(code, reason) {
+      closePeer(ctx, this, code, reason);
+    },
     stopped: false,
   };
   return ctx;

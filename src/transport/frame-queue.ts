@@ -77,7 +77,9 @@ function handle(ctx: HooksContext, s: PeerState, message: Message): void {
 /** Decide queued frames in arrival order until one needs to wait. */
 export function pump(ctx: HooksContext, s: PeerState): void {
   while (!s.busy && !s.closing) {
-    const next = s.queue.shift();
+    const queue = s.queue;
+    const next = queue?.shift();
+    if (!queue || queue.length === 0) s.queue = undefined;
     if (!next) return;
     s.queuedBytes -= sizeOf(next.rawData);
     handle(ctx, s, next);
@@ -88,15 +90,16 @@ export function pump(ctx: HooksContext, s: PeerState): void {
 export function receive(ctx: HooksContext, peer: Peer, msg: Message): void {
   const s = stateOf(peer);
   if (!s || s.closing) return;
-  if (!s.busy && s.queue.length === 0) {
+  if (!s.busy && s.queue === undefined) {
     handle(ctx, s, msg);
     return;
   }
   const n = sizeOf(msg.rawData);
-  if (s.queue.length >= ctx.maxQueued || s.queuedBytes + n > ctx.maxQueuedBytes) {
+  if ((s.queue?.length ?? 0) >= ctx.maxQueued || s.queuedBytes + n > ctx.maxQueuedBytes) {
     closePeer(ctx, s, CloseCode.RateLimited, 'too many pending messages');
     return;
   }
-  s.queue.push(msg);
+  if (s.queue) s.queue.push(msg);
+  else s.queue = [msg];
   s.queuedBytes += n;
 }

@@ -9,7 +9,7 @@
 import type { Hooks, Peer } from 'crossws';
 import { CloseCode } from '../core/codes.ts';
 import { run } from './app-call.ts';
-import { closePeer, safeClose } from './close.ts';
+import { safeClose } from './close.ts';
 import type { HooksContext } from './context.ts';
 import { pump } from './frame-queue.ts';
 import { installPeerMethods } from './peer-methods.ts';
@@ -54,7 +54,7 @@ function goLive(ctx: HooksContext, s: PeerState, peer: Peer): void {
   ctx.live.add(s);
   ctx.sweep.start();
   installPeerMethods(ctx.peerMethods, s, peer);
-  ctx.guard.attach(s.connection, (code, reason) => closePeer(ctx, s, code, reason));
+  ctx.guard.attach(s.connection, ctx.terminate.bind(s));
   watchViolations(ctx, s, peer);
   openApp(ctx, s, peer);
 }

@@ -27,8 +27,11 @@ export interface PeerState {
   closeCode: number | undefined;
   /** Not open yet, or a decision or the app's `open` is in flight: frames queue. */
   busy: boolean;
-  /** Frames waiting, in arrival order. */
-  queue: Message[];
+  /**
+   * Frames waiting, in arrival order: made when a frame must wait, dropped once drained (an idle
+   * socket holds no array, nor the backing store a burst grew).
+   */
+  queue: Message[] | undefined;
   /** Their estimated size (see the frame queue). */
   queuedBytes: number;
   /** The open timeout before the socket opens, the close timeout after the guard closed it. */
@@ -56,7 +59,7 @@ export function createPeerState(connection: GuardConnection): PeerState {
     closed: false,
     closeCode: undefined,
     busy: true,
-    queue: [],
+    queue: undefined,
     queuedBytes: 0,
     timer: undefined,
     violationCode: undefined,

@@ -13,7 +13,7 @@ export function release(ctx: HooksContext, s: PeerState, by: CloseInitiator, cod
   if (s.closed) return;
   s.closed = true;
   s.closing = true;
-  s.queue = [];
+  s.queue = undefined;
   s.queuedBytes = 0;
   clearTimer(s);
   if (ctx.live.delete(s)) {
