@@ -80,6 +80,7 @@ export type {
   HookResult,
   MessageDecision,
   Reject,
+  ShutdownOptions,
   UpgradeInfo,
 } from './guard/types.ts';
 export type {

@@ -155,9 +155,13 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
     }
     run.failed(code, reason);
     if (action === 'refresh') tokens.ask();
-    // Only the first 4002 or 1001 of a run reconnects at once; a repeat backs off.
-    if (action === 'refresh' || action === 'reconnect') run.soon();
-    else run.hint(retryHintMs(reason));
+    const hint = retryHintMs(reason);
+    // A 1001 with a delay is a shutdown spreading its clients' reconnects (`reconnectWindowMs`):
+    // waited, so a fleet restarted at once is not asked for every handshake in the same second.
+    // Else only the first 4002 or 1001 of a run reconnects at once; a repeat backs off.
+    if (action === 'reconnect' && hint !== undefined) run.hint(hint);
+    else if (action === 'refresh' || action === 'reconnect') run.soon();
+    else run.hint(hint);
   };
 
   const ws = createWSClient({

@@ -55,6 +55,7 @@ export type RejectReason =
   | 'user_cap'
   | 'ip_cap'
   | 'store_unavailable'
+  | 'overloaded'
   | 'internal';
 
 /** Why a message was refused or a connection closed after it opened. */
@@ -170,6 +171,12 @@ export const REJECTIONS: Readonly<Record<RejectReason, CodeRow>> = {
     closeCode: CloseCode.TryAgainLater,
     mode: 'http',
     message: 'service unavailable',
+  },
+  overloaded: {
+    status: 503,
+    closeCode: CloseCode.TryAgainLater,
+    mode: 'http',
+    message: 'server busy',
   },
   internal: {
     status: 500,

@@ -89,14 +89,30 @@ export function createAdmin(
       });
       return issued;
     },
-    async shutdown(reason = 'server shutting down') {
+    async shutdown(reason = 'server shutting down', options = {}) {
       const all = [...registry.live.values()];
-      for (const c of all) c.terminate?.(CloseCode.GoingAway, reason);
+      const windowMs = options.reconnectWindowMs ?? ctx.settings.reconnectWindowMs;
+      for (const c of all) c.terminate?.(CloseCode.GoingAway, withRetryHint(reason, windowMs));
       await Promise.all(all.map((c) => release(c, CloseCode.GoingAway, 'guard')));
       renewal.stop();
       await watch.close();
     },
   };
+}
+
+/**
+ * A 1001's reason with a reconnect delay drawn over `windowMs` (the client's `retryHintMs` reads
+ * it), kept within a close reason's 123 bytes: the hint is never the part cut.
+ */
+export function withRetryHint(reason: string, windowMs: number): string {
+  if (!(windowMs > 0)) return reason;
+  const hint = `; retry in ${Math.floor(Math.random() * windowMs)} ms`;
+  const room = 120 - hint.length;
+  const bytes = new TextEncoder().encode(reason);
+  // A cut inside a character decodes to U+FFFD (3 bytes): cut 3 bytes earlier to stay within.
+  const head =
+    bytes.byteLength <= room ? reason : new TextDecoder().decode(bytes.slice(0, room - 3));
+  return `${head}${hint}`;
 }
 
 /** `guard.penaltyScore`: the score now and the threshold, `undefined` when nothing is scored. */

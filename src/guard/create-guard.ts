@@ -225,9 +225,9 @@ export function createGuard(options: GuardOptions): Guard {
     checkOrigin: (origin) => origins.check(origin),
     canAccess: async (principal, resource) => permissions.canAccess(principal, resource),
     ...admin,
-    shutdown: (reason) => {
+    shutdown: (reason, options) => {
       closing = true;
-      return admin.shutdown(reason);
+      return admin.shutdown(reason, options);
     },
     health: createHealth(raw, stats, () => closing),
     connections: () => ctx.registry.live.values(),

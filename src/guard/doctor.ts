@@ -120,6 +120,7 @@ function checkLimits(o: Loose, problems: string[]): void {
   for (const key of [
     'maxConnectionsPerIp',
     'maxConnectionsPerUser',
+    'maxPendingHandshakes',
     'leaseTtlMs',
     'closeAfterRateHits',
   ] as const) {
@@ -159,6 +160,12 @@ function checkDeployment(o: Loose, problems: string[]): void {
   if (o.requireSharedStore && o.store && !o.store.shared) {
     problems.push(
       `store: "${o.store.name}" is not shared between processes, so tickets, caps and limits would hold per instance only; use the Redis store`,
+    );
+  }
+  const w = o.reconnectWindowMs;
+  if (w !== undefined && !(typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
+    problems.push(
+      `reconnectWindowMs: ${String(w)} is not a number of ms >= 0 (0: clients reconnect at once after a shutdown)`,
     );
   }
   if (o.requireSharedStore && !o.store) {

@@ -48,6 +48,17 @@ export interface LimitOptions {
    */
   readonly maxConnectionsPerUser?: number | false;
   /**
+   * Handshakes this instance decides at once (from the origin check to accept or refuse, store
+   * steps and credential checks included). Past it a handshake is refused at once with 503
+   * `overloaded` and a `Retry-After` of 1 to `retryAfterUnavailableSec` seconds, drawn per
+   * handshake, before any store step or credential check: no ticket spent, nothing scored.
+   * This is what keeps a reconnect storm (every client of a fleet dropped at once) from starving
+   * the event loop until every store call times out; the refused clients back off and come back
+   * spread. Size it to what one instance decides within the store's command timeout.
+   * @default 64
+   */
+  readonly maxPendingHandshakes?: number | false;
+  /**
    * When a user is at the cap, close their oldest connection (4008) instead of refusing the new one.
    * @default false
    */
@@ -172,6 +183,16 @@ export interface GuardOptions {
    * @default 5
    */
   readonly retryAfterUnavailableSec?: number;
+  /**
+   * At shutdown, each connection's 1001 close carries `retry in <ms>`, drawn per connection from
+   * 0 to this many ms: the guarded client waits that long before it reconnects, so a fleet
+   * restarted all at once is re-admitted at the pace it can take (window ≈ connections ÷ the
+   * handshakes per second the fleet serves). 0: every client reconnects at once, right for a
+   * rolling restart, where the other instances take them. `shutdown(reason, { reconnectWindowMs })`
+   * overrides it for one shutdown.
+   * @default 0
+   */
+  readonly reconnectWindowMs?: number;
   /** Called with background failures; never throws into the runtime. @default console.error */
   readonly onError?: (error: unknown, context: { stage: ErrorStage }) => void;
   /** Map a redeemed or verified principal (e.g. load roles from a database). */
@@ -187,6 +208,7 @@ export const DEFAULTS: {
   readonly userMessageRate: RateRule;
   readonly maxConnectionsPerIp: number;
   readonly maxConnectionsPerUser: number;
+  readonly maxPendingHandshakes: number;
   readonly leaseTtlMs: number;
   readonly closeAfterRateHits: number;
   readonly ipv6Prefix: number;
@@ -201,6 +223,7 @@ export const DEFAULTS: {
   userMessageRate: { limit: 200, windowMs: 1000, burst: 400 },
   maxConnectionsPerIp: 20,
   maxConnectionsPerUser: 10,
+  maxPendingHandshakes: 64,
   leaseTtlMs: 30_000,
   closeAfterRateHits: 10,
   ipv6Prefix: 64,

@@ -109,8 +109,12 @@ export interface Guard {
    * traffic (store up, not shutting down). Never throws. `readinessHandler` answers it over HTTP.
    */
   health(): Promise<GuardHealth>;
-  /** Close every connection with 1001 and release all leases; for graceful shutdown. */
-  shutdown(reason?: string): Promise<void>;
+  /**
+   * Close every connection with 1001 and release all leases; for graceful shutdown. With a
+   * reconnect window (`options`, else the guard's `reconnectWindowMs`), each close reason ends in
+   * `retry in <ms>`, drawn per connection over the window, which the guarded client waits.
+   */
+  shutdown(reason?: string, options?: ShutdownOptions): Promise<void>;
   /**
    * crossws hooks with this guard in front of `app` (the same as `guardHooks(guard, app)`); the
    * adapters in `wsguard/adapters/*` call it for you.
@@ -127,6 +131,12 @@ export interface Guard {
   readonly maxBytes: number;
   /** The store in use. */
   readonly store: Store;
+}
+
+/** How one shutdown closes its connections. */
+export interface ShutdownOptions {
+  /** Spread the clients' reconnects over this many ms (see `reconnectWindowMs`). */
+  readonly reconnectWindowMs?: number;
 }
 
 type MaybePromise<T> = T | Promise<T>;

@@ -59,12 +59,16 @@ export interface UpgradeParts {
 
 /** The upgrade decision of one guard. */
 export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpgrade {
-  const { now, audit, report, settings } = ctx;
+  const { now, audit, settings } = ctx;
   const { origins, extractor, verifier, watch, reject, secretParams } = parts;
   const accept = createAccept(ctx, parts);
   const identify = createIdentify(ctx, parts, accept);
+  const failed = createFailed(ctx, reject);
 
   const screen = createScreen(ctx, parts);
+  const { pendingCap } = settings;
+  // Handshakes between the origin check and their decision, on this instance.
+  let pending = 0;
 
   return async (info) => {
     const { request, ip } = info;
@@ -82,34 +86,68 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
       base.protocol = extractor.selectProtocol(request);
       if (settings.requireSecure && !info.secure) return reject('insecure_transport', base);
       if (!origins.check(origin)) return reject('origin', base, { violation: 'origin' });
-      const key = ctx.keyOfIp(ip);
-      // Bans seen from here on were placed after this handshake's own reads could see them.
-      const since = watch.seq;
-      // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is told
-      // a ban by a 4030 close carrying the end, which its WebSocket API does show.
-      const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
-      const credential = extractor.fromRequest(request, url);
-      // A ticket is redeemed in the same round trip as the screen, so it is spent by the first
-      // handshake that presents it, whatever the outcome (a token costs CPU, not the store: it
-      // is verified only once the screen lets it through).
-      const early =
-        credential?.kind === 'ticket' && credential.source !== 'cookie'
-          ? verifier.verify(credential, ip, origin)
-          : undefined;
-      early?.catch(noop); // awaited below when the screen lets it through
-      const screened = await screen(base, key, banMode);
-      if (screened) return screened;
-      const c = createConnectionState(base, randomId(), key, url.pathname, since, now());
-      return await identify(c, base, request, url, credential, early, banMode);
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) {
-        report('store')(error);
-        audit({ type: 'store.error', ip, reason: 'store_unavailable' });
-        return reject('store_unavailable', base, { retryAfter: settings.retryUnavailableSec });
+      // Shed before any store step or credential check: the refusal costs no round trip, spends
+      // no ticket and scores nothing (the instance is busy, the client did nothing wrong). Drawn
+      // per handshake, the hint spreads the retries of clients that were dropped together.
+      if (pendingCap !== undefined && pending >= pendingCap) {
+        if (!settings.dryRun)
+          return reject('overloaded', base, {
+            retryAfter: 1 + Math.floor(Math.random() * settings.retryUnavailableSec),
+          });
+        audit({ type: 'limit.exceeded', ip, reason: 'overloaded', dryRun: true });
       }
-      report('upgrade')(error);
-      return reject('internal', base);
+      pending++;
+      try {
+        return await decide(info, base, url, origin);
+      } finally {
+        pending--;
+      }
+    } catch (error) {
+      return failed(error, base, ip);
     }
+  };
+
+  /** Past the stateless checks: the IP's screen, the credential, its admission. */
+  async function decide(
+    info: UpgradeInfo,
+    base: HandshakeFacts,
+    url: URL,
+    origin: string | null,
+  ): Promise<Accept | Reject> {
+    const { request, ip } = info;
+    const key = ctx.keyOfIp(ip);
+    // Bans seen from here on were placed after this handshake's own reads could see them.
+    const since = watch.seq;
+    // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is told
+    // a ban by a 4030 close carrying the end, which its WebSocket API does show.
+    const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
+    const credential = extractor.fromRequest(request, url);
+    // A ticket is redeemed in the same round trip as the screen, so it is spent by the first
+    // handshake that presents it, whatever the outcome (a token costs CPU, not the store: it
+    // is verified only once the screen lets it through).
+    const early =
+      credential?.kind === 'ticket' && credential.source !== 'cookie'
+        ? verifier.verify(credential, ip, origin)
+        : undefined;
+    early?.catch(noop); // awaited below when the screen lets it through
+    const screened = await screen(base, key, banMode);
+    if (screened) return screened;
+    const c = createConnectionState(base, randomId(), key, url.pathname, since, now());
+    return await identify(c, base, request, url, credential, early, banMode);
+  }
+}
+
+/** A handshake that threw: the store's failure is a 503, anything else ours (500). */
+function createFailed(ctx: GuardContext, reject: RejectHandshake) {
+  const { audit, report, settings } = ctx;
+  return (error: unknown, base: HandshakeFacts, ip: string): Reject => {
+    if (error instanceof StoreUnavailableError) {
+      report('store')(error);
+      audit({ type: 'store.error', ip, reason: 'store_unavailable' });
+      return reject('store_unavailable', base, { retryAfter: settings.retryUnavailableSec });
+    }
+    report('upgrade')(error);
+    return reject('internal', base);
   };
 }
 

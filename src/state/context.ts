@@ -22,6 +22,8 @@ export interface GuardSettings {
   readonly userRate: RateRule | undefined;
   readonly ipCap: number | undefined;
   readonly userCap: number | undefined;
+  /** Handshakes decided at once on this instance; past it, `overloaded`. */
+  readonly pendingCap: number | undefined;
   readonly leaseTtl: number;
   readonly singleSession: boolean;
   readonly closeAfterRateHits: number;
@@ -35,6 +37,8 @@ export interface GuardSettings {
   /** The longest passthrough frame: longer frames cannot be in the set. */
   readonly passthroughMax: number;
   readonly retryUnavailableSec: number;
+  /** At shutdown, each 1001 says `retry in` a delay drawn from 0 to this. */
+  readonly reconnectWindowMs: number;
   readonly pathBinding: string | undefined;
   readonly requireSecure: boolean;
   readonly allowAnonymous: boolean;

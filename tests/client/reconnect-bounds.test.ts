@@ -279,3 +279,36 @@ describe('a stop is a stop until restart()', () => {
     expect(seen.stops).toEqual([]);
   });
 });
+
+describe('a going-away close (1001) with a reconnect window', () => {
+  /** When the client reconnects after the first handshake's 1001 with `reason`, in ms. */
+  async function reconnectAfter(reason: string): Promise<number> {
+    const srv = await scriptedServer(
+      (n) => (n === 1 ? { close: 1001, reason } : 'serve'),
+      cleanups,
+    );
+    let closedAt = 0;
+    const opens: number[] = [];
+    client(srv, 'ticket', {
+      onClose: () => {
+        closedAt ||= performance.now();
+      },
+      onOpen: () => opens.push(performance.now()),
+      // A hint is honoured up to ten times maxMs (a server cannot park a client for ever).
+      backoff: { baseMs: 10, maxMs: 200 },
+    });
+    await expect.poll(() => opens.length, { timeout: 3000 }).toBe(2);
+    expect(srv.connections()).toBe(2);
+    return opens[1]! - closedAt;
+  }
+
+  it('waits the delay the server drew for it ("retry in <ms>"), then reconnects', async () => {
+    const waited = await reconnectAfter('server shutting down; retry in 700 ms');
+    expect(waited).toBeGreaterThanOrEqual(690);
+    expect(waited).toBeLessThan(1500);
+  });
+
+  it('without a hint reconnects at once, as the contract says', async () => {
+    expect(await reconnectAfter('server shutting down')).toBeLessThan(300);
+  });
+});
