@@ -54,6 +54,11 @@ export interface Knobs {
   readonly maxMs: number;
   /** Redis (`REDIS_URL`). */
   readonly redisUrl: string;
+  /**
+   * The storm's drop (`SIZING_STORM_WINDOW_MS`): 0 (default), every socket closed with 1012; else
+   * a shutdown's 1001 whose reason says `retry in <ms>`, drawn per socket over this window.
+   */
+  readonly stormWindowMs: number;
 }
 
 const int = (name: string, fallback: number): number => {
@@ -72,6 +77,7 @@ export function knobs(): Knobs {
     concurrency: int('SIZING_CONCURRENCY', 64),
     maxMs: int('SIZING_MAX_MS', 360_000),
     redisUrl: process.env['REDIS_URL'] || 'redis://127.0.0.1:6379',
+    stormWindowMs: Number(process.env['SIZING_STORM_WINDOW_MS'] ?? 0) || 0,
   };
 }
 

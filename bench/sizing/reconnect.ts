@@ -13,7 +13,7 @@
  * @module
  */
 import { createAttemptRun } from '../../src/client/attempt-run.ts';
-import { closeAction, retryHintMs } from '../../src/client/policy.ts';
+import { closeAction } from '../../src/client/policy.ts';
 import type { Attempt } from './connect.ts';
 
 /** How a reconnect ended. */
@@ -54,8 +54,7 @@ export function createReconnector(): Reconnector {
     run.closed(false);
     if (action === 'stop') return false;
     run.failed(code, reason);
-    if (action === 'refresh' || action === 'reconnect') run.soon();
-    else run.hint(retryHintMs(reason));
+    run.afterClose(action, reason);
     return true;
   };
   return {

@@ -5,7 +5,9 @@
  *
  * Knobs: `SIZING_CONNECTIONS` (20000), `SIZING_INSTANCES` (4), `SIZING_CLIENTS` (2 client
  * processes), `SIZING_CONCURRENCY` (64 handshakes in flight per client process), `SIZING_MAX_MS`
- * (360000: the whole run's wall-clock cap), `REDIS_URL` (redis://127.0.0.1:6379).
+ * (360000: the whole run's wall-clock cap), `REDIS_URL` (redis://127.0.0.1:6379),
+ * `SIZING_STORM_WINDOW_MS` (0: the storm closes with 1012; else with a shutdown's 1001 that says
+ * `retry in <ms>`, drawn per socket over the window).
  *
  * `SIZING_INSTANCES` guarded Node processes (`server.ts`) share one Redis store under a prefix of
  * this run's own (deleted at the end). The client processes (`client.ts`) open the connections
@@ -202,6 +204,7 @@ async function main(): Promise<void> {
     rig,
     clients.map((c) => c.child),
     120_000,
+    k.stormWindowMs,
   );
   got.phases.push(got.storm.phase);
   const errors = (await sampleServers(rig)).map((s) => JSON.stringify(s.errors));

@@ -16,6 +16,7 @@
 import type { Peer } from 'crossws';
 import { Redis } from 'ioredis';
 import { serve } from '../../adapters/node.ts';
+import { withRetryHint } from '../../src/guard/admin.ts';
 import { createGuard } from '../../src/guard/create-guard.ts';
 import type { GuardedHooks } from '../../src/guard/types.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
@@ -114,8 +115,10 @@ answer(async (request) => {
   if (request.op === 'drop') {
     const code = Number(request['code'] ?? 1012);
     const reason = String(request['reason'] ?? 'service restart');
+    const windowMs = Number(request['windowMs'] ?? 0);
     const dropped = peers.size;
-    for (const peer of [...peers]) peer.close(code, reason);
+    // With a window: what `guard.shutdown()` says with `reconnectWindowMs`, one delay per socket.
+    for (const peer of [...peers]) peer.close(code, withRetryHint(reason, windowMs));
     return { dropped };
   }
   if (request.op === 'close') {

@@ -79,6 +79,7 @@ export async function runStorm(
   rig: Rig,
   clients: readonly ChildProcess[],
   capMs: number,
+  windowMs = 0,
 ): Promise<{ phase: PhaseResult; storm: StormResult }> {
   await Promise.all(clients.map((c) => rig.ask(c, { op: 'storm' })));
   let storm: StormResult | undefined;
@@ -87,7 +88,7 @@ export async function runStorm(
     'reconnect storm',
     'reconnects',
     async () => {
-      storm = await follow(rig, clients, capMs);
+      storm = await follow(rig, clients, capMs, windowMs);
       return storm;
     },
     (s) => s.reconnected,
@@ -99,12 +100,18 @@ async function follow(
   rig: Rig,
   clients: readonly ChildProcess[],
   capMs: number,
+  windowMs: number,
 ): Promise<StormResult> {
   const t0 = performance.now();
   const drops = await Promise.all(
     rig.servers.map(
       (s) =>
-        rig.ask(s, { op: 'drop', code: 1012, reason: 'service restart' }) as Promise<{
+        rig.ask(
+          s,
+          windowMs > 0
+            ? { op: 'drop', code: 1001, reason: 'server shutting down', windowMs }
+            : { op: 'drop', code: 1012, reason: 'service restart' },
+        ) as Promise<{
           dropped: number;
         }>,
     ),

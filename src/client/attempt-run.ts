@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type BackoffOptions, backoffDelay } from './policy.ts';
+import { type BackoffOptions, backoffDelay, type CloseAction, retryHintMs } from './policy.ts';
 import { RetryBudget, type RetryLimits } from './retry-budget.ts';
 import type { ClientStop } from './stop.ts';
 
@@ -30,6 +30,13 @@ export interface AttemptRun {
   hint(ms: number | undefined): void;
   /** A close asked to reconnect at once: the first of a run does, a repeat backs off. */
   soon(): void;
+  /**
+   * A server's close that does not stop the client (`action` from `closeAction`): when the next
+   * attempt may start. A 1001 that says `retry in N ms` (a shutdown spreading its clients'
+   * reconnects) waits that; else the first 4002 or 1001 of a run reconnects at once, and every
+   * other close backs off, honouring the reason's hint.
+   */
+  afterClose(action: CloseAction, reason: string): void;
   /** The stop that ends a run over its bound. */
   gaveUp(): ClientStop;
   /** Start over (at `restart()`). */
@@ -92,6 +99,12 @@ export function createAttemptRun(backoff: (BackoffOptions & RetryLimits) | undef
     soon() {
       immediate = quick;
       quick = false;
+    },
+    afterClose(action, reason) {
+      const ms = retryHintMs(reason);
+      if (action === 'reconnect' && ms !== undefined) this.hint(ms);
+      else if (action === 'refresh' || action === 'reconnect') this.soon();
+      else this.hint(ms);
     },
     gaveUp: () => ({
       kind: 'gave-up',

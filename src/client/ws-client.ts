@@ -23,7 +23,7 @@ import { connectionSteps } from './connection-steps.ts';
 import { limitFrames } from './frame-limit.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { notify } from './notify.ts';
-import { type BackoffOptions, closeAction, retryHintMs } from './policy.ts';
+import { type BackoffOptions, closeAction } from './policy.ts';
 import { closeStop } from './refusal.ts';
 import type { RetryLimits } from './retry-budget.ts';
 import { type ClientStop, ClientStoppedError } from './stop.ts';
@@ -155,13 +155,9 @@ export function createGuardedWSClient(options: GuardedWSClientOptions): GuardedW
     }
     run.failed(code, reason);
     if (action === 'refresh') tokens.ask();
-    const hint = retryHintMs(reason);
-    // A 1001 with a delay is a shutdown spreading its clients' reconnects (`reconnectWindowMs`):
-    // waited, so a fleet restarted at once is not asked for every handshake in the same second.
-    // Else only the first 4002 or 1001 of a run reconnects at once; a repeat backs off.
-    if (action === 'reconnect' && hint !== undefined) run.hint(hint);
-    else if (action === 'refresh' || action === 'reconnect') run.soon();
-    else run.hint(hint);
+    // A shutdown's `retry in N ms` is waited, so a fleet restarted at once is not asked for every
+    // handshake in the same second (`reconnectWindowMs`).
+    run.afterClose(action, reason);
   };
 
   const ws = createWSClient({
