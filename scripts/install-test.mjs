@@ -33,7 +33,9 @@
  * One PASS/FAIL line per step, exit 1 if any failed. Loopback only; temp dirs removed and every
  * child process group killed on any exit; the whole run is bounded (DEADLINE_MS).
  *
- * Usage: node scripts/install-test.mjs [--keep] (keep the temp dir for inspection)
+ * Usage: node scripts/install-test.mjs [--keep] (keep the temp dir for inspection). The packages
+ * beside wsguard are installed at the versions of package-lock.json; `WSGUARD_INSTALL_LATEST=1`
+ * installs the latest instead.
  */
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -254,6 +256,19 @@ function skip(name, why) {
 }
 
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+
+/**
+ * `pkg@<version>` at the version this repository's package-lock.json holds (what the suites ran
+ * against), so a framework's new release cannot turn CI red without a change here;
+ * `WSGUARD_INSTALL_LATEST=1` installs the registry's latest instead, as a new user would get.
+ * A package the lock file does not hold is installed unpinned.
+ */
+const LOCKED = readJson(join(ROOT, 'package-lock.json')).packages;
+const LATEST = process.env.WSGUARD_INSTALL_LATEST === '1';
+const pinned = (name) => {
+  const version = LOCKED[`node_modules/${name}`]?.version;
+  return LATEST || version === undefined ? name : `${name}@${version}`;
+};
 function copyFixtures(dir, files) {
   for (const f of files) copyFileSync(join(FIXTURES, f), join(dir, f));
 }
@@ -387,19 +402,21 @@ const nodeInstalled =
     // express, fastify, hono, h3, elysia: the integrations' examples (wsguard/<framework>).
     const deps = [
       tarball,
-      '@trpc/server',
-      '@trpc/client',
-      'ws',
-      'zod',
-      'ioredis',
-      'unstorage',
-      'pino',
-      'express',
-      'fastify',
-      'hono',
-      '@hono/node-server',
-      'h3',
-      'elysia',
+      ...[
+        '@trpc/server',
+        '@trpc/client',
+        'ws',
+        'zod',
+        'ioredis',
+        'unstorage',
+        'pino',
+        'express',
+        'fastify',
+        'hono',
+        '@hono/node-server',
+        'h3',
+        'elysia',
+      ].map(pinned),
     ];
     await run('npm', ['install', ...flags, ...deps], {
       cwd: nodeDir,
@@ -410,8 +427,8 @@ const nodeInstalled =
     await run(
       'npm',
       [
-        ...['install', ...flags, '-D', 'typescript', `@types/node@${major}`, '@types/ws'],
-        ...['@types/bun', '@types/express'],
+        ...['install', ...flags, '-D', pinned('typescript'), `@types/node@${major}`],
+        ...['@types/ws', '@types/bun', '@types/express'].map(pinned),
       ],
       { cwd: nodeDir, timeoutMs: 120_000 },
     );
@@ -582,7 +599,7 @@ if (packed) {
       join(bunDir, 'package.json'),
       `${JSON.stringify({ name: 'wsguard-install-bun', private: true, type: 'module' }, null, 2)}\n`,
     );
-    await run(BUN, ['add', tarball, '@trpc/server', '@trpc/client'], {
+    await run(BUN, ['add', tarball, pinned('@trpc/server'), pinned('@trpc/client')], {
       cwd: bunDir,
       timeoutMs: 120_000,
     });
