@@ -33,51 +33,13 @@ export interface LeaseRenewal {
 /** The renewal of one guard; `onTick` also runs at every renewal (the ban poll). */
 export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): LeaseRenewal {
   const { store, registry, settings } = ctx;
-  const { leaseTtl, ipCap, userCap } = settings;
+  const { leaseTtl } = settings;
   const failedReport = ctx.report('lease-renewal');
   const renewalFailed = new Set<string>();
   let timer: ReturnType<typeof setInterval> | undefined;
   const lostData = createLossCheck(store, ctx.instanceId);
 
-  const reacquire = (key: string, ids: readonly string[]): Promise<unknown> => {
-    const max = key.startsWith('lease:ip:') ? ipCap : userCap;
-    if (max === undefined) return Promise.resolve();
-    return Promise.all(
-      ids.map(async (id) => {
-        await store.acquireLease(key, id, max, leaseTtl);
-        // Closed while this was in flight: its release may have run first; release again.
-        if (!registry.live.has(id)) await store.releaseLease(key, id);
-      }),
-    );
-  };
-
-  /** Renew (or take again) one lease set; never rejects. */
-  const renewKey = (key: string, ids: readonly string[]): Promise<unknown> => {
-    const failed = (error: unknown) => {
-      renewalFailed.add(key);
-      failedReport(error);
-    };
-    // A synchronous throw (the memory store calls the guard's clock) must be caught here, not
-    // become an uncaught exception in a timer.
-    try {
-      if (renewalFailed.has(key))
-        return reacquire(key, ids).then(() => renewalFailed.delete(key), failed);
-      return store.renewLeases(key, ids, leaseTtl).catch(failed);
-    } catch (error) {
-      failed(error);
-      return Promise.resolve();
-    }
-  };
-
-  /** Every lease set of `byKey`, at most `RENEWALS_IN_FLIGHT` at once. */
-  const renewKeys = async (byKey: Map<string, string[]>): Promise<void> => {
-    for (const key of renewalFailed) if (!byKey.has(key)) renewalFailed.delete(key);
-    const sets = byKey.entries();
-    const lane = async (): Promise<void> => {
-      for (let next = sets.next(); !next.done; next = sets.next()) await renewKey(...next.value);
-    };
-    await Promise.all(Array.from({ length: Math.min(RENEWALS_IN_FLIGHT, byKey.size) }, lane));
-  };
+  const renewKeys = createSetRenewal(ctx, renewalFailed, failedReport);
 
   // A round still running when the next tick comes (a slow store): that tick is skipped, so
   // renewals never pile up on a store that is already behind.
@@ -122,6 +84,60 @@ export function createLeaseRenewal(ctx: GuardContext, onTick: () => void): Lease
     },
     stop,
   };
+}
+
+/**
+ * The renewal of lease sets: each renewed, or taken again where its last renewal failed (it may
+ * have expired meanwhile; a renewal never revives an expired lease), at most
+ * `RENEWALS_IN_FLIGHT` at once.
+ */
+function createSetRenewal(
+  ctx: GuardContext,
+  renewalFailed: Set<string>,
+  failedReport: (error: unknown) => void,
+): (byKey: Map<string, string[]>) => Promise<void> {
+  const { store, registry, settings } = ctx;
+  const { leaseTtl, ipCap, userCap } = settings;
+  const reacquire = (key: string, ids: readonly string[]): Promise<unknown> => {
+    const max = key.startsWith('lease:ip:') ? ipCap : userCap;
+    if (max === undefined) return Promise.resolve();
+    return Promise.all(
+      ids.map(async (id) => {
+        await store.acquireLease(key, id, max, leaseTtl);
+        // Closed while this was in flight: its release may have run first; release again.
+        if (!registry.live.has(id)) await store.releaseLease(key, id);
+      }),
+    );
+  };
+
+  /** Renew (or take again) one lease set; never rejects. */
+  const renewKey = (key: string, ids: readonly string[]): Promise<unknown> => {
+    const failed = (error: unknown) => {
+      renewalFailed.add(key);
+      failedReport(error);
+    };
+    // A synchronous throw (the memory store calls the guard's clock) must be caught here, not
+    // become an uncaught exception in a timer.
+    try {
+      if (renewalFailed.has(key))
+        return reacquire(key, ids).then(() => renewalFailed.delete(key), failed);
+      return store.renewLeases(key, ids, leaseTtl).catch(failed);
+    } catch (error) {
+      failed(error);
+      return Promise.resolve();
+    }
+  };
+
+  /** Every lease set of `byKey`, at most `RENEWALS_IN_FLIGHT` at once. */
+  const renewKeys = async (byKey: Map<string, string[]>): Promise<void> => {
+    for (const key of renewalFailed) if (!byKey.has(key)) renewalFailed.delete(key);
+    const sets = byKey.entries();
+    const lane = async (): Promise<void> => {
+      for (let next = sets.next(); !next.done; next = sets.next()) await renewKey(...next.value);
+    };
+    await Promise.all(Array.from({ length: Math.min(RENEWALS_IN_FLIGHT, byKey.size) }, lane));
+  };
+  return renewKeys;
 }
 
 /**
