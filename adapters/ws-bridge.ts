@@ -4,10 +4,15 @@
  * the app's `message` listeners receive only the frames the guard let through.
  *
  * How: frames reach a `ws` socket as `ws.emit('message', data, isBinary)` from its receiver. The
- * socket's `emit` is replaced so that a raw `message` reaches only the listeners that were on the
- * socket before the app saw it (crossws's, which feed the guard); the guard's `message` hook then
- * calls the app's own listeners with the frame it let through. Every other event (`close` with
- * the guard's codes, `error`, `ping`, `pong`) reaches the app as `ws` emits it.
+ * listeners on the socket before the app saw it (crossws's, which feed the guard) are taken off
+ * it, and the socket's `emit` is replaced so that a raw `message` reaches them alone; the guard's
+ * `message` hook then calls the app's own listeners (all that are on the socket) with the frame it
+ * let through. Every other event (`close` with the guard's codes, `error`, `ping`, `pong`) reaches
+ * the app as `ws` emits it.
+ *
+ * On the hot path: a text frame decided while `ws` emits it (every frame, unless one before it is
+ * still awaited) reaches the app as the very `Buffer` `ws` received, not a copy encoded back from
+ * the text the guard parsed; no array or closure is made per frame.
  *
  * @module
  */
@@ -30,8 +35,17 @@ const internalOf = (peer: Peer): NodePeerInternal =>
   (peer as unknown as { _internal: NodePeerInternal })._internal;
 
 const connections = new WeakMap<object, GuardConnection>();
-/** Per socket: the listeners that feed the guard (never the app's). */
-const guardSides = new WeakMap<WebSocket, ReadonlySet<Listener>>();
+
+/** The bridge's state of one socket, under {@link BRIDGE} on the socket. */
+interface Bridge {
+  /** The listeners that feed the guard (crossws's), no longer on the socket itself. */
+  readonly guardSide: readonly Listener[];
+  /** The text frame `ws` is emitting now, as it gave it (a `Buffer`); `undefined` between frames. */
+  raw: Buffer | undefined;
+}
+
+const BRIDGE = Symbol('wsguard.bridge');
+type Bridged = WebSocket & { [BRIDGE]?: Bridge };
 
 /**
  * The guard's connection of a socket, or of its handshake request (`req` of the `connection`
@@ -44,12 +58,23 @@ export function connectionOf(socketOrRequest: WebSocket | IncomingMessage): Guar
 }
 
 /** Raw frames go to the guard's listeners only; the app's get them from the guard. */
-function routeFramesToGuard(ws: WebSocket, guardSide: ReadonlySet<Listener>): void {
+function routeFramesToGuard(ws: Bridged): void {
+  const guardSide = ws.rawListeners('message');
+  ws.removeAllListeners('message');
+  const bridge: Bridge = { guardSide, raw: undefined };
+  ws[BRIDGE] = bridge;
   const emit = ws.emit;
-  ws.emit = function (this: WebSocket, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'message') return emit.call(this, event, ...args);
-    for (const listener of guardSide) Reflect.apply(listener, this, args);
-    return guardSide.size > 0;
+  ws.emit = function (this: WebSocket, event: string | symbol, data?: unknown, isBinary?: unknown) {
+    // biome-ignore lint/complexity/noArguments: passes any event on as it came, with no copy
+    if (event !== 'message') return Reflect.apply(emit, this, arguments);
+    // The frame the guard decides now: `deliver` hands this Buffer over if it lets it through.
+    bridge.raw = isBinary === false && Buffer.isBuffer(data) ? data : undefined;
+    try {
+      for (let i = 0; i < guardSide.length; i++) guardSide[i]!.call(this, data, isBinary);
+    } finally {
+      bridge.raw = undefined;
+    }
+    return guardSide.length > 0;
   } as WebSocket['emit'];
 }
 
@@ -91,9 +116,7 @@ async function handOver(wss: WebSocketServer, peer: Peer, connection: GuardConne
   // crossws adds its own listeners right after the open hook returns (synchronously): wait for
   // them, so that they are the guard's side and every listener added from now on is the app's.
   await Promise.resolve();
-  const guardSide = new Set(ws.rawListeners('message'));
-  guardSides.set(ws, guardSide);
-  routeFramesToGuard(ws, guardSide);
+  routeFramesToGuard(ws);
   routeClosesThroughPeer(ws, peer);
   connections.set(ws, connection);
   connections.set(nodeReq, connection);
@@ -105,30 +128,42 @@ async function handOver(wss: WebSocketServer, peer: Peer, connection: GuardConne
   wss.emit('connection', ws, nodeReq);
 }
 
+/** The frame as `ws` gave it: the Buffer it is emitting now, else one made from the message. */
+function frameData(ws: Bridged, message: Message): string | Buffer | ArrayBuffer {
+  const raw = message.rawData as string | Buffer | ArrayBuffer;
+  if (typeof raw !== 'string') return raw;
+  const bridge = ws[BRIDGE];
+  const current = bridge?.raw;
+  if (current === undefined) return Buffer.from(raw); // decided later (a frame before it waited)
+  // Once: only the frame being emitted is decided during its emit (later ones queue behind it).
+  bridge!.raw = undefined;
+  return current;
+}
+
 /**
  * Call the app's `message` listeners with a frame the guard let through: `(data, isBinary,
  * guarded)` (text as a `Buffer`, as `ws` gives it; `guarded.value` is the parsed JSON). The
  * first-message credential is not a message of the app's: it is the `authenticated` event.
  */
 function deliver(peer: Peer, message: Message, guarded: GuardedMessage): unknown {
-  const { ws } = internalOf(peer);
+  const ws: Bridged = internalOf(peer).ws;
   if (guarded.authenticated) {
     ws.emit('authenticated', guarded.connection);
     return undefined;
   }
-  const guardSide = guardSides.get(ws);
-  const raw = message.rawData as string | Buffer | ArrayBuffer;
-  const isBinary = typeof raw !== 'string';
-  const args = [isBinary ? raw : Buffer.from(raw), isBinary, guarded];
-  const pending: unknown[] = [];
-  for (const listener of ws.rawListeners('message')) {
-    if (guardSide?.has(listener)) continue;
-    const result: unknown = Reflect.apply(listener, ws, args);
-    if (typeof (result as { then?: unknown } | undefined)?.then === 'function')
-      pending.push(result);
+  const data = frameData(ws, message);
+  const isBinary = typeof message.rawData !== 'string';
+  // The socket holds the app's listeners only (the guard's were taken off it).
+  const listeners = ws.rawListeners('message');
+  let pending: unknown[] | undefined;
+  for (let i = 0; i < listeners.length; i++) {
+    const result: unknown = listeners[i]!.call(ws, data, isBinary, guarded);
+    if (typeof (result as { then?: unknown } | undefined)?.then !== 'function') continue;
+    if (pending) pending.push(result);
+    else pending = [result];
   }
   // An async listener's rejection closes with 1011, as a throw does; the next frame waits for it.
-  return pending.length > 0 ? Promise.all(pending) : undefined;
+  return pending ? Promise.all(pending) : undefined;
 }
 
 /** The guard's app hooks that drive a `ws` app's `connection` and `message` handlers. */

@@ -3,11 +3,19 @@
  * the framework's own unguarded WebSocket, in one run: `npx tsx bench/integrations-web.bench.ts`.
  * Prints a markdown table.
  *
- * Two server processes (`bench/integrations-web-server.ts` under Node and under Bun) serve the
- * eight echoes; this process drives each with 8 `ws` clients × 8 frames in flight of the 197-byte
- * chat frame, the cases interleaved round by round (so drift falls on all alike). The figure is
- * the server's CPU per echoed frame (it does not depend on how fast this driver is, which shares
- * the two cores), and the guarded ÷ unguarded ratio per round; frames/s is for orientation.
+ * Two server processes (`bench/integrations-web-server.ts` under Node, as an esbuild bundle the
+ * way users run the built package, or through tsx with `BENCH_TSX=1`, see
+ * `bench/integrations-cases.ts`; and under Bun, from the sources) serve the eight echoes; this
+ * process drives each with 8 `ws` clients × 8 frames in flight of the 197-byte chat frame, the
+ * cases interleaved round by round (so drift falls on all alike). The figure is the server's CPU
+ * per echoed frame (it does not depend on how fast this driver is, which shares the two cores),
+ * and the guarded ÷ unguarded ratio per round; frames/s is for orientation.
+ *
+ * Before/after in one run: with `WSGUARD_BASE` naming a checkout of an older commit (its
+ * `node_modules` may be a symlink to this one's), that tree's servers run too, and every guarded
+ * row comes twice, `before:` and `after:`, each against this checkout's unguarded row, with an
+ * "after ÷ before" column (see `bench/integrations-node.bench.ts`). `BENCH_RUNTIMES=node` (or
+ * `bun`) runs one runtime's servers only.
  *
  * Bounded: `BENCH_ROUNDS` rounds (default 5) of `BENCH_FRAMES` frames per case (default 20,000);
  * the server processes are killed at the end, failure or interrupt alike.
@@ -16,112 +24,88 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignJWT } from 'jose';
+import { baseTree } from './base-tree.ts';
+import {
+  bearerOf,
+  type Case,
+  cpuOf,
+  nodeCommand,
+  printCases,
+  runCases,
+  type ServerInfo,
+} from './integrations-cases.ts';
+import { type Side, sidesOf } from './paired-rows.ts';
 import { killServers, startServer } from './server-process.ts';
-import { type EchoClients, echoClients, wsUrl } from './socket-clients.ts';
+import { echoClients, wsUrl } from './socket-clients.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const FRAMES = Number(process.env.BENCH_FRAMES ?? 20_000);
 const SERVER = 'bench/integrations-web-server.ts';
+const beforeTree = baseTree([SERVER]);
+type Runtime = 'node' | 'bun';
+const runtimes = (process.env.BENCH_RUNTIMES ?? 'node,bun').split(',') as Runtime[];
 
-type Info = { urls: Record<string, string>; secret: string };
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const span = (xs: number[], digits: number) =>
-  `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
-
-interface Case {
-  readonly name: string;
-  readonly clients: EchoClients;
-  /** The process's CPU counter. */
-  readonly cpu: () => Promise<number>;
-  /** The unguarded case this one is compared with. */
-  readonly against?: string;
-  readonly cpus: number[];
-  readonly rate: number[];
+async function start(runtime: Runtime, tree: string): Promise<ServerInfo> {
+  const [command, args] =
+    runtime === 'node'
+      ? await nodeCommand(tree, SERVER)
+      : [join(root, 'node_modules/.bin/bun'), ['run', join(tree, SERVER)]];
+  const label = `${runtime}${tree === root ? '' : ' (base)'}`;
+  return (await startServer<ServerInfo>(label, command, args, tree)).info;
 }
 
-const cpuOf = (info: Info) => async (): Promise<number> =>
-  ((await (await fetch(`${info.urls.control}/cpu`)).json()) as { cpuMicros: number }).cpuMicros;
-
-const bearerOf = async (info: Info) => ({
-  authorization: `Bearer ${await new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('bench')
-    .setExpirationTime('2h')
-    .sign(new TextEncoder().encode(info.secret))}`,
-});
-
-/** The guarded and unguarded case of one framework in one server process. */
-async function pair(info: Info, name: string, key: string, bare: string): Promise<Case[]> {
-  const cpu = cpuOf(info);
+/** The unguarded case of one framework (this checkout's server), then its guarded case per side. */
+async function pair(
+  sides: readonly Side<ServerInfo>[],
+  name: string,
+  key: string,
+  bare: string,
+): Promise<Case[]> {
+  const info = sides[sides.length - 1]!.server; // this checkout's
   const bareName = `${name}: ${bare} (unguarded, app parses JSON)`;
-  return [
+  const cases: Case[] = [
     {
       name: bareName,
       clients: await echoClients(wsUrl(info.urls[`${key}Bare`]!)),
-      cpu,
-      cpus: [],
-      rate: [],
-    },
-    {
-      name: `${name}: wsguard`,
-      clients: await echoClients(wsUrl(info.urls[`${key}Guarded`]!), await bearerOf(info)),
-      cpu,
-      against: bareName,
+      cpu: cpuOf(info),
       cpus: [],
       rate: [],
     },
   ];
+  for (const { prefix, server } of sides)
+    cases.push({
+      name: `${prefix}${name}: wsguard`,
+      clients: await echoClients(wsUrl(server.urls[`${key}Guarded`]!), await bearerOf(server)),
+      cpu: cpuOf(server),
+      against: bareName,
+      ...(prefix === 'after: ' ? { pair: `before: ${name}: wsguard` } : {}),
+      cpus: [],
+      rate: [],
+    });
+  return cases;
 }
 
-function print(cases: Case[]): void {
-  console.log(
-    `### Server CPU per echoed frame (${ROUNDS} rounds × ${FRAMES} frames, 8 clients × 8 in flight, 197-byte JSON)\n`,
-  );
-  console.log(
-    '| case | server CPU µs/frame (median) | range | guarded ÷ unguarded CPU (median) | range | frames/s (median) |',
-  );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-  for (const c of cases) {
-    const base = cases.find((o) => o.name === c.against);
-    const ratios = base ? c.cpus.map((x, i) => x / base.cpus[i]!) : [];
-    const ratio = base ? `${median(ratios).toFixed(2)} | ${span(ratios, 2)}` : '– | –';
-    console.log(
-      `| ${c.name} | ${median(c.cpus).toFixed(1)} | ${span(c.cpus, 1)} | ${ratio} | ${Math.round(median(c.rate))} |`,
-    );
-  }
+async function sidesFor(runtime: Runtime): Promise<readonly Side<ServerInfo>[]> {
+  const after = await start(runtime, root);
+  return sidesOf(after, beforeTree ? await start(runtime, beforeTree) : undefined);
 }
 
 async function main(): Promise<void> {
-  const node = await startServer<Info>('node', process.execPath, ['--import', 'tsx', SERVER], root);
-  const bun = await startServer<Info>(
-    'bun',
-    join(root, 'node_modules/.bin/bun'),
-    ['run', SERVER],
-    root,
-  );
-  const cases = [
-    ...(await pair(node.info, `Hono on Node ${process.version}`, 'hono', '@hono/node-ws')),
-    ...(await pair(node.info, 'h3 on Node', 'h3', 'defineWebSocketHandler + crossws plugin')),
-    ...(await pair(bun.info, 'Hono on Bun', 'hono', 'hono/bun upgradeWebSocket')),
-    ...(await pair(bun.info, 'Elysia on Bun', 'elysia', '.ws()')),
-  ];
-  for (const c of cases) await c.clients.run(2000); // warm-up
-  for (let r = 0; r < ROUNDS; r++) {
-    // Rotate the order each round.
-    for (let k = 0; k < cases.length; k++) {
-      const c = cases[(k + r) % cases.length]!;
-      const before = await c.cpu();
-      const start = performance.now();
-      await c.clients.run(FRAMES);
-      const ms = performance.now() - start;
-      c.cpus.push(((await c.cpu()) - before) / FRAMES);
-      c.rate.push(FRAMES / (ms / 1000));
-    }
+  if (beforeTree) console.log(`before: ${beforeTree}\nafter: this checkout (${root})\n`);
+  const cases: Case[] = [];
+  if (runtimes.includes('node')) {
+    const node = await sidesFor('node');
+    cases.push(...(await pair(node, `Hono on Node ${process.version}`, 'hono', '@hono/node-ws')));
+    cases.push(
+      ...(await pair(node, 'h3 on Node', 'h3', 'defineWebSocketHandler + crossws plugin')),
+    );
   }
-  print(cases);
+  if (runtimes.includes('bun')) {
+    const bun = await sidesFor('bun');
+    cases.push(...(await pair(bun, 'Hono on Bun', 'hono', 'hono/bun upgradeWebSocket')));
+    cases.push(...(await pair(bun, 'Elysia on Bun', 'elysia', '.ws()')));
+  }
+  await runCases(cases);
+  printCases('Server CPU per echoed frame', cases);
   for (const c of cases) c.clients.close();
 }
 

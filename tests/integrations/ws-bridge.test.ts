@@ -100,6 +100,45 @@ describe('guardWebSocketServer: what the ws app sees', () => {
     expect(app.wss.clients.size).toBe(1);
   });
 
+  it('hands a text frame as the very Buffer ws received (not a copy re-encoded from text)', async () => {
+    const app = await start();
+    const raw: unknown[] = [];
+    const seen: unknown[] = [];
+    app.wss.on('connection', (ws) => {
+      // What `ws`'s receiver emits, before the guard sees it.
+      const emit = ws.emit;
+      ws.emit = function (this: WebSocket, event: string | symbol, ...args: unknown[]) {
+        if (event === 'message') raw.push(args[0]);
+        return emit.call(this, event, ...args);
+      } as typeof ws.emit;
+      ws.on('message', (data) => seen.push(data));
+    });
+    const { ws, replies } = await open(app.url);
+    ws.send(JSON.stringify({ n: 1 }));
+    ws.send(JSON.stringify({ n: 2 }));
+    await until(() => replies.length === 2 && seen.length === 2, 'both frames handled');
+    expect(raw).toHaveLength(2);
+    expect(seen[0]).toBe(raw[0]);
+    expect(seen[1]).toBe(raw[1]);
+  });
+
+  it("shows the app only its own message listeners, and the guard's survive removeAllListeners", async () => {
+    const app = await start();
+    const counts: number[] = [];
+    app.wss.on('connection', (ws) => {
+      counts.push(ws.listenerCount('message'));
+      ws.removeAllListeners('message');
+      ws.on('message', () => {});
+      counts.push(ws.listenerCount('message'));
+    });
+    const { ws, replies } = await open(app.url);
+    // Every app listener is gone (the `start()` one too), yet frames still go through the guard.
+    ws.send('not json {');
+    await until(() => replies.length === 1, 'the refusal');
+    expect(JSON.parse(replies[0] ?? '')).toHaveProperty('error');
+    expect(counts).toEqual([1, 1]);
+  });
+
   it('reaches once, onmessage and addEventListener listeners too', async () => {
     const app = await start();
     const got: string[] = [];
