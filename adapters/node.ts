@@ -20,6 +20,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Hooks, Peer } from 'crossws';
 import nodeAdapter from 'crossws/adapters/node';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { RuntimeViolationSignals } from '../src/core/runtime-violation.ts';
@@ -62,6 +63,37 @@ const WS_VIOLATIONS: RuntimeViolationSignals = {
   },
 };
 
+/** What crossws's Node peer reads of the handshake's `IncomingMessage` once it is open. */
+interface RetainedRequest {
+  readonly socket: IncomingMessage['socket'];
+  readonly _context: unknown;
+}
+
+/**
+ * Once a socket's open hook has run, its peer holds, instead of Node's `IncomingMessage`, only what
+ * crossws reads of it from then on: the socket (`peer.remoteAddress`) and the context
+ * (`peer.context`). What the app reads is unchanged: `peer.request` is crossws's own view of the
+ * request (its URL and the parsed headers object, kept), made before the open hook. The message
+ * itself (its stream state, `rawHeaders` and their strings: ~0.9 KiB of every idle connection)
+ * becomes garbage, unless someone else holds it: the `ws` integration hands it to the app's
+ * `connection` listener during the open hook, and it stays whole for as long as the app keeps it.
+ * A crossws whose peer is shaped otherwise is left as it is.
+ */
+function releasingRequest<H extends Hooks>(hooks: H): H {
+  const wrapped = Object.create(hooks) as H;
+  wrapped.open = (peer: Peer) => {
+    try {
+      return hooks.open?.(peer);
+    } finally {
+      const internal = (peer as unknown as { _internal?: { nodeReq?: unknown } })._internal;
+      const req = internal?.nodeReq as (IncomingMessage & { _context?: unknown }) | undefined;
+      if (internal && req && typeof req === 'object' && 'socket' in req && '_context' in req)
+        internal.nodeReq = { socket: req.socket, _context: req._context } satisfies RetainedRequest;
+    }
+  };
+  return wrapped;
+}
+
 /** An `upgrade` listener for `http.Server`/`https.Server`, with a graceful `close`. */
 export interface NodeUpgradeHandler {
   /** Pass to `server.on('upgrade', handler)`. */
@@ -88,7 +120,7 @@ export function upgradeHandler(options: GuardedSocketOptions): NodeUpgradeHandle
   });
   const trust = createProxyTrust(options);
   const ws = nodeAdapter({
-    hooks,
+    hooks: releasingRequest(hooks),
     getNamespace: namespaceOf, // the guard reuses this parse of the URL
     ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
     serverOptions: {

@@ -23,11 +23,22 @@ export interface Principal {
   readonly claims?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The strings of a claim, in an array of exactly their number: it lives as long as the connection,
+ * and `filter` grows its result by doubling (one role kept a 17-slot backing store, 152 B of every
+ * idle connection). An all-string array, the usual case, is copied whole with `slice`.
+ */
 function stringArray(value: unknown): string[] {
-  if (typeof value === 'string') return value.split(' ').filter(Boolean);
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
-  return [];
+  if (typeof value === 'string') return exact(value.split(' ').filter(Boolean));
+  if (!Array.isArray(value)) return [];
+  for (const v of value) if (typeof v !== 'string') return exact(value.filter(isString));
+  return value.slice();
 }
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** `xs` again if it has no spare capacity to shed (empty), else a copy of exactly its length. */
+const exact = (xs: string[]): string[] => (xs.length === 0 ? xs : xs.slice());
 
 /**
  * The default mapping from verified JWT claims to a principal: `sub`; roles from `roles` (array)

@@ -35,6 +35,7 @@ import type {
   StoreSubscription,
   TakenValue,
 } from './contract.ts';
+import { LeaseSet } from './memory-leases.ts';
 
 /** Options for {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -45,9 +46,9 @@ export interface MemoryStoreOptions {
   readonly now?: () => number;
   /**
    * The most keys each kind of state holds (bans, other values, rate states, lease sets, scores),
-   * each apart; see the module notes for what happens past it. A key costs 180–420 bytes (measured
-   * in tests/unit/memory-bounds.test.ts), so the default bounds the store near 140 MiB under any
-   * flood; normal use stays far below it.
+   * each apart; see the module notes for what happens past it. A key costs 170–300 bytes (measured
+   * in tests/unit/store/memory-bounds.test.ts), so the default bounds the store near 125 MiB under
+   * any flood; normal use stays far below it.
    * @default 100_000
    */
   readonly maxKeys?: number;
@@ -108,7 +109,7 @@ class MemoryStore implements Store {
   /** The guard's bans, held apart from other values: see the module notes. */
   readonly #bans = new Map<string, Expiring<string>>();
   readonly #tat = new Map<string, number>();
-  readonly #leases = new Map<string, Map<string, number>>();
+  readonly #leases = new Map<string, LeaseSet>();
   readonly #scores = new Map<string, Score>();
   /** Guards sharing this store in one process hear each other's bans through these. */
   readonly #channels = new Map<string, Set<ChannelListener>>();
@@ -228,8 +229,8 @@ class MemoryStore implements Store {
     let evicted: string | undefined;
     if (set.size >= max) {
       if (!options.evictOldest || max < 1) return Promise.resolve({ ok: false, count: set.size });
-      // Maps iterate in insertion order, so the first key is the oldest lease.
-      evicted = set.keys().next().value;
+      // Leases are kept in insertion order: the first is the oldest.
+      evicted = set.oldest();
       if (evicted !== undefined) set.delete(evicted);
     }
     set.set(leaseId, now + ttlMs);
@@ -321,9 +322,9 @@ class MemoryStore implements Store {
     return makeRoom(map, this.#max, clock, now, expired, evict);
   }
 
-  #liveLeases(key: string, now: number): Map<string, number> {
-    const set = this.#leases.get(key) ?? new Map<string, number>();
-    for (const [id, expiresAt] of set) if (expiresAt <= now) set.delete(id);
+  #liveLeases(key: string, now: number): LeaseSet {
+    const set = this.#leases.get(key) ?? new LeaseSet();
+    set.prune(now);
     return set;
   }
 
@@ -346,10 +347,7 @@ class MemoryStore implements Store {
     for (const [k, e] of this.#bans) if (kvExpired(e, now)) this.#bans.delete(k);
     for (const [k, tat] of this.#tat) if (tatExpired(tat, now)) this.#tat.delete(k);
     for (const [k, s] of this.#scores) if (scoreExpired(s, now)) this.#scores.delete(k);
-    for (const [k, set] of this.#leases) {
-      for (const [id, exp] of set) if (exp <= now) set.delete(id);
-      if (set.size === 0) this.#leases.delete(k);
-    }
+    for (const [k, set] of this.#leases) if (set.prune(now) === 0) this.#leases.delete(k);
   }
 }
 
@@ -358,7 +356,6 @@ const kvExpired = (e: Expiring<string>, now: number): boolean => e.expiresAt <= 
 const tatExpired = (tat: number, now: number): boolean => tat <= now;
 const scoreExpired = (s: Score, now: number): boolean => s.expiresAt <= now;
 /** A lease set is expired when all its leases are; pruning the dead ones on the way is harmless. */
-function leasesExpired(set: Map<string, number>, now: number): boolean {
-  for (const [id, expiresAt] of set) if (expiresAt <= now) set.delete(id);
-  return set.size === 0;
+function leasesExpired(set: LeaseSet, now: number): boolean {
+  return set.prune(now) === 0;
 }

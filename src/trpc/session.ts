@@ -48,40 +48,105 @@ export interface Session extends TRPCSession {
   ctxValue: GuardedContext | undefined;
 }
 
+/** What a session sets only once it is used: kept out of an idle session (see below). */
+interface SessionUse {
+  connectionParams: Record<string, string> | null;
+  ctx: Promise<GuardedContext> | undefined;
+  ctxValue: GuardedContext | undefined;
+  subs: Map<string | number, Subscription> | undefined;
+  abort: AbortController | undefined;
+}
+
+const OPEN = 1;
+const WAITING_FOR_PARAMS = 2;
+
 /**
- * A session's fields, with its subscription map and its abort controller made on first use: most
- * connections never subscribe, and an idle one never needs a signal (an `AbortController` and its
- * signal are ~0.5 KiB of every idle connection otherwise). Getters on the class, not the object,
- * so no function is made per session.
+ * A session in four fields, for it lives as long as the socket: its two flags are bits of one
+ * small integer, and what only a used session sets (the context, `connectionParams`, the
+ * subscription map, the abort controller) lives in one object made on first use: an idle session
+ * needs none of it (an `AbortController` and its signal alone are ~0.5 KiB; nine fields were
+ * 96 B, four are 56). Accessors on the class, not the object, so no function is made per session.
  */
 class SessionState implements Session {
-  open = true;
-  connectionParams: Record<string, string> | null = null;
-  ctx: Promise<GuardedContext> | undefined = undefined;
-  ctxValue: GuardedContext | undefined = undefined;
-  /** The map and controller once made (`undefined` until then). */
-  madeSubs: Map<string | number, Subscription> | undefined = undefined;
-  madeAbort: AbortController | undefined = undefined;
+  bits: number;
+  use: SessionUse | undefined = undefined;
 
   constructor(
     readonly socket: TRPCSocket,
     readonly connection: GuardConnection,
-    public waitingForParams: boolean,
-  ) {}
+    waitingForParams: boolean,
+  ) {
+    this.bits = waitingForParams ? OPEN | WAITING_FOR_PARAMS : OPEN;
+  }
+
+  get open(): boolean {
+    return (this.bits & OPEN) !== 0;
+  }
+  set open(on: boolean) {
+    this.bits = on ? this.bits | OPEN : this.bits & ~OPEN;
+  }
+  get waitingForParams(): boolean {
+    return (this.bits & WAITING_FOR_PARAMS) !== 0;
+  }
+  set waitingForParams(on: boolean) {
+    this.bits = on ? this.bits | WAITING_FOR_PARAMS : this.bits & ~WAITING_FOR_PARAMS;
+  }
+
+  get connectionParams(): Record<string, string> | null {
+    return this.use?.connectionParams ?? null;
+  }
+  set connectionParams(params: Record<string, string> | null) {
+    if (params !== null || this.use) useOf(this).connectionParams = params;
+  }
+  get ctx(): Promise<GuardedContext> | undefined {
+    return this.use?.ctx;
+  }
+  set ctx(ctx: Promise<GuardedContext> | undefined) {
+    if (ctx !== undefined || this.use) useOf(this).ctx = ctx;
+  }
+  get ctxValue(): GuardedContext | undefined {
+    return this.use?.ctxValue;
+  }
+  set ctxValue(ctx: GuardedContext | undefined) {
+    if (ctx !== undefined || this.use) useOf(this).ctxValue = ctx;
+  }
+
+  /** The subscription map, if made. */
+  get madeSubs(): Map<string | number, Subscription> | undefined {
+    return this.use?.subs;
+  }
+  /** The abort controller, if made. */
+  get madeAbort(): AbortController | undefined {
+    return this.use?.abort;
+  }
 
   get subs(): Map<string | number, Subscription> {
-    this.madeSubs ??= new Map();
-    return this.madeSubs;
+    const use = useOf(this);
+    use.subs ??= new Map();
+    return use.subs;
   }
 
   get abort(): AbortController {
-    this.madeAbort ??= new AbortController();
-    return this.madeAbort;
+    const use = useOf(this);
+    use.abort ??= new AbortController();
+    return use.abort;
   }
 
   get subscriptions(): number {
-    return this.madeSubs?.size ?? 0;
+    return this.use?.subs?.size ?? 0;
   }
+}
+
+/** A session's {@link SessionUse}, made on first use. */
+function useOf(s: SessionState): SessionUse {
+  s.use ??= {
+    connectionParams: null,
+    ctx: undefined,
+    ctxValue: undefined,
+    subs: undefined,
+    abort: undefined,
+  };
+  return s.use;
 }
 
 /**
