@@ -399,7 +399,8 @@ export class Lifecycle implements Observer {
     const m = this.model.socks[sock.n]!;
     const tok = await token(user, kind);
     const allowed = this.model.refresh(m, tok, Date.now());
-    this.model.refreshing.add(sock.n);
+    const refreshing = this.model.refreshing;
+    refreshing.set(sock.n, (refreshing.get(sock.n) ?? 0) + 1);
     let tag: string;
     try {
       await this.world.track(this.world.guards[sock.instance].refresh(sock.conn, tok.value));
@@ -411,7 +412,9 @@ export class Lifecycle implements Observer {
       if (kind === 'forged')
         this.model.violation('ip', m.key, 'credentials_invalid', Date.now(), true);
     } finally {
-      this.model.refreshing.delete(sock.n);
+      const left = (refreshing.get(sock.n) ?? 1) - 1;
+      if (left > 0) refreshing.set(sock.n, left);
+      else refreshing.delete(sock.n);
     }
     Lifecycle.count(`refresh ${m.user === undefined ? 'userless ' : ''}→ ${tag}`);
     this.log.push(`    #${sock.n} refresh → ${tag}`);

@@ -110,8 +110,11 @@ export class Model {
   loose = false;
   /** A kick in progress (its `terminate` calls run inside it). */
   kicking: { instance: 0 | 1; user: string } | undefined;
-  /** Sockets with a refresh in flight: the guard may close them for it. */
-  readonly refreshing = new Set<number>();
+  /**
+   * Refreshes in flight, by socket: the guard may close a socket for any of them. A count, not a
+   * flag: two refreshes may race on one socket, and the first to end must not clear the other.
+   */
+  readonly refreshing = new Map<number, number>();
   /** Shutdown in progress. */
   shuttingDown = false;
 

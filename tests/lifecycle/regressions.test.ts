@@ -11,7 +11,8 @@
  * "Found on 16b4caf" tests fail on the code before the ban/refresh/admission review and pass since
  * 411c34f; "found on 85d03e2" tests fail on that commit (bans through the store's channel, before
  * 21bdd47) and pass since 21bdd47; "found on 21bdd47" tests were found on that commit. The
- * "found on 65f97b6" test was a stale model (the guard was right), fixed in the harness.
+ * "found on 65f97b6" and "found on 098c9f3" tests were a stale model (the guard was right), fixed in
+ * the harness.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announceSkip, redisSkipReason } from '../store/redis-env.ts';
@@ -82,6 +83,27 @@ const userOn = (instance: 0 | 1, user: string, pathUser = user, ip = IP): Connec
 });
 
 describe('lifecycle regressions (memory store, two instances)', () => {
+  it('found on 098c9f3: two refreshes racing on one socket, the slower one closes it (4030)', async () => {
+    // The model kept one flag per socket for "a refresh is in flight": the faster refresh (a
+    // forged token, refused at once) cleared it while the slower one (a banned user's token,
+    // refused after its ban lookup) was still running, and that one's 4030 close was judged
+    // uncalled-for. The guard was right (a socket refreshed into a banned user is closed): the
+    // model was stale, fixed in the harness (a count per socket).
+    for (const ticks of TICKS)
+      await scenario(
+        'memory',
+        'first-message',
+        [
+          ban(A, 'user', 'bob'),
+          connect(pendingOn(A)),
+          race(refresh(0, 'bob', 'long'), refresh(0, 'alice', 'forged'), ticks),
+        ],
+        (lc) => {
+          expect(lc.world.socks[0]!.end?.code).toBe(4030);
+        },
+      );
+  });
+
   it('found on 16b4caf: foreign-origin handshakes cost the client address nothing', async () => {
     // A hostile page opening sockets through a visitor's browser sends its own Origin: on the old
     // code two of them (5 points each) banned the visitor's address.
@@ -244,6 +266,25 @@ describe.skipIf(skip !== undefined)(
     });
     afterAll(async () => {
       await closeRedisRig(rig);
+    });
+
+    it('found on 098c9f3: two refreshes racing on one socket, the slower one closes it (4030)', async () => {
+      // As the memory case above; on Redis the banned user's refusal waits for its ban lookup,
+      // so the forged token's refusal (CPU only) ends first: that is how it was found.
+      for (const ticks of [0, 1, 5, 20])
+        await scenario(
+          'redis',
+          'first-message',
+          [
+            ban(A, 'user', 'bob'),
+            connect(pendingOn(A)),
+            race(refresh(0, 'bob', 'long'), refresh(0, 'alice', 'forged'), ticks),
+          ],
+          (lc) => {
+            expect(lc.world.socks[0]!.end?.code).toBe(4030);
+          },
+          rig,
+        );
     });
 
     it("found on 85d03e2: a ban placed just after an instance's first connection reaches that connection", async () => {
