@@ -162,7 +162,8 @@ function deliver(peer: Peer, message: Message, guarded: GuardedMessage): unknown
     if (pending) pending.push(result);
     else pending = [result];
   }
-  // An async listener's rejection closes with 1011, as a throw does; the next frame waits for it.
+  // An async listener's rejection closes with 1011, as a throw does (the guard's `message` hook
+  // contract); the frames after it are not held back meanwhile.
   return pending ? Promise.all(pending) : undefined;
 }
 

@@ -13,8 +13,9 @@ import { bannedReason } from '../core/ban-reason.ts';
 import type { RejectMode } from '../core/codes.ts';
 import { randomId } from '../core/encoding.ts';
 import { CredentialError, StoreUnavailableError } from '../core/errors.ts';
+import type { LimitResult } from '../core/rate-limit.ts';
 import { redactUrl } from '../observability/redact.ts';
-import type { Admission } from '../state/admission.ts';
+import type { Admission, Refusal } from '../state/admission.ts';
 import type { BanWatch } from '../state/ban-watch.ts';
 import type { Caps } from '../state/caps.ts';
 import { type ConnectionState, createConnectionState, enterPhase } from '../state/connection.ts';
@@ -59,81 +60,144 @@ export interface UpgradeParts {
 
 /** The upgrade decision of one guard. */
 export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpgrade {
-  const { now, audit, settings } = ctx;
-  const { origins, extractor, verifier, watch, reject, secretParams } = parts;
-  const accept = createAccept(ctx, parts);
-  const identify = createIdentify(ctx, parts, accept);
-  const failed = createFailed(ctx, reject);
-
-  const screen = createScreen(ctx, parts);
-  const { pendingCap } = settings;
+  const { settings } = ctx;
+  const { origins, extractor, reject, secretParams } = parts;
   // Handshakes between the origin check and their decision, on this instance.
-  let pending = 0;
+  const shedding = { pending: 0 };
+  const decide = createDecide(ctx, parts, shedding);
+  const failed = createFailed(ctx, reject);
+  const { pendingCap } = settings;
 
-  return async (info) => {
+  // Not an async function: the stateless part answers at once, and the rest is `decide`'s own
+  // promise (one async frame per handshake, not two).
+  return (info) => {
     const { request, ip } = info;
-    const url = requestUrl(request) ?? INVALID_URL;
-    const origin = request.headers.get('origin');
-    const ua = request.headers.get('user-agent');
-    const base: HandshakeFacts = {
-      ip,
-      origin,
-      userAgent: ua === null ? undefined : ua.slice(0, 256),
-      url: redactUrl(`${url.pathname}${url.search}`.slice(0, 2048), secretParams),
-      protocol: undefined,
-    };
+    let base: HandshakeFacts;
+    let url: URL;
+    let origin: string | null;
+    try {
+      url = requestUrl(request) ?? INVALID_URL;
+      origin = request.headers.get('origin');
+      const ua = request.headers.get('user-agent');
+      base = {
+        ip,
+        origin,
+        userAgent: ua === null ? undefined : ua.slice(0, 256),
+        url: redactUrl(`${url.pathname}${url.search}`.slice(0, 2048), secretParams),
+        protocol: undefined,
+      };
+    } catch (error) {
+      return Promise.reject(error);
+    }
     try {
       base.protocol = extractor.selectProtocol(request);
-      if (settings.requireSecure && !info.secure) return reject('insecure_transport', base);
-      if (!origins.check(origin)) return reject('origin', base, { violation: 'origin' });
+      if (settings.requireSecure && !info.secure)
+        return Promise.resolve(reject('insecure_transport', base));
+      if (!origins.check(origin))
+        return Promise.resolve(reject('origin', base, { violation: 'origin' }));
       // Shed before any store step or credential check: the refusal costs no round trip, spends
       // no ticket and scores nothing (the instance is busy, the client did nothing wrong). Drawn
       // per handshake, the hint spreads the retries of clients that were dropped together.
-      if (pendingCap !== undefined && pending >= pendingCap) {
+      if (pendingCap !== undefined && shedding.pending >= pendingCap) {
         if (!settings.dryRun)
-          return reject('overloaded', base, {
-            retryAfter: 1 + Math.floor(Math.random() * settings.retryUnavailableSec),
-          });
-        audit({ type: 'limit.exceeded', ip, reason: 'overloaded', dryRun: true });
-      }
-      pending++;
-      try {
-        return await decide(info, base, url, origin);
-      } finally {
-        pending--;
+          return Promise.resolve(
+            reject('overloaded', base, {
+              retryAfter: 1 + Math.floor(Math.random() * settings.retryUnavailableSec),
+            }),
+          );
+        ctx.audit({ type: 'limit.exceeded', ip, reason: 'overloaded', dryRun: true });
       }
     } catch (error) {
-      return failed(error, base, ip);
+      return Promise.resolve(failed(error, base, ip));
     }
+    // `decide` counts itself out when it settles, and answers its own failures.
+    shedding.pending++;
+    return decide(info, base, url, origin);
   };
+}
 
-  /** Past the stateless checks: the IP's screen, the credential, its admission. */
-  async function decide(
+/**
+ * Past the stateless checks: the IP's screen, the credential, its admission, in one async
+ * function (each layer of its own was a promise and a job more on every handshake). Never
+ * rejects: a failure is `failed`'s answer.
+ */
+function createDecide(ctx: GuardContext, parts: UpgradeParts, shedding: { pending: number }) {
+  const { now, store, settings } = ctx;
+  const { connectRate } = settings;
+  const { extractor, cookie, verifier, bans, watch, caps, admission, reject } = parts;
+  const screen = createScreen(ctx, parts);
+  const csrf = createCsrf(extractor, cookie, reject);
+  const refused = createRefused(ctx, reject);
+  const accept = createAccept(ctx, parts);
+  const failed = createFailed(ctx, reject);
+  return async (
     info: UpgradeInfo,
     base: HandshakeFacts,
     url: URL,
     origin: string | null,
-  ): Promise<Accept | Reject> {
+  ): Promise<Accept | Reject> => {
     const { request, ip } = info;
-    const key = ctx.keyOfIp(ip);
-    // Bans seen from here on were placed after this handshake's own reads could see them.
-    const since = watch.seq;
-    // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is told
-    // a ban by a 4030 close carrying the end, which its WebSocket API does show.
-    const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
-    const credential = extractor.fromRequest(request, url);
-    // A ticket is redeemed in the same round trip as the screen, so it is spent by the first
-    // handshake that presents it, whatever the outcome (a token costs CPU, not the store: it
-    // is verified only once the screen lets it through).
-    const early =
-      credential?.kind === 'ticket' && credential.source !== 'cookie'
-        ? verifier.verify(credential, ip, origin)
-        : undefined;
-    early?.catch(noop); // awaited below when the screen lets it through
-    const screened = await screen(base, key, banMode);
-    if (screened) return screened;
-    const c = createConnectionState(base, randomId(), key, url.pathname, since, now());
-    return await identify(c, base, request, url, credential, early, banMode);
+    try {
+      const key = ctx.keyOfIp(ip);
+      // Bans seen from here on were placed after this handshake's own reads could see them.
+      const since = watch.seq;
+      // A browser (it sent an allowed Origin) cannot read a refused upgrade's status: it is
+      // told a ban by a 4030 close carrying the end, which its WebSocket API does show.
+      const banMode: RejectMode | undefined = origin !== null ? 'close' : undefined;
+      const credential = extractor.fromRequest(request, url);
+      // A ticket is redeemed in the same round trip as the screen, so it is spent by the first
+      // handshake that presents it, whatever the outcome (a token costs CPU, not the store: it
+      // is verified only once the screen lets it through).
+      const early =
+        credential?.kind === 'ticket' && credential.source !== 'cookie'
+          ? verifier.verify(credential, ip, origin)
+          : undefined;
+      early?.catch(noop); // awaited below when the screen lets it through
+      // The IP's ban and the connection rate in one round trip, both sent before either is
+      // awaited (no Promise.all: on the memory store its arrays cost more than the steps); the
+      // rate's failure is handled when the ban's comes first.
+      const banStep = bans.bannedUntil('ip', key);
+      const rateStep = connectRate ? store.limit(`rate:connect:${key}`, connectRate) : undefined;
+      rateStep?.catch(noop);
+      const ipBan = await banStep;
+      const rate = rateStep === undefined ? undefined : await rateStep;
+      if (ipBan !== undefined || (rate !== undefined && !rate.allowed)) {
+        const screened = await screen(base, key, banMode, ipBan, rate);
+        if (screened) return screened;
+      }
+      const c = createConnectionState(base, randomId(), key, url.pathname, since, now());
+      if (!credential) return await anonymous(c, base);
+      if (credential.source === 'cookie' && cookie?.csrf) {
+        const refusedCsrf = await csrf(credential, request, url, base);
+        if (refusedCsrf) return refusedCsrf;
+      }
+      let principal: Principal;
+      try {
+        principal = await (early ?? verifier.verify(credential, c.ip, c.origin));
+      } catch (error) {
+        return refused.credential(error, base);
+      }
+      // The user's ban, path binding, caps: the same admission as a later authentication.
+      const refusal = await admission.admit(c, principal, true, c.banSeen);
+      if (refusal) return refused.admission(refusal, principal.sub, base, banMode);
+      c.principal = principal;
+      c.expiresAt = principal.expiresAt;
+      return accept(c, base);
+    } catch (error) {
+      return failed(error, base, ip);
+    } finally {
+      shedding.pending--;
+    }
+  };
+
+  /** No credential: refused, or accepted anonymous or awaiting its credential message. */
+  async function anonymous(c: ConnectionState, base: HandshakeFacts): Promise<Accept | Reject> {
+    if (!extractor.firstMessage && !settings.allowAnonymous)
+      return reject('credentials_missing', base, { violation: 'credentials_missing' });
+    if (extractor.firstMessage) c.authDeadline = now() + extractor.firstMessageTimeoutMs;
+    const capped = await caps.acquire(c, undefined, true);
+    if (capped) return reject(capped, base, { retryAfter: 5 });
+    return accept(c, base);
   }
 }
 
@@ -151,31 +215,28 @@ function createFailed(ctx: GuardContext, reject: RejectHandshake) {
   };
 }
 
-/** The IP's ban and the connection rate: a refusal, or `undefined` to go on. */
+/**
+ * The screen's verdict once the IP's ban or the connection rate says no: a refusal, or
+ * `undefined` to go on (dry run). Only then called: the usual handshake passes it by.
+ */
 function createScreen(ctx: GuardContext, parts: UpgradeParts) {
   const { now, store, audit, settings } = ctx;
   const { dryRun, connectRate } = settings;
-  const { bans, reject } = parts;
+  const { reject } = parts;
   return async (
     base: HandshakeFacts,
     key: string,
     banMode: RejectMode | undefined,
+    ipBan: number | undefined,
+    r: LimitResult | undefined,
   ): Promise<Reject | undefined> => {
-    // The ban and the rate in one round trip. A banned address's step is given back (unawaited:
-    // the refusal does not wait for it, and it follows the step on the same connection), so
-    // the address has its whole budget when the ban ends or is lifted.
-    const rateKey = `rate:connect:${key}`;
-    // Both sent before either is awaited (no Promise.all: on the memory store its arrays cost
-    // more than the steps); the rate's failure is handled when the ban's comes first.
-    const banStep = bans.bannedUntil('ip', key);
-    const rateStep = connectRate ? store.limit(rateKey, connectRate) : undefined;
-    rateStep?.catch(noop);
-    const ipBan = await banStep;
-    const rateResult = await rateStep;
     if (ipBan !== undefined) {
       if (!dryRun) {
-        if (connectRate && rateResult?.allowed)
-          store.limit(rateKey, connectRate, -1).catch(ctx.report('store'));
+        // A banned address's step is given back (unawaited: the refusal does not wait for it,
+        // and it follows the step on the same connection), so the address has its whole
+        // budget when the ban ends or is lifted.
+        if (connectRate && r?.allowed)
+          store.limit(`rate:connect:${key}`, connectRate, -1).catch(ctx.report('store'));
         // Telling a browser costs an accepted socket; a banned client that forges an Origin must
         // not get them without bound: past the connection rate (counted apart, so a ban does
         // not also eat the budget the address has once it ends) it gets the plain 403.
@@ -190,32 +251,25 @@ function createScreen(ctx: GuardContext, parts: UpgradeParts) {
       }
       audit({ type: 'limit.exceeded', ip: base.ip, reason: 'banned', dryRun });
     }
-    const r = rateResult;
-    if (r) {
-      if (!r.allowed) {
-        if (!dryRun)
-          return reject('connect_rate', base, {
-            retryAfter: Math.ceil(r.retryAfterMs / 1000),
-            violation: 'connect_rate',
-          });
-        audit({ type: 'limit.exceeded', ip: base.ip, reason: 'connect_rate', dryRun });
-      }
+    if (r && !r.allowed) {
+      if (!dryRun)
+        return reject('connect_rate', base, {
+          retryAfter: Math.ceil(r.retryAfterMs / 1000),
+          violation: 'connect_rate',
+        });
+      audit({ type: 'limit.exceeded', ip: base.ip, reason: 'connect_rate', dryRun });
     }
     return undefined;
   };
 }
 
-/** The credential, its CSRF check, its verification and its admission; then accept. */
-function createIdentify(
-  ctx: GuardContext,
-  parts: UpgradeParts,
-  accept: (c: ConnectionState, base: HandshakeFacts) => Accept | Reject,
+/** A cookie credential needs the page's CSRF token: a refusal, or `undefined`. */
+function createCsrf(
+  extractor: CredentialExtractor,
+  cookie: CookieSourceOptions | undefined,
+  reject: RejectHandshake,
 ) {
-  const { now, settings } = ctx;
-  const { extractor, cookie, verifier, caps, admission, reject } = parts;
-
-  /** A cookie credential needs the page's CSRF token: a refusal, or `undefined`. */
-  const csrf = async (
+  return async (
     credential: Credential,
     request: Request,
     url: URL,
@@ -230,42 +284,27 @@ function createIdentify(
       return reject('csrf', base, { violation: 'csrf' });
     return undefined;
   };
+}
 
-  return async (
-    c: ConnectionState,
-    base: HandshakeFacts,
-    request: Request,
-    url: URL,
-    credential: Credential | undefined,
-    early: Promise<Principal> | undefined,
-    banMode: RejectMode | undefined,
-  ): Promise<Accept | Reject> => {
-    if (!credential) {
-      if (!extractor.firstMessage && !settings.allowAnonymous)
-        return reject('credentials_missing', base, { violation: 'credentials_missing' });
-      if (extractor.firstMessage) c.authDeadline = now() + extractor.firstMessageTimeoutMs;
-      const capped = await caps.acquire(c, undefined, true);
-      if (capped) return reject(capped, base, { retryAfter: 5 });
-      return accept(c, base);
-    }
-    if (credential.source === 'cookie' && cookie?.csrf) {
-      const refusedCsrf = await csrf(credential, request, url, base);
-      if (refusedCsrf) return refusedCsrf;
-    }
-    let principal: Principal;
-    try {
-      principal = await (early ?? verifier.verify(credential, c.ip, c.origin));
-    } catch (error) {
-      // Only a refused credential is the client's fault; anything else (a `principal` hook
-      // whose database is down) is ours: 500 via the outer handler, not "log in again".
+/** The refusals after the screen: a credential that failed, an identity not admitted. */
+function createRefused(ctx: GuardContext, reject: RejectHandshake) {
+  const { now } = ctx;
+  return {
+    /** Only a refused credential is the client's fault; anything else is rethrown (500). */
+    credential(error: unknown, base: HandshakeFacts): Reject {
+      // A `principal` hook whose database is down is ours: 500 via the outer handler, not
+      // "log in again".
       if (!(error instanceof CredentialError)) throw error;
       if (error.expired) return reject('expired', base);
       return reject('credentials_invalid', base, { violation: 'credentials_invalid' });
-    }
-    // The user's ban, path binding, caps: the same admission as a later authentication.
-    const refused = await admission.admit(c, principal, true, c.banSeen);
-    if (refused) {
-      const userId = principal.sub;
+    },
+    /** The admission's refusal as the handshake's. */
+    admission(
+      refused: Refusal,
+      userId: string,
+      base: HandshakeFacts,
+      banMode: RejectMode | undefined,
+    ): Reject {
       if (refused.reason === 'banned')
         return reject('banned', base, {
           userId,
@@ -278,10 +317,7 @@ function createIdentify(
       // Nobody can close a connection that is not accepted yet; kept for completeness.
       if (refused.reason === 'closed') return reject('internal', base);
       return reject(refused.reason, base, { userId, retryAfter: 5 });
-    }
-    c.principal = principal;
-    c.expiresAt = principal.expiresAt;
-    return accept(c, base);
+    },
   };
 }
 

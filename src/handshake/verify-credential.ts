@@ -36,19 +36,25 @@ export function createCredentialVerifier(parts: CredentialVerifierParts): Creden
     permissions: permissions.expand(p.roles, p.permissions),
   });
   return {
-    async verify(credential, ip, origin) {
-      if (!isUsableCredential(credential.value))
-        throw new CredentialError('credential too long or empty');
-      let principal: Principal;
-      if (credential.kind === 'ticket') {
-        if (!tickets) throw new CredentialError('tickets are not enabled');
-        principal = await tickets.redeem(credential.value, { ip, origin });
-      } else {
-        if (!jwt) throw new CredentialError('tokens are not enabled');
-        principal = await jwt.verify(credential.value);
+    // Not an async function: one `then` on the redemption or the token's check, not a frame and
+    // two awaits on top of it, on every handshake.
+    verify(credential, ip, origin) {
+      try {
+        if (!isUsableCredential(credential.value))
+          throw new CredentialError('credential too long or empty');
+        let principal: Promise<Principal>;
+        if (credential.kind === 'ticket') {
+          if (!tickets) throw new CredentialError('tickets are not enabled');
+          principal = tickets.redeem(credential.value, { ip, origin });
+        } else {
+          if (!jwt) throw new CredentialError('tokens are not enabled');
+          principal = jwt.verify(credential.value);
+        }
+        // The app's hook may answer a value or a promise: `then` takes both.
+        return (mapPrincipal ? principal.then(mapPrincipal) : principal).then(expand);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      if (mapPrincipal) principal = await mapPrincipal(principal);
-      return expand(principal);
     },
     async verifyToken(token) {
       if (!jwt) throw new CredentialError('tokens are not enabled');

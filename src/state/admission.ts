@@ -19,6 +19,7 @@ export type Refusal =
   | { readonly reason: 'banned'; readonly until: number }
   | { readonly reason: 'path_mismatch' | 'ip_cap' | 'user_cap' | 'closed' };
 const CLOSED: Refusal = { reason: 'closed' };
+const noop = (): void => {};
 
 /** Admitting identities onto connections. */
 export interface Admission {
@@ -44,21 +45,7 @@ export function createAdmission(
   const { audit, stats, registry, settings } = ctx;
   const { dryRun, pathBinding } = settings;
   const { bans, watch, caps, deadlines } = parts;
-  /** After the leases: a close, or a ban seen since `since`, gives back what `c` took. */
-  const recheck = async (
-    c: ConnectionState,
-    sub: string,
-    since: number,
-    held: number,
-  ): Promise<Refusal | undefined> => {
-    const late = dryRun ? undefined : watch.knownBan(c, sub, since);
-    if (c.closed || late !== undefined) {
-      // The socket closed, or a ban arrived, while the leases were taken: give them back.
-      await caps.releaseSince(c, held);
-      return late !== undefined && !c.closed ? { reason: 'banned', until: late } : CLOSED;
-    }
-    return undefined;
-  };
+  const recheck = recheckOf(dryRun, watch, caps);
   return {
     async admit(c, principal, takeIp, since) {
       const sub = principal.sub;
@@ -68,18 +55,23 @@ export function createAdmission(
       const leases = !mismatch && (newUser || takeIp);
       const held = c.leases.length;
       // The user's ban and the leases in one round trip (a banned user's leases are given back
-      // below). With single sessions the ban comes first: an eviction cannot be given back.
+      // below), each step awaited into a variable of its own: no Promise.allSettled and its
+      // arrays on every handshake. With single sessions the ban comes first: an eviction cannot
+      // be given back.
       const inTurn = leases && settings.singleSession && !dryRun;
-      const [ban, capped] = await Promise.allSettled([
-        bans.bannedUntil('user', sub),
-        leases && !inTurn ? caps.acquire(c, newUser ? sub : undefined, takeIp) : undefined,
-      ]);
-      if (ban.status === 'rejected') {
-        if (capped.status === 'fulfilled') await caps.releaseSince(c, held);
-        throw ban.reason;
+      const banStep = bans.bannedUntil('user', sub);
+      const capStep =
+        leases && !inTurn ? caps.acquire(c, newUser ? sub : undefined, takeIp) : undefined;
+      capStep?.catch(noop); // read after the ban: a rejection meanwhile is not unhandled
+      let until: number | undefined;
+      try {
+        until = await banStep;
+      } catch (error) {
+        // What the caps granted meanwhile is given back (a failed acquire gave back its own).
+        if (capStep) await capStep.then(() => caps.releaseSince(c, held), noop);
+        throw error;
       }
-      if (capped.status === 'rejected') throw capped.reason;
-      const until = ban.value;
+      const capped = capStep === undefined ? undefined : await capStep;
       if (until !== undefined && dryRun && !c.closed)
         audit({ type: 'limit.exceeded', ip: c.ip, userId: sub, reason: 'banned', dryRun });
       // In the contract's order: the first refusal that applies is the answer.
@@ -87,7 +79,7 @@ export function createAdmission(
       if (c.closed) refusal = CLOSED;
       else if (until !== undefined && !dryRun) refusal = { reason: 'banned', until };
       else if (mismatch) refusal = { reason: 'path_mismatch' };
-      else if (capped.value !== undefined) refusal = { reason: capped.value };
+      else if (capped !== undefined) refusal = { reason: capped };
       if (refusal) {
         await caps.releaseSince(c, held);
         return refusal;
@@ -110,6 +102,30 @@ export function createAdmission(
       }
       deadlines.arm(c);
     },
+  };
+}
+
+/**
+ * After the leases: a close, or a ban seen since `since`, gives back what `c` took. Not async:
+ * the usual answer (nothing to give back) is `undefined` at once, without a promise.
+ */
+function recheckOf(dryRun: boolean, watch: BanWatch, caps: Caps) {
+  return (
+    c: ConnectionState,
+    sub: string,
+    since: number,
+    held: number,
+  ): Refusal | undefined | Promise<Refusal | undefined> => {
+    const late = dryRun ? undefined : watch.knownBan(c, sub, since);
+    if (c.closed || late !== undefined) {
+      // The socket closed, or a ban arrived, while the leases were taken: give them back.
+      return caps
+        .releaseSince(c, held)
+        .then(() =>
+          late !== undefined && !c.closed ? { reason: 'banned' as const, until: late } : CLOSED,
+        );
+    }
+    return undefined;
   };
 }
 

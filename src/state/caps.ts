@@ -34,12 +34,10 @@ export interface Caps {
 
 /** The caps of one guard. */
 export function createCaps(ctx: GuardContext): Caps {
-  const { store, settings } = ctx;
-  const { dryRun, ipCap, userCap } = settings;
+  const { store } = ctx;
   const reportClose = ctx.report('close');
   const keep = keeperOf(store, reportClose);
-  const releaseAll = releaserOf(ctx.store, reportClose);
-  const { takeIp, settleIp, takeUser, settleUser } = leaseSteps(ctx, keep);
+  const releaseAll = releaserOf(store, reportClose);
   const releaseSince = (c: ConnectionState, held: number): Promise<void> => {
     if (c.leases.length <= held) return DONE;
     const taken = c.leases.slice(held);
@@ -50,50 +48,79 @@ export function createCaps(ctx: GuardContext): Caps {
   };
 
   return {
-    async acquire(c, userId, withIp) {
-      const ip = withIp ? ipCap : undefined;
-      const user = userId !== undefined ? userCap : undefined;
-      const held = c.leases.length;
-      // Both leases in one round trip. Evicting the user's oldest session is not undone by a
-      // release, so with single sessions the IP's lease is settled first.
-      const evicts = settings.singleSession && !dryRun && ip !== undefined && user !== undefined;
-      const [rIp, rUser] = await Promise.allSettled([
-        ip !== undefined ? takeIp(c, ip) : undefined,
-        user !== undefined && !evicts ? takeUser(c, userId!, user) : undefined,
-      ]);
-      // Keep what was granted first, so that a refusal or an error below gives all of it back.
-      if (rIp.status === 'fulfilled' && rIp.value) await settleIp(c, rIp.value);
-      if (rUser.status === 'fulfilled' && rUser.value) await settleUser(c, userId!, rUser.value);
-      const failed = [rIp, rUser].find((r) => r.status === 'rejected');
-      if (failed) {
-        await releaseSince(c, held);
-        throw failed.reason;
-      }
-      const refused = refusedBy(rIp, 'ip_cap') ?? refusedBy(rUser, 'user_cap');
-      if (refused !== undefined && !dryRun) {
-        await releaseSince(c, held);
-        return refused;
-      }
-      if (!evicts) return undefined;
-      const r = await takeUser(c, userId!, user);
-      if (!r.ok) {
-        await releaseSince(c, held);
-        return 'user_cap';
-      }
-      await settleUser(c, userId!, r);
-      return undefined;
-    },
+    acquire: acquirerOf(ctx, leaseSteps(ctx, keep), releaseSince),
     releaseSince,
     releaseAll,
   };
 }
 
-/** `reason` when the settled lease step was refused. */
-function refusedBy<R extends 'ip_cap' | 'user_cap'>(
-  settled: PromiseSettledResult<LeaseResult | undefined>,
-  reason: R,
-): R | undefined {
-  return settled.status === 'fulfilled' && settled.value && !settled.value.ok ? reason : undefined;
+/**
+ * `Caps.acquire`. Both steps are sent before either is awaited, and each is awaited into a
+ * variable of its own: no `Promise.allSettled` and its arrays of results on every handshake.
+ */
+function acquirerOf(
+  ctx: GuardContext,
+  steps: ReturnType<typeof leaseSteps>,
+  releaseSince: Caps['releaseSince'],
+): Caps['acquire'] {
+  const { dryRun, ipCap, userCap, singleSession } = ctx.settings;
+  const { takeIp, settleIp, takeUser, settleUser } = steps;
+  return async (c, userId, withIp) => {
+    const ip = withIp ? ipCap : undefined;
+    const user = userId !== undefined ? userCap : undefined;
+    const held = c.leases.length;
+    // Both leases in one round trip. Evicting the user's oldest session is not undone by a
+    // release, so with single sessions the IP's lease is settled first.
+    const evicts = singleSession && !dryRun && ip !== undefined && user !== undefined;
+    const ipKey = ip !== undefined ? `lease:ip:${c.ipKey}` : '';
+    const userKey = user !== undefined ? `lease:user:${userId}` : '';
+    const ipStep = ip !== undefined ? takeIp(ipKey, c, ip) : undefined;
+    const userStep = user !== undefined && !evicts ? takeUser(userKey, c, user) : undefined;
+    // Read after the IP's: a rejection meanwhile must not count as unhandled.
+    if (ipStep && userStep) userStep.catch(noop);
+    let rIp: LeaseResult | undefined;
+    let rUser: LeaseResult | undefined;
+    let failed = false;
+    let failure: unknown;
+    if (ipStep)
+      try {
+        rIp = await ipStep;
+      } catch (error) {
+        failed = true;
+        failure = error;
+      }
+    if (userStep)
+      try {
+        rUser = await userStep;
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
+    // Keep what was granted first, so that a refusal or an error below gives all of it back.
+    // A settle step is a promise only when there is something to wait for (`c` closed meanwhile).
+    const keptIp = rIp && settleIp(ipKey, c, rIp);
+    if (keptIp) await keptIp;
+    const keptUser = rUser && settleUser(userKey, c, userId!, rUser);
+    if (keptUser) await keptUser;
+    if (failed) {
+      await releaseSince(c, held);
+      throw failure;
+    }
+    const refused = rIp && !rIp.ok ? 'ip_cap' : rUser && !rUser.ok ? 'user_cap' : undefined;
+    if (refused !== undefined && !dryRun) {
+      await releaseSince(c, held);
+      return refused;
+    }
+    if (!evicts) return undefined;
+    const r = await takeUser(userKey, c, user);
+    if (!r.ok) {
+      await releaseSince(c, held);
+      return 'user_cap';
+    }
+    const kept = settleUser(userKey, c, userId!, r);
+    if (kept) await kept;
+    return undefined;
+  };
 }
 
 /** Taking the IP's and the user's lease, and settling each result (keep, evict, audit). */
@@ -103,24 +130,30 @@ function leaseSteps(
 ) {
   const { store, audit, registry, settings } = ctx;
   const { dryRun, leaseTtl } = settings;
-  const userKeyOf = (userId: string): string => `lease:user:${userId}`;
+  // One object for every call: evicting is enforcing, so in dry-run the full cap is only
+  // audited, like any other cap.
+  const userOptions = { evictOldest: settings.singleSession && !dryRun };
+  // Each step is given its set's key, built once per acquisition: the store's lookup and the
+  // kept lease then share one string (and its hash), not two equal ones.
   return {
-    takeIp: (c: ConnectionState, max: number): Promise<LeaseResult> =>
-      store.acquireLease(`lease:ip:${c.ipKey}`, c.id, max, leaseTtl),
-    settleIp: (c: ConnectionState, r: LeaseResult): Promise<void> | undefined => {
-      if (r.ok) return keep(c, `lease:ip:${c.ipKey}`);
+    takeIp: (key: string, c: ConnectionState, max: number): Promise<LeaseResult> =>
+      store.acquireLease(key, c.id, max, leaseTtl),
+    settleIp: (key: string, c: ConnectionState, r: LeaseResult): Promise<void> | undefined => {
+      if (r.ok) return keep(c, key);
       // Refused for real, the handshake's refusal is the audit; in dry-run, this is.
       if (dryRun)
         audit({ type: 'limit.exceeded', ip: c.ip, reason: 'ip_cap', dryRun, connectionId: c.id });
       return undefined;
     },
-    takeUser: (c: ConnectionState, userId: string, max: number): Promise<LeaseResult> =>
-      store.acquireLease(userKeyOf(userId), c.id, max, leaseTtl, {
-        // Evicting is enforcing: in dry-run the full cap is only audited, like any other cap.
-        evictOldest: settings.singleSession && !dryRun,
-      }),
+    takeUser: (key: string, c: ConnectionState, max: number): Promise<LeaseResult> =>
+      store.acquireLease(key, c.id, max, leaseTtl, userOptions),
     /** Keep a granted user lease, end the session it evicted, audit a dry-run refusal. */
-    settleUser: (c: ConnectionState, userId: string, r: LeaseResult): Promise<void> | undefined => {
+    settleUser: (
+      key: string,
+      c: ConnectionState,
+      userId: string,
+      r: LeaseResult,
+    ): Promise<void> | undefined => {
       if (!r.ok) {
         const { ip, id: connectionId } = c;
         if (dryRun)
@@ -133,7 +166,7 @@ function leaseSteps(
         audit({ type: 'connection.evicted', connectionId, userId, reason: 'single_session' });
         old?.terminate?.(CloseCode.TooManyConnections, 'replaced by a newer session');
       }
-      return keep(c, userKeyOf(userId));
+      return keep(c, key);
     },
   };
 }
@@ -143,14 +176,20 @@ function releaserOf(
   store: GuardContext['store'],
   reportClose: (error: unknown) => void,
 ): (c: ConnectionState) => Promise<void> {
+  const release = ([key, id]: Lease): Promise<void> =>
+    store.releaseLease(key, id).catch(reportClose);
   return (c) => {
     const leases = c.leases;
     c.leases = NO_LEASES;
-    // Not async, and no Promise.all for the usual one lease: this runs on every close.
+    // Not async, and no Promise.all for the usual one or two leases (the IP's, the user's): this
+    // runs on every close. Both are sent at once; neither rejects, so one waits for the other.
     if (leases.length === 0) return DONE;
-    const release = ([key, id]: readonly [string, string]): Promise<void> =>
-      store.releaseLease(key, id).catch(reportClose);
     if (leases.length === 1) return release(leases[0]!);
+    if (leases.length === 2) {
+      const first = release(leases[0]!);
+      const second = release(leases[1]!);
+      return first.then(() => second);
+    }
     return Promise.all(leases.map(release)).then(noop);
   };
 }

@@ -119,7 +119,6 @@ export function createPenalties(
   const halfLife = options.halfLifeMs ?? 60_000;
   const banMs = options.banMs ?? 300_000;
   const points = { ...DEFAULT_POINTS, ...options.points };
-  const banKey = (s: Subject, id: string): string => `ban:${s}:${id}`;
   /** Check-and-ban in progress on this instance, by ban key. */
   const banning = new Map<string, Promise<number | undefined>>();
 
@@ -133,12 +132,7 @@ export function createPenalties(
     return until;
   };
 
-  const bannedUntil = async (subject: Subject, id: string): Promise<number | undefined> => {
-    const v = await store.get(banKey(subject, id));
-    if (v === undefined) return undefined;
-    const until = Number(v);
-    return Number.isFinite(until) && until > now() ? until : undefined;
-  };
+  const bannedUntil = bannedUntilOf(store, now);
 
   return {
     bannedUntil,
@@ -184,5 +178,30 @@ export function createPenalties(
     // Adding nothing is the store's one atomic way to read a decaying score.
     score: (subject, id) => store.addScore(`score:${subject}:${id}`, 0, halfLife),
     threshold,
+  };
+}
+
+/** Where the ban of `id` lives in the store. */
+const banKey = (s: Subject, id: string): string => `ban:${s}:${id}`;
+
+/**
+ * {@link Penalties.bannedUntil} over `store`: one `then` on the store's step, not an async
+ * function awaiting it. It runs twice on every handshake (the IP's ban, the user's), where each
+ * async layer is a promise and a job more.
+ */
+function bannedUntilOf(store: Store, now: () => number): Penalties['bannedUntil'] {
+  /** The stored value as a ban's end, if it is one that has not ended. */
+  const liveUntil = (v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const until = Number(v);
+    return Number.isFinite(until) && until > now() ? until : undefined;
+  };
+  return (subject, id) => {
+    // A store that throws instead of rejecting still rejects here, as an async function would.
+    try {
+      return store.get(banKey(subject, id)).then(liveUntil);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
 }

@@ -10,7 +10,7 @@ import type { Accept, ClientInfo, Reject } from '../guard/types.ts';
 import { checkHandshake } from '../handshake/request-shape.ts';
 import { forgetRequestUrl, requestUrl } from '../handshake/request-url.ts';
 import type { HooksContext } from './context.ts';
-import { createPeerState } from './peer-state.ts';
+import { createPeerState, type PeerState } from './peer-state.ts';
 import { release } from './release.ts';
 import {
   acceptedContext,
@@ -58,13 +58,17 @@ const rejected = (d: Reject): Response | { protocol?: string; context: PeerConte
   };
 };
 
-/** After the guard accepted: the client may be gone, and the app may refuse or add headers. */
-async function admit(
+/**
+ * After the guard accepted: the client may be gone, and the app may refuse or add headers. Not
+ * async: without an app `upgrade` hook (the usual case) the answer is ready at once, and the hook
+ * needs no promise and no await more for it.
+ */
+function admit(
   ctx: HooksContext,
   request: Request,
   client: ClientInfo,
   d: Accept,
-): Promise<Response | Upgraded> {
+): Response | Upgraded | Promise<Response | Upgraded> {
   const s = createPeerState(d.connection);
   try {
     // The client may have gone while the guard was deciding: give back what it took.
@@ -72,26 +76,53 @@ async function admit(
       release(ctx, s, ctx.stopped ? 'guard' : 'client');
       return text(503, 'client gone');
     }
-    let headers: HeadersInit | undefined;
-    if (ctx.app.upgrade) {
-      const r = await ctx.app.upgrade(request, d.connection);
-      if (r instanceof Response) {
-        release(ctx, s, 'app');
-        return r;
-      }
-      headers = r?.headers;
-    }
-    setPending(request, s);
-    armOpenTimer(ctx, s);
-    const result: Upgraded = { context: acceptedContext(d.connection, s) };
-    if (headers) result.headers = headers;
-    if (d.protocol) result.protocol = d.protocol;
-    return result;
+    if (ctx.app.upgrade) return appUpgrade(ctx, request, s, d);
+    return upgraded(ctx, request, s, d, undefined);
   } catch (error) {
-    ctx.report.upgrade(error);
-    release(ctx, s, 'guard');
-    return text(500, 'internal error');
+    return failedAdmit(ctx, s, error);
   }
+}
+
+/** The app's `upgrade` hook decides next: it may refuse (a `Response`) or add headers. */
+async function appUpgrade(
+  ctx: HooksContext,
+  request: Request,
+  s: PeerState,
+  d: Accept,
+): Promise<Response | Upgraded> {
+  try {
+    const r = await ctx.app.upgrade!(request, d.connection);
+    if (r instanceof Response) {
+      release(ctx, s, 'app');
+      return r;
+    }
+    return upgraded(ctx, request, s, d, r?.headers);
+  } catch (error) {
+    return failedAdmit(ctx, s, error);
+  }
+}
+
+/** Accepted: noted on the request until the socket opens, with the open timeout running. */
+function upgraded(
+  ctx: HooksContext,
+  request: Request,
+  s: PeerState,
+  d: Accept,
+  headers: HeadersInit | undefined,
+): Upgraded {
+  setPending(request, s);
+  armOpenTimer(ctx, s);
+  const result: Upgraded = { context: acceptedContext(d.connection, s) };
+  if (headers) result.headers = headers;
+  if (d.protocol) result.protocol = d.protocol;
+  return result;
+}
+
+/** A failure after the guard accepted: reported, given back, answered 500. */
+function failedAdmit(ctx: HooksContext, s: PeerState, error: unknown): Response {
+  ctx.report.upgrade(error);
+  release(ctx, s, 'guard');
+  return text(500, 'internal error');
 }
 
 /** The upgrade hook of one set of hooks. Never rejects: a failure answers 500. */
@@ -112,7 +143,8 @@ export function upgradeHook(ctx: HooksContext): Hooks['upgrade'] {
       }
       const d = await ctx.guard.upgrade({ request, ip: client.ip, secure: client.secure });
       if (!d.ok) return rejected(d);
-      return await admit(ctx, request, client, d);
+      const admitted = admit(ctx, request, client, d);
+      return admitted instanceof Promise ? await admitted : admitted;
     } catch (error) {
       ctx.report.upgrade(error);
       return text(500, 'internal error');
