@@ -22,13 +22,13 @@
  * @module
  */
 import { type ClientAddress, createProxyTrust } from '../src/handshake/trusted-proxy.ts';
-import { type TicketHandlerOptions, ticketHandler } from '../src/transport/http.ts';
 import type { GuardedSocketOptions } from '../src/transport/serve.ts';
+import { type TicketHandlerOptions, ticketHandler } from '../src/transport/ticket-route.ts';
 import { type BunServerLike, type BunWebSocketHandler, bunHandler } from './bun.ts';
 
 export type { ClientAddress } from '../src/handshake/trusted-proxy.ts';
-export type { TicketHandlerOptions } from '../src/transport/http.ts';
 export type { GuardedSocketOptions } from '../src/transport/serve.ts';
+export type { TicketHandlerOptions } from '../src/transport/ticket-route.ts';
 export type { BunServerLike, BunWebSocketHandler } from './bun.ts';
 
 /** The parts of an Elysia handler's context the guard reads. */

@@ -23,8 +23,8 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { RequestHandler } from 'express';
-import { type TicketHandlerOptions, ticketHandler } from '../src/transport/http.ts';
 import type { GuardedSocketOptions } from '../src/transport/serve.ts';
+import { type TicketHandlerOptions, ticketHandler } from '../src/transport/ticket-route.ts';
 import { upgradeHandler } from './node.ts';
 import { type FetchHandler, nodeFetchHandler } from './node-http.ts';
 

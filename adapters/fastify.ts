@@ -22,8 +22,8 @@
  * @module
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { type TicketHandlerOptions, ticketHandler } from '../src/transport/http.ts';
 import type { GuardedSocketOptions } from '../src/transport/serve.ts';
+import { type TicketHandlerOptions, ticketHandler } from '../src/transport/ticket-route.ts';
 import { upgradeHandler } from './node.ts';
 import { type FetchHandler, type NodeFetchOptions, nodeFetchCaller } from './node-http.ts';
 

@@ -28,14 +28,14 @@ import {
   createProxyTrust,
   UNKNOWN_CLIENT,
 } from '../src/handshake/trusted-proxy.ts';
-import { type TicketHandlerOptions, ticketHandler } from '../src/transport/http.ts';
 import type { GuardedSocketOptions } from '../src/transport/serve.ts';
+import { type TicketHandlerOptions, ticketHandler } from '../src/transport/ticket-route.ts';
 import { routedUpgrade } from './h3-upgrade.ts';
 import { type NodeUpgradeHandler, upgradeHandler } from './node.ts';
 
 export type { ClientAddress } from '../src/handshake/trusted-proxy.ts';
-export type { TicketHandlerOptions } from '../src/transport/http.ts';
 export type { GuardedSocketOptions } from '../src/transport/serve.ts';
+export type { TicketHandlerOptions } from '../src/transport/ticket-route.ts';
 export type { NodeUpgradeHandler } from './node.ts';
 
 /** A fetch-style handler, given the client address the guard resolved. */

@@ -14,7 +14,7 @@ import {
   type ProxyTrustOptions,
 } from '../src/handshake/trusted-proxy.ts';
 import type { ErrorStage } from '../src/observability/report.ts';
-import { type TicketHandlerOptions, ticketHandler } from '../src/transport/http.ts';
+import { type TicketHandlerOptions, ticketHandler } from '../src/transport/ticket-route.ts';
 import { honoClient } from './hono-client.ts';
 
 /** A fetch-style handler, given the client address the guard resolved. */

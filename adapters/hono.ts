@@ -31,8 +31,8 @@ import { type HonoRoutes, honoRoutes } from './hono-routes.ts';
 import { type NodeUpgradeHandler, upgradeHandler } from './node.ts';
 
 export type { ClientAddress, ProxyTrustOptions } from '../src/handshake/trusted-proxy.ts';
-export type { TicketHandlerOptions } from '../src/transport/http.ts';
 export type { GuardedSocketOptions } from '../src/transport/serve.ts';
+export type { TicketHandlerOptions } from '../src/transport/ticket-route.ts';
 export type { BunWebSocketHandler } from './bun.ts';
 export {
   type HonoFetch,

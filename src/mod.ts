@@ -138,11 +138,7 @@ export { createMemoryStore } from './store/memory.ts';
 export type { BodyLimits, BodyRead, BodyRefusal, JsonRead } from './transport/body.ts';
 export { DEFAULT_BODY_TIMEOUT_MS, readBody, readJson } from './transport/body.ts';
 export { guardHooks } from './transport/hooks.ts';
-export type {
-  MetricsHandlerOptions,
-  StatsHandlerOptions,
-  TicketHandlerOptions,
-} from './transport/http.ts';
+export type { MetricsHandlerOptions, StatsHandlerOptions } from './transport/http.ts';
 export {
   bannedResponse,
   bodyRefused,
@@ -153,7 +149,6 @@ export {
   SECURITY_HEADERS,
   STRICT_CSP,
   statsHandler,
-  ticketHandler,
   withSecurityHeaders,
 } from './transport/http.ts';
 export type {
@@ -163,3 +158,4 @@ export type {
   TlsOptions,
 } from './transport/serve.ts';
 export { connectionOf, setClient } from './transport/slots.ts';
+export { type TicketHandlerOptions, ticketHandler } from './transport/ticket-route.ts';

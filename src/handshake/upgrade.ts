@@ -13,6 +13,7 @@ import { bannedReason } from '../core/ban-reason.ts';
 import type { RejectMode } from '../core/codes.ts';
 import { randomId } from '../core/encoding.ts';
 import { CredentialError, StoreUnavailableError } from '../core/errors.ts';
+import { LoadShed } from '../core/load-shed.ts';
 import type { LimitResult } from '../core/rate-limit.ts';
 import { redactUrl } from '../observability/redact.ts';
 import type { Admission, Refusal } from '../state/admission.ts';
@@ -63,10 +64,15 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
   const { settings } = ctx;
   const { origins, extractor, reject, secretParams } = parts;
   // Handshakes between the origin check and their decision, on this instance.
-  const shedding = { pending: 0 };
-  const decide = createDecide(ctx, parts, shedding);
+  const shed =
+    settings.pendingCap === undefined
+      ? undefined
+      : new LoadShed(settings.pendingCap, {
+          minWindowSec: settings.retryUnavailableSec,
+          now: ctx.now,
+        });
+  const decide = createDecide(ctx, parts, shed);
   const failed = createFailed(ctx, reject);
-  const { pendingCap } = settings;
 
   // Not an async function: the stateless part answers at once, and the rest is `decide`'s own
   // promise (one async frame per handshake, not two).
@@ -97,21 +103,19 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
         return Promise.resolve(reject('origin', base, { violation: 'origin' }));
       // Shed before any store step or credential check: the refusal costs no round trip, spends
       // no ticket and scores nothing (the instance is busy, the client did nothing wrong). Drawn
-      // per handshake, the hint spreads the retries of clients that were dropped together.
-      if (pendingCap !== undefined && shedding.pending >= pendingCap) {
+      // per handshake over a window that grows with the overload, the hint spreads the retries
+      // of clients that were dropped together (core/load-shed.ts).
+      if (shed && !shed.enter()) {
         if (!settings.dryRun)
-          return Promise.resolve(
-            reject('overloaded', base, {
-              retryAfter: 1 + Math.floor(Math.random() * settings.retryUnavailableSec),
-            }),
-          );
+          return Promise.resolve(reject('overloaded', base, { retryAfter: shed.retryAfterSec() }));
         ctx.audit({ type: 'limit.exceeded', ip, reason: 'overloaded', dryRun: true });
+        // Dry run: decided all the same, and counted in like any other.
+        shed.force();
       }
     } catch (error) {
       return Promise.resolve(failed(error, base, ip));
     }
     // `decide` counts itself out when it settles, and answers its own failures.
-    shedding.pending++;
     return decide(info, base, url, origin);
   };
 }
@@ -121,7 +125,7 @@ export function createUpgrade(ctx: GuardContext, parts: UpgradeParts): DecideUpg
  * function (each layer of its own was a promise and a job more on every handshake). Never
  * rejects: a failure is `failed`'s answer.
  */
-function createDecide(ctx: GuardContext, parts: UpgradeParts, shedding: { pending: number }) {
+function createDecide(ctx: GuardContext, parts: UpgradeParts, shed: LoadShed | undefined) {
   const { now, store, settings } = ctx;
   const { connectRate } = settings;
   const { extractor, cookie, verifier, bans, watch, caps, admission, reject } = parts;
@@ -186,7 +190,7 @@ function createDecide(ctx: GuardContext, parts: UpgradeParts, shedding: { pendin
     } catch (error) {
       return failed(error, base, ip);
     } finally {
-      shedding.pending--;
+      shed?.leave();
     }
   };
 

@@ -18,10 +18,9 @@
 import type { Principal } from '../auth/principal.ts';
 import { bannedReason } from '../core/ban-reason.ts';
 import { sha256Hex } from '../core/encoding.ts';
-import { BannedError, GuardConfigError } from '../core/errors.ts';
-import type { RateRule } from '../core/rate-limit.ts';
+import { GuardConfigError } from '../core/errors.ts';
 import type { Guard } from '../guard/types.ts';
-import { type BodyRefusal, readBody } from './body.ts';
+import type { BodyRefusal } from './body.ts';
 
 /** Headers every response carries. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -79,7 +78,7 @@ function bearer(request: Request): string | undefined {
 }
 
 /** The principal of a request's bearer token, or the 401 to answer. Cookies never authenticate. */
-async function authenticate(guard: Guard, request: Request): Promise<Principal | Response> {
+export async function authenticate(guard: Guard, request: Request): Promise<Principal | Response> {
   const token = bearer(request);
   if (!token)
     return json({ error: 'bearer token required' }, 401, { 'www-authenticate': 'Bearer' });
@@ -91,37 +90,6 @@ async function authenticate(guard: Guard, request: Request): Promise<Principal |
     });
   }
 }
-
-/** Options for {@link ticketHandler}. */
-export interface TicketHandlerOptions {
-  /**
-   * Client IP of the request (for IP-bound tickets, and to tell a banned address so); adapters
-   * know it. An `ip` passed to the handler itself takes precedence.
-   */
-  readonly ip?: (request: Request) => string | undefined;
-  /**
-   * The ticket request carries no body; a small one (a client posting `{}`) is read and ignored,
-   * a larger one is refused with 413 before the token is looked at (a `Content-Length` over it
-   * unread, a chunked one at the limit).
-   * @default 1024
-   */
-  readonly maxBodyBytes?: number;
-  /**
-   * How long that body may take to arrive before 408.
-   * @default 10000
-   */
-  readonly bodyTimeoutMs?: number;
-  /**
-   * Tickets one user may take: each one sits in the shared store until it is redeemed or ends, so
-   * an account minting them in a loop would otherwise fill the store (and, in memory, push out
-   * others' tickets). Over it: 429 with `Retry-After`. `false` turns it off.
-   * @default { limit: 60, windowMs: 60000, burst: 20 }
-   */
-  readonly rate?: RateRule | false;
-}
-
-/** The default {@link TicketHandlerOptions.rate}: a reconnecting page needs one ticket a try. */
-const TICKET_RATE: RateRule = { limit: 60, windowMs: 60_000, burst: 20 };
 
 /**
  * The answer to a banned IP or user: 403, `Retry-After`, and a body a browser can read (a refused
@@ -136,84 +104,6 @@ export function bannedResponse(until: number, extra: Record<string, string> = {}
     403,
     { 'retry-after': String(retryAfterSec), ...extra },
   );
-}
-
-/**
- * `POST /ws/ticket` with `Authorization: Bearer <jwt>` → `{ ticket, expiresIn }`. Refuses a
- * foreign `Origin` (403), a missing or bad token (401), an expired one (401), a banned address or
- * user (403 with the ban's end, see {@link bannedResponse}), other methods (405), a body over
- * `maxBodyBytes` (413); answers a same-origin preflight only. Pass the client's `ip` (the
- * adapter's resolved address) so a banned address is told so here rather than by a refused
- * handshake it cannot read.
- */
-export function ticketHandler(
-  guard: Guard,
-  options: TicketHandlerOptions = {},
-): (request: Request, ip?: string) => Promise<Response> {
-  const bodyLimits = {
-    maxBytes: options.maxBodyBytes ?? 1024,
-    ...(options.bodyTimeoutMs !== undefined ? { timeoutMs: options.bodyTimeoutMs } : {}),
-  };
-  const rate = options.rate === false ? undefined : (options.rate ?? TICKET_RATE);
-  return async (request, clientIp) => {
-    const origin = request.headers.get('origin');
-    if (!guard.checkOrigin(origin)) return json({ error: 'origin not allowed' }, 403);
-    if (request.method === 'OPTIONS') {
-      // Allowed origins only reach here; foreign ones were refused above, so no CORS grant leaks.
-      return withSecurityHeaders(
-        new Response(null, {
-          status: 204,
-          headers: {
-            ...(origin ? { 'access-control-allow-origin': origin, vary: 'origin' } : {}),
-            'access-control-allow-methods': 'POST',
-            'access-control-allow-headers': 'authorization',
-            'access-control-max-age': '600',
-          },
-        }),
-      );
-    }
-    if (request.method !== 'POST')
-      return json({ error: 'method not allowed' }, 405, { allow: 'POST, OPTIONS' });
-    const cors: Record<string, string> = origin
-      ? { 'access-control-allow-origin': origin, vary: 'origin' }
-      : {};
-    // Read (and drop) the body within its bound before anything else: an unread body is left to
-    // the runtime, which may read all of it; a body someone else already read is theirs to bound.
-    if (!request.bodyUsed) {
-      const body = await readBody(request, bodyLimits);
-      if (!body.ok) return bodyRefused(body, cors);
-    }
-    const ip = clientIp ?? options.ip?.(request);
-    try {
-      // A banned address learns it before its token is even read, and is told until when.
-      const ipBan = ip !== undefined ? await guard.bannedUntil('ip', ip) : undefined;
-      if (ipBan !== undefined) return bannedResponse(ipBan, cors);
-    } catch {
-      return json({ error: 'service unavailable' }, 503, { 'retry-after': '5' });
-    }
-    const principal = await authenticate(guard, request);
-    if (principal instanceof Response) return principal;
-    try {
-      const userBan = await guard.bannedUntil('user', principal.sub);
-      if (userBan !== undefined) return bannedResponse(userBan, cors);
-      if (rate) {
-        const r = await guard.store.limit(`rate:ticket:${principal.sub}`, rate);
-        if (!r.allowed)
-          return json({ error: 'too many tickets' }, 429, {
-            'retry-after': String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))),
-            ...cors,
-          });
-      }
-      const issued = await guard.issueTicket(principal, {
-        origin,
-        ...(ip !== undefined ? { ip } : {}),
-      });
-      return json({ ticket: issued.ticket, expiresIn: issued.expiresIn }, 200, cors);
-    } catch (error) {
-      if (error instanceof BannedError) return bannedResponse(error.until, cors);
-      return json({ error: 'service unavailable' }, 503, { 'retry-after': '5' });
-    }
-  };
 }
 
 /** Options for {@link statsHandler}. */

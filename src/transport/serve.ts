@@ -9,7 +9,7 @@
 import type { Guard, GuardedHooks, GuardHooks, GuardHooksOptions } from '../guard/types.ts';
 import type { ClientAddress, ProxyTrustOptions } from '../handshake/trusted-proxy.ts';
 import type { ErrorStage } from '../observability/report.ts';
-import { ticketHandler } from './http.ts';
+import { ticketHandler } from './ticket-route.ts';
 
 /** A certificate and its key, PEM-encoded. */
 export interface TlsOptions {
