@@ -153,7 +153,7 @@ export function stormTable(s: StormResult, serverRefusals: Record<string, number
   return table(
     ['figure', 'value'],
     [
-      ['connections dropped (1012 "service restart")', fmt(s.dropped)],
+      [`connections dropped (${s.drop})`, fmt(s.dropped)],
       ['reconnected', fmt(s.reconnected)],
       [
         'time until all back',

@@ -29,6 +29,8 @@ export interface ClientStatus {
 /** The storm's figures. */
 export interface StormResult {
   readonly dropped: number;
+  /** How they were dropped: the close code, and the reconnect window when one was given. */
+  readonly drop: string;
   readonly reconnected: number;
   /** ms from the drop until the last dropped connection was open again; undefined if never. */
   readonly allBackMs: number | undefined;
@@ -144,6 +146,7 @@ async function follow(
   }
   return {
     dropped,
+    drop: windowMs > 0 ? `1001, retry in 0–${windowMs} ms` : '1012 "service restart"',
     reconnected: last.reconnected,
     allBackMs,
     attempts: last.attempts,
