@@ -5,7 +5,9 @@
  *
  * @module
  */
+
 import { CloseCode } from '../core/codes.ts';
+import { Lanes } from '../core/lanes.ts';
 import type { LeaseResult } from '../store/contract.ts';
 import { type ConnectionState, type Lease, NO_LEASES } from './connection.ts';
 import type { GuardContext } from './context.ts';
@@ -171,13 +173,20 @@ function leaseSteps(
   };
 }
 
+/** Lease releases sent at once (see {@link releaserOf}). */
+const RELEASES_IN_FLIGHT = 64;
+
 /** Release every lease of a connection; never rejects (failures are reported). */
 function releaserOf(
   store: GuardContext['store'],
   reportClose: (error: unknown) => void,
 ): (c: ConnectionState) => Promise<void> {
+  // At most 64 releases at once: an instance dropping every socket at once (a restart, a storm)
+  // would otherwise send them all in one burst, and the last would time out behind the others,
+  // leaving their leases to count until their TTL.
+  const lanes = new Lanes(RELEASES_IN_FLIGHT);
   const release = ([key, id]: Lease): Promise<void> =>
-    store.releaseLease(key, id).catch(reportClose);
+    lanes.run(() => store.releaseLease(key, id), reportClose);
   return (c) => {
     const leases = c.leases;
     c.leases = NO_LEASES;
