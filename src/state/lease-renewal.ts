@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { Lanes } from '../core/lanes.ts';
 import type { GuardContext } from './context.ts';
 
 /** How long the sentinel outlives the last renewal that wrote it. */
@@ -129,13 +130,12 @@ function createSetRenewal(
   };
 
   /** Every lease set of `byKey`, at most `RENEWALS_IN_FLIGHT` at once. */
+  const lanes = new Lanes(RENEWALS_IN_FLIGHT);
   const renewKeys = async (byKey: Map<string, string[]>): Promise<void> => {
     for (const key of renewalFailed) if (!byKey.has(key)) renewalFailed.delete(key);
-    const sets = byKey.entries();
-    const lane = async (): Promise<void> => {
-      for (let next = sets.next(); !next.done; next = sets.next()) await renewKey(...next.value);
-    };
-    await Promise.all(Array.from({ length: Math.min(RENEWALS_IN_FLIGHT, byKey.size) }, lane));
+    await Promise.all(
+      [...byKey].map(([key, ids]) => lanes.run(() => renewKey(key, ids), failedReport)),
+    );
   };
   return renewKeys;
 }
