@@ -82,6 +82,13 @@ const userOn = (instance: 0 | 1, user: string, pathUser = user, ip = IP): Connec
   origin: 'app',
 });
 
+/** Found on 098c9f3: bob is banned; a pending socket is refreshed as bob and, racing, forged. */
+const racingRefreshes = (ticks: number): Action[] => [
+  ban(A, 'user', 'bob'),
+  connect(pendingOn(A)),
+  race(refresh(0, 'bob', 'long'), refresh(0, 'alice', 'forged'), ticks),
+];
+
 describe('lifecycle regressions (memory store, two instances)', () => {
   it('found on 098c9f3: two refreshes racing on one socket, the slower one closes it (4030)', async () => {
     // The model kept one flag per socket for "a refresh is in flight": the faster refresh (a
@@ -90,18 +97,9 @@ describe('lifecycle regressions (memory store, two instances)', () => {
     // uncalled-for. The guard was right (a socket refreshed into a banned user is closed): the
     // model was stale, fixed in the harness (a count per socket).
     for (const ticks of TICKS)
-      await scenario(
-        'memory',
-        'first-message',
-        [
-          ban(A, 'user', 'bob'),
-          connect(pendingOn(A)),
-          race(refresh(0, 'bob', 'long'), refresh(0, 'alice', 'forged'), ticks),
-        ],
-        (lc) => {
-          expect(lc.world.socks[0]!.end?.code).toBe(4030);
-        },
-      );
+      await scenario('memory', 'first-message', racingRefreshes(ticks), (lc) => {
+        expect(lc.world.socks[0]!.end?.code).toBe(4030);
+      });
   });
 
   it('found on 16b4caf: foreign-origin handshakes cost the client address nothing', async () => {
@@ -275,11 +273,7 @@ describe.skipIf(skip !== undefined)(
         await scenario(
           'redis',
           'first-message',
-          [
-            ban(A, 'user', 'bob'),
-            connect(pendingOn(A)),
-            race(refresh(0, 'bob', 'long'), refresh(0, 'alice', 'forged'), ticks),
-          ],
+          racingRefreshes(ticks),
           (lc) => {
             expect(lc.world.socks[0]!.end?.code).toBe(4030);
           },

@@ -11,23 +11,14 @@
  * armed) and closed: the heap after a full GC must not keep anything per connection.
  */
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createGuard, type GuardConnection } from '../../src/mod.ts';
+import { heapAfterGc } from '../fixtures/heap.ts';
 
 const ORIGIN = 'https://app.example.com';
 const SECRET = new TextEncoder().encode('t'.repeat(40));
 const N = 10_000;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const heap = (): number => {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-};
 
 describe('per-connection timers leave nothing behind once closed', () => {
   it(`${N} connections with distinct expiries, closed: under 40 B each kept`, async () => {
@@ -61,9 +52,9 @@ describe('per-connection timers leave nothing behind once closed', () => {
     // Warm-up: JIT, the stats maps, the store's maps.
     for (const t of tokens.slice(N)) await cycle(t);
     const started = Date.now();
-    const before = heap();
+    const before = heapAfterGc();
     for (const t of tokens.slice(0, N)) await cycle(t);
-    const kept = (heap() - before) / N;
+    const kept = (heapAfterGc() - before) / N;
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(guard.stats().connections).toBe(0);
     // Was ~150 B each (one of Node's timer lists per connection, until its token expires).

@@ -9,8 +9,6 @@
  * - the memory store kept a `Map` per lease key, ~200 B for the usual single lease;
  * - the transport's `PeerState` and the tRPC bridge's session carried a field per flag.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { principalFromClaims } from '../../src/auth/principal.ts';
 import { randomId } from '../../src/core/encoding.ts';
@@ -19,23 +17,16 @@ import { createMemoryStore } from '../../src/store/memory.ts';
 import { createPeerState } from '../../src/transport/peer-state.ts';
 import { openSession } from '../../src/trpc/session.ts';
 import type { TRPCSocket } from '../../src/trpc/types.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const heap = (): number => {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-};
+import { heapAfterGc } from '../fixtures/heap.ts';
 
 const N = 20_000;
 
 /** Bytes each of `N` values made by `make` keeps, held in an array sized beforehand. */
 function bytesEach(make: (i: number) => unknown): number {
   const held: unknown[] = new Array(N).fill(undefined);
-  const before = heap();
+  const before = heapAfterGc();
   for (let i = 0; i < N; i++) held[i] = make(i);
-  const after = heap();
+  const after = heapAfterGc();
   expect(held[N - 1]).toBeDefined();
   return (after - before) / N;
 }
@@ -60,9 +51,9 @@ describe('idle connection memory, piece by piece', () => {
     const store = createMemoryStore();
     const keys = Array.from({ length: N }, (_, i) => `lease:ip:10.${i >> 8}.${i & 255}.1`);
     const ids = Array.from({ length: N }, (_, i) => `lease-id-${i}`);
-    const before = heap();
+    const before = heapAfterGc();
     for (let i = 0; i < N; i++) await store.acquireLease(keys[i]!, ids[i]!, 20, 30_000);
-    const bytes = (heap() - before) / N;
+    const bytes = (heapAfterGc() - before) / N;
     console.log(`memory store, one lease a key: ${bytes.toFixed(0)} B`);
     expect(bytes).toBeLessThan(140);
     expect(await store.countLeases(keys[N - 1]!)).toBe(1);

@@ -4,12 +4,11 @@
  * values, rate states and scores evict the least recently written key, and lease sets refuse a new
  * key. Flood cases push 1,000,000 distinct keys through each map and measure the heap.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { RateRule } from '../../../src/core/rate-limit.ts';
 import type { Store } from '../../../src/store/contract.ts';
 import { createMemoryStore } from '../../../src/store/memory.ts';
+import { heapAfterGc } from '../../fixtures/heap.ts';
 
 /** A clock the test moves. */
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -165,13 +164,6 @@ describe('memory store bounds: option', () => {
  * whole flood must finish in 10 s (an O(bound) sweep per write would take hours).
  */
 describe('memory store bounds: a flood of 1,000,000 distinct keys', () => {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const heap = (): number => {
-    gc();
-    gc();
-    return process.memoryUsage().heapUsed;
-  };
   const BOUND = 100_000;
   const FLOOD = 1_000_000;
   const key = (i: number): string =>
@@ -189,17 +181,17 @@ describe('memory store bounds: a flood of 1,000,000 distinct keys', () => {
     it(`${name}: memory stops growing at the bound`, async () => {
       const store = createMemoryStore();
       const started = performance.now();
-      const empty = heap();
+      const empty = heapAfterGc();
       for (let i = 0; i < BOUND; i++) write(store, i);
-      const atBound = heap();
+      const atBound = heapAfterGc();
       // Twice the bound: evictions have begun and the hash table has reached its steady capacity.
       for (let i = BOUND; i < 2 * BOUND; i++) write(store, i);
-      const steady = heap();
+      const steady = heapAfterGc();
       for (let i = 2 * BOUND; i < FLOOD; i++) {
         write(store, i);
         if (performance.now() - started > 10_000) throw new Error(`flood too slow at key ${i}`);
       }
-      const after = heap();
+      const after = heapAfterGc();
       const elapsed = performance.now() - started;
       const perKey = (atBound - empty) / BOUND;
       console.log(
