@@ -1,9 +1,8 @@
 /**
  * A bound on how many calls of one kind run at once, the rest waiting in order. For bursts the
  * guard makes itself (every lease renewed each interval, or released when an instance drops all
- * its sockets at once): sent
- * in one go, they queue behind each other on the store's one connection and the last outlive the
- * command timeout, though the store is fine.
+ * its sockets at once): sent in one go, they queue behind each other on the store's one
+ * connection and the last outlive the command timeout, though the store is fine.
  *
  * @module
  */
