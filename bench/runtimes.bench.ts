@@ -11,8 +11,9 @@
  *   reference, a bare server that `JSON.parse`s each frame (an app reading JSON) and a guarded
  *   one with `messages.json` off (every check but the parse and its shape checks);
  * - handshakes: 8 at a time, each from a rotating 127.x source address; ops = sockets opened
- *   (then cut with a reset, so no TIME_WAIT piles up); JWT in `Authorization`, or a ticket in
- *   the query (issued in bulk outside the timed part), against a bare crossws handshake;
+ *   (then cut with a reset, so no TIME_WAIT piles up); JWT in `Authorization` (one token reused,
+ *   as a reconnecting client does, or a new one each time, signed outside the timed part), or a
+ *   ticket in the query (issued in bulk outside the timed part), against a bare crossws handshake;
  * - Node only: memory per idle connection, server heap + external after a full GC, with 1,000
  *   idle sockets open, guarded (JWT) and bare.
  *
@@ -79,6 +80,8 @@ interface Server {
   readonly bareParse: string;
   /** `Authorization` with a JWT signed with the server's secret. */
   readonly bearer: Record<string, string>;
+  /** That secret, to sign more tokens. */
+  readonly secret: string;
 }
 
 async function start(runtime: Runtime, tree: string): Promise<Server> {
@@ -90,13 +93,17 @@ async function start(runtime: Runtime, tree: string): Promise<Server> {
     args,
     tree,
   );
-  const token = await new SignJWT({ roles: ['user'] })
+  return { child, ...info, bearer: { authorization: `Bearer ${await benchToken(info.secret)}` } };
+}
+
+let tokensSigned = 0;
+/** A token for the bench user; each call's text differs (its `jti`), its claims otherwise not. */
+const benchToken = (secret: string): Promise<string> =>
+  new SignJWT({ roles: ['user'], jti: String(++tokensSigned) })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject('bench')
     .setExpirationTime('2h')
-    .sign(new TextEncoder().encode(info.secret));
-  return { child, ...info, bearer: { authorization: `Bearer ${token}` } };
-}
+    .sign(new TextEncoder().encode(secret));
 
 /** The server process's CPU time so far, µs (user + system, all threads). */
 const serverCpu = async (base: string): Promise<number> =>
@@ -257,6 +264,26 @@ function ticketHandshakes(server: Server): Pick<BenchCase, 'before' | 'run'> {
   };
 }
 
+/**
+ * JWT handshakes on `server`, each with a token never presented before (signed in bulk before
+ * each untimed chunk): the verifier's cache of verified tokens never hits, as for a fleet of
+ * clients each holding its own token. The `guarded, JWT` rows reuse one token, as a client
+ * reconnecting with the token it holds does.
+ */
+function freshTokenHandshakes(server: Server): Pick<BenchCase, 'before' | 'run'> {
+  let bearers: string[] = [];
+  return {
+    async before(n) {
+      bearers = await Promise.all(Array.from({ length: n }, () => benchToken(server.secret)));
+    },
+    run: (n) =>
+      handshakes(n, () => ({
+        url: wsUrl(server.guarded),
+        headers: { authorization: `Bearer ${bearers.pop()}` },
+      })),
+  };
+}
+
 /** The handshake table and its CPU table: bare rows on `server`, guarded rows on every side. */
 async function handshakeTables(runtime: Runtime, server: Server, sides: readonly Side<Server>[]) {
   const rows = (n?: number) => [
@@ -270,6 +297,11 @@ async function handshakeTables(runtime: Runtime, server: Server, sides: readonly
       server: s,
       n,
       run: (k: number) => handshakes(k, () => ({ url: wsUrl(s.guarded), headers: s.bearer })),
+    })),
+    ...perSide(sides, 'guarded, JWT (HS256), a new token each', (s) => ({
+      server: s,
+      n,
+      ...freshTokenHandshakes(s),
     })),
     ...perSide(sides, 'guarded, ticket', (s) => ({ server: s, n, ...ticketHandshakes(s) })),
   ];

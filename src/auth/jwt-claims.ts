@@ -114,8 +114,11 @@ function audienceMatches(aud: unknown, audiences: readonly string[]): boolean {
       : false;
 }
 
-/** jose's `iat` type check, then `nbf` and `exp` against the clock read once, per call. */
-function checkTimes(claims: JWTPayload, tolerance: number): void {
+/**
+ * jose's `iat` type check, then `nbf` and `exp` against the clock read once, per call. Exported
+ * for the verifier's cache, which runs it again on every hit (`jwt-cache.ts`).
+ */
+export function checkTimes(claims: JWTPayload, tolerance: number): void {
   const now = Math.floor(Date.now() / 1000);
   numericDate(claims, 'iat'); // validated for type only, as jose does without maxTokenAge
   const nbf = numericDate(claims, 'nbf');

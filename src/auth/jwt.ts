@@ -14,8 +14,9 @@
  */
 import { errors, type JWTPayload, jwtVerify } from 'jose';
 import { CredentialError, StoreUnavailableError } from '../core/errors.ts';
+import { createVerifiedTokens } from './jwt-cache.ts';
 import { isCanonicalCompact } from './jwt-canonical.ts';
-import { createClaimPolicy } from './jwt-claims.ts';
+import { checkTimes, createClaimPolicy } from './jwt-claims.ts';
 import { createHmacFastPath } from './jwt-hmac.ts';
 import { importKeys } from './jwt-keys.ts';
 import { type JwtOptions, validateJwtOptions } from './jwt-options.ts';
@@ -34,6 +35,13 @@ export interface JwtVerifier {
 
 /** {@link JwtOptions.maxTokenAgeSec}'s default: a day. */
 const DEFAULT_MAX_TOKEN_AGE_SEC = 86_400;
+/** {@link JwtOptions.cache}'s default. */
+const DEFAULT_CACHE_ENTRIES = 1000;
+/**
+ * The longest a remembered token lives with a remote key set: below jose's own key cache (10
+ * minutes), so a key removed from the set stops here no later than it would in jose.
+ */
+const REMOTE_KEYS_CACHE_MS = 60_000;
 
 /** A jose failure as the guard's error: the client's bad token, or our key-set outage. */
 function fromJose(error: unknown): CredentialError | StoreUnavailableError {
@@ -68,6 +76,11 @@ export interface TokenPaths {
   readonly jose: (token: string) => Promise<JWTPayload>;
   /** Settles once keys are imported; rejects with the import's failure. */
   readonly keys: Promise<unknown>;
+  /**
+   * The checks of both paths that depend on the clock (`nbf`, `exp`, the `iat` rules), on claims
+   * that passed all the others: what a remembered token must pass again (`jwt-cache.ts`).
+   */
+  readonly recheck: (claims: JWTPayload) => void;
   /**
    * The age bound applied, in seconds (`undefined`: none): a principal's `expiresAt` is capped
    * at `iat` plus this.
@@ -132,7 +145,12 @@ export function createTokenPaths(options: JwtOptions): TokenPaths {
     return payload;
   };
 
-  return { fast, jose, keys: keyPromise, maxTokenAgeSec };
+  const recheck = (claims: JWTPayload): void => {
+    checkTimes(claims, clockTolerance);
+    policy(claims);
+  };
+
+  return { fast, jose, keys: keyPromise, recheck, maxTokenAgeSec };
 }
 
 /**
@@ -162,27 +180,49 @@ function boundedByAge(
 export function createJwtVerifier(options: JwtOptions): JwtVerifier {
   const paths = createTokenPaths(options);
   const toPrincipal = options.principal ?? principalFromClaims;
+  const remoteKeys = options.jwks instanceof URL || typeof options.jwks === 'string';
+  const cache = createVerifiedTokens({
+    max: options.cache === false ? 0 : (options.cache ?? DEFAULT_CACHE_ENTRIES),
+    maxAgeMs: remoteKeys ? REMOTE_KEYS_CACHE_MS : Infinity,
+  });
+
+  /** The claims `token` verifies to, by either path; throws the guard's error. */
+  const claimsOf = async (token: string): Promise<JWTPayload> => {
+    const remembered = cache?.get(token);
+    if (remembered !== undefined) {
+      try {
+        paths.recheck(remembered);
+        return remembered;
+      } catch (error) {
+        cache!.delete(token);
+        throw fromJose(error);
+      }
+    }
+    let payload: JWTPayload | undefined;
+    try {
+      payload = paths.fast?.(token);
+    } catch (error) {
+      throw fromJose(error);
+    }
+    if (payload === undefined) {
+      // A key that failed to import is a server fault, raised as it is (not a bad token).
+      await paths.keys;
+      try {
+        payload = await paths.jose(token);
+      } catch (error) {
+        throw fromJose(error);
+      }
+    }
+    cache?.set(token, payload);
+    return payload;
+  };
 
   return {
     ready: async () => {
       await paths.keys;
     },
     async verify(token: string): Promise<Principal> {
-      let payload: JWTPayload | undefined;
-      try {
-        payload = paths.fast?.(token);
-      } catch (error) {
-        throw fromJose(error);
-      }
-      if (payload === undefined) {
-        // A key that failed to import is a server fault, raised as it is (not a bad token).
-        await paths.keys;
-        try {
-          payload = await paths.jose(token);
-        } catch (error) {
-          throw fromJose(error);
-        }
-      }
+      const payload = await claimsOf(token);
       const principal = toPrincipal(payload);
       if (!principal) throw new CredentialError('token has no usable subject');
       return boundedByAge(principal, payload, paths.maxTokenAgeSec);

@@ -80,6 +80,7 @@ export const GUARD_OPTION_KEYS: TableOf<GuardOptions> = {
     clockToleranceSec: 'value',
     maxTokenAgeSec: 'value',
     requireIat: 'value',
+    cache: 'value',
     principal: 'value',
   },
   tickets: { ttlMs: 'value', bindIp: 'value', bindOrigin: 'value' },

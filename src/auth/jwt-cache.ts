@@ -1,0 +1,93 @@
+/**
+ * Tokens this verifier has verified, remembered by their exact text, so that a client reconnecting
+ * with the token it holds is not decoded and its signature not computed again. That is the usual
+ * way a token comes back: a network blip, a second tab, a redeploy that drops every socket.
+ *
+ * What a hit skips is only what cannot change for one text: the canonical spelling, the
+ * signature, `alg`, `typ`, `iss`, `aud` and the required claims. The checks that depend on the
+ * clock (`exp`, `nbf`, the `iat` rules, `maxTokenAgeSec`) run again on every hit, on the claims
+ * kept, by the same functions as on a miss (`recheck` in `jwt.ts`): a remembered token expires
+ * exactly when an unremembered one would.
+ *
+ * Only verified tokens are kept, so a forged or altered text is never an entry: it is a different
+ * string, a miss, and fully verified. Bounded: at most `max` entries (the oldest goes first) and
+ * only texts up to {@link MAX_CACHED_TOKEN_CHARS} long, so the cache holds a few hundred KiB at
+ * most whatever clients send. With a remote key set, an entry lives at most `maxAgeMs`: a key
+ * taken out of the set stops verifying its tokens here no later than jose's own key cache stops
+ * using it.
+ *
+ * @module
+ */
+import type { JWTPayload } from 'jose';
+
+/** Longer token texts are not remembered (they are verified every time). */
+export const MAX_CACHED_TOKEN_CHARS = 4096;
+
+/** A bounded map of token text to the claims it verified to. */
+export interface VerifiedTokens {
+  /** The claims `token` verified to, if remembered (and not past its entry's age). */
+  get(token: string): JWTPayload | undefined;
+  /** Remember that `token` verified to `claims`. */
+  set(token: string, claims: JWTPayload): void;
+  /** Forget `token` (its clock checks failed on a hit). */
+  delete(token: string): void;
+  /** Entries held (for tests and stats). */
+  readonly size: number;
+}
+
+/** How many to keep and for how long. */
+export interface VerifiedTokensOptions {
+  /** Entries at most; the oldest is dropped for a new one. */
+  readonly max: number;
+  /** An entry's longest life, ms (`Infinity`: until its token's own checks fail). */
+  readonly maxAgeMs: number;
+  /** The clock, ms. @default Date.now */
+  readonly now?: () => number;
+}
+
+interface Entry {
+  readonly claims: JWTPayload;
+  readonly until: number;
+}
+
+/** A cache of verified tokens, or `undefined` when `max` is 0 (no caching). */
+export function createVerifiedTokens(options: VerifiedTokensOptions): VerifiedTokens | undefined {
+  const { max, maxAgeMs } = options;
+  if (max <= 0) return undefined;
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, Entry>();
+  // A live iterator at the oldest key: a fresh `keys()` per eviction would walk the holes that
+  // earlier evictions left at the head of the table (V8 compacts it only on rehash).
+  let oldest: Iterator<string> | undefined;
+  const evictOldest = (): void => {
+    let next = oldest?.next();
+    if (next === undefined || next.done) {
+      oldest = entries.keys();
+      next = oldest.next();
+    }
+    if (!next.done) entries.delete(next.value);
+  };
+  return {
+    get(token) {
+      const entry = entries.get(token);
+      if (entry === undefined) return undefined;
+      if (entry.until !== Infinity && now() >= entry.until) {
+        entries.delete(token);
+        return undefined;
+      }
+      return entry.claims;
+    },
+    set(token, claims) {
+      if (token.length > MAX_CACHED_TOKEN_CHARS || entries.has(token)) return;
+      // Insertion order is age order: the first key is the oldest entry.
+      while (entries.size >= max) evictOldest();
+      entries.set(token, { claims, until: maxAgeMs === Infinity ? Infinity : now() + maxAgeMs });
+    },
+    delete(token) {
+      entries.delete(token);
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}
