@@ -9,6 +9,10 @@
  * kept, by the same functions as on a miss (`recheck` in `jwt.ts`): a remembered token expires
  * exactly when an unremembered one would.
  *
+ * A text is remembered from its second verification on (`doorkeeper` below): where every client
+ * holds its own token, most are seen once, and an entry for each would only be promoted and then
+ * collected in the old generation (a tenth of the guard's CPU per handshake, measured).
+ *
  * Only verified tokens are kept, so a forged or altered text is never an entry: it is a different
  * string, a miss, and fully verified. Bounded: at most `max` entries (the oldest goes first) and
  * only texts up to {@link MAX_CACHED_TOKEN_CHARS} long, so the cache holds a few hundred KiB at
@@ -27,7 +31,7 @@ export const MAX_CACHED_TOKEN_CHARS = 4096;
 export interface VerifiedTokens {
   /** The claims `token` verified to, if remembered (and not past its entry's age). */
   get(token: string): JWTPayload | undefined;
-  /** Remember that `token` verified to `claims`. */
+  /** Remember that `token` verified to `claims`, if it has been verified before. */
   set(token: string, claims: JWTPayload): void;
   /** Forget `token` (its clock checks failed on a hit). */
   delete(token: string): void;
@@ -50,12 +54,41 @@ interface Entry {
   readonly until: number;
 }
 
+/** Slots of the doorkeeper (a power of two). */
+const DOOR_SLOTS = 8192;
+
+/**
+ * Whether a verified text has been verified before, as far as a table of marks can tell: the
+ * first verification marks a slot chosen by characters near the end of the signature (random
+ * for any token nobody else can sign; the very last character carries only some bits), the next
+ * one landing there is admitted. The marks are cleared once half the slots are set, so a stale
+ * mark admits one token early at most; a collision only admits a verified token a time early.
+ */
+function doorkeeper(): (token: string) => boolean {
+  const marks = new Uint8Array(DOOR_SLOTS);
+  let marked = 0;
+  return (token) => {
+    const n = token.length;
+    const slot =
+      ((token.charCodeAt(n - 2) * 31 + token.charCodeAt(n - 3)) * 31 + token.charCodeAt(n - 4)) &
+      (DOOR_SLOTS - 1);
+    if (marks[slot] === 1) return true;
+    marks[slot] = 1;
+    if (++marked >= DOOR_SLOTS / 2) {
+      marks.fill(0);
+      marked = 0;
+    }
+    return false;
+  };
+}
+
 /** A cache of verified tokens, or `undefined` when `max` is 0 (no caching). */
 export function createVerifiedTokens(options: VerifiedTokensOptions): VerifiedTokens | undefined {
   const { max, maxAgeMs } = options;
   if (max <= 0) return undefined;
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
+  const seenBefore = doorkeeper();
   // A live iterator at the oldest key: a fresh `keys()` per eviction would walk the holes that
   // earlier evictions left at the head of the table (V8 compacts it only on rehash).
   let oldest: Iterator<string> | undefined;
@@ -78,7 +111,7 @@ export function createVerifiedTokens(options: VerifiedTokensOptions): VerifiedTo
       return entry.claims;
     },
     set(token, claims) {
-      if (token.length > MAX_CACHED_TOKEN_CHARS || entries.has(token)) return;
+      if (token.length > MAX_CACHED_TOKEN_CHARS || entries.has(token) || !seenBefore(token)) return;
       // Insertion order is age order: the first key is the oldest entry.
       while (entries.size >= max) evictOldest();
       entries.set(token, { claims, until: maxAgeMs === Infinity ? Infinity : now() + maxAgeMs });

@@ -98,12 +98,15 @@ export interface JwtOptions {
    */
   readonly requireIat?: boolean;
   /**
-   * How many verified tokens to remember by their exact text, so that a client reconnecting
-   * with the same token skips its decoding and signature (a few µs for HS*, tens to hundreds of
+   * How many verified tokens to remember by their exact text (from a text's second
+   * verification on), so that a client reconnecting with the same token skips its decoding and
+   * signature (a few µs for HS*, tens to hundreds of
    * µs for RS/ES/PS). Every hit runs the clock checks again (`exp`, `nbf`, `iat`,
    * `maxTokenAgeSec`); only verified texts are kept; the oldest entry goes first; texts over
    * 4,096 characters are never kept. With a remote `jwks`, an entry lives at most 60 s. The
-   * `principal` mapping runs on every verification, hit or not (a deny-list there still holds).
+   * `principal` mapping runs on every verification, hit or not (a deny-list there still holds),
+   * and is handed the same claims object on every hit of one token: it must not change it (its
+   * type is read-only).
    * `false` (or 0): verify every time.
    * @default 1000
    */

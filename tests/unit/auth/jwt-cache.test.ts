@@ -7,7 +7,11 @@
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createVerifiedTokens, MAX_CACHED_TOKEN_CHARS } from '../../../src/auth/jwt-cache.ts';
+import {
+  createVerifiedTokens,
+  MAX_CACHED_TOKEN_CHARS,
+  type VerifiedTokens,
+} from '../../../src/auth/jwt-cache.ts';
 import { CredentialError, createJwtVerifier, type JwtOptions } from '../../../src/mod.ts';
 
 const SECRET = 'jwt-cache-secret-0123456789abcdef-XYZ-0123';
@@ -136,31 +140,46 @@ describe('cache of verified tokens', () => {
 describe('createVerifiedTokens', () => {
   const claimsOf = (sub: string) => ({ sub });
 
+  /** A text is remembered from its second verification on. */
+  const remember = (cache: VerifiedTokens, t: string) => {
+    cache.set(t, claimsOf(t));
+    cache.set(t, claimsOf(t));
+  };
+
+  it('remembers a text only once it comes back', () => {
+    const cache = createVerifiedTokens({ max: 10, maxAgeMs: Infinity })!;
+    cache.set('token-0001', claimsOf('a'));
+    expect(cache.get('token-0001')).toBeUndefined();
+    cache.set('token-0001', claimsOf('a'));
+    expect(cache.get('token-0001')).toEqual({ sub: 'a' });
+  });
+
   it('keeps at most max entries, dropping the oldest first', () => {
     const cache = createVerifiedTokens({ max: 3, maxAgeMs: Infinity })!;
-    for (const t of ['a', 'b', 'c', 'd', 'e']) cache.set(t, claimsOf(t));
+    for (const t of ['aaaa', 'bbbb', 'cccc', 'dddd', 'eeee']) remember(cache, t);
     expect(cache.size).toBe(3);
-    expect(cache.get('a')).toBeUndefined();
-    expect(cache.get('b')).toBeUndefined();
-    expect(cache.get('e')).toEqual({ sub: 'e' });
+    expect(cache.get('aaaa')).toBeUndefined();
+    expect(cache.get('bbbb')).toBeUndefined();
+    expect(cache.get('eeee')).toEqual({ sub: 'eeee' });
     // A flood of distinct texts keeps the bound (and evicts in order through the holes it left).
-    for (let i = 0; i < 20_000; i++) cache.set(`t${i}`, claimsOf(`t${i}`));
+    const text = (i: number) => `token-${i}`;
+    for (let i = 0; i < 20_000; i++) remember(cache, text(i));
     expect(cache.size).toBe(3);
-    expect(cache.get('t19999')).toEqual({ sub: 't19999' });
-    expect(cache.get('t19996')).toBeUndefined();
+    expect(cache.get(text(19_999))).toEqual({ sub: text(19_999) });
+    expect(cache.get(text(19_996))).toBeUndefined();
   });
 
   it('forgets an entry past its age, and never keeps an overlong text', () => {
     let now = 1_000;
     const cache = createVerifiedTokens({ max: 10, maxAgeMs: 60_000, now: () => now })!;
-    cache.set('x', claimsOf('x'));
+    remember(cache, 'xxxx');
     now += 59_999;
-    expect(cache.get('x')).toEqual({ sub: 'x' });
+    expect(cache.get('xxxx')).toEqual({ sub: 'xxxx' });
     now += 1;
-    expect(cache.get('x')).toBeUndefined();
+    expect(cache.get('xxxx')).toBeUndefined();
     expect(cache.size).toBe(0);
     const long = 'y'.repeat(MAX_CACHED_TOKEN_CHARS + 1);
-    cache.set(long, claimsOf('y'));
+    remember(cache, long);
     expect(cache.get(long)).toBeUndefined();
   });
 
