@@ -16,9 +16,14 @@
  * Only verified tokens are kept, so a forged or altered text is never an entry: it is a different
  * string, a miss, and fully verified. Bounded: at most `max` entries (the oldest goes first) and
  * only texts up to {@link MAX_CACHED_TOKEN_CHARS} long, so the cache holds a few hundred KiB at
- * most whatever clients send. With a remote key set, an entry lives at most `maxAgeMs`: a key
- * taken out of the set stops verifying its tokens here no later than jose's own key cache stops
- * using it.
+ * most whatever clients send.
+ *
+ * Each entry carries the version of the keys that verified it (`keyVersion` in `jwt-keys.ts`): a
+ * hit counts only under the same version. Static keys have one version for ever; a remote key
+ * set has a new one at each reload jose applies (a token with an unknown `kid`, the set's max
+ * age), and none while jose's copy is stale. So a key removed from the set stops verifying its
+ * remembered tokens exactly when it stops verifying new ones, and a set that cannot be fetched
+ * fails the same for both.
  *
  * @module
  */
@@ -29,29 +34,28 @@ export const MAX_CACHED_TOKEN_CHARS = 4096;
 
 /** A bounded map of token text to the claims it verified to. */
 export interface VerifiedTokens {
-  /** The claims `token` verified to, if remembered (and not past its entry's age). */
-  get(token: string): JWTPayload | undefined;
-  /** Remember that `token` verified to `claims`, if it has been verified before. */
-  set(token: string, claims: JWTPayload): void;
+  /** The claims `token` verified to under the keys of `version`, if remembered. */
+  get(token: string, version: unknown): JWTPayload | undefined;
+  /**
+   * Remember that `token` verified to `claims` under the keys of `version` (read before it was
+   * verified), if it has been verified before. `undefined`: keys that cannot vouch (not kept).
+   */
+  set(token: string, claims: JWTPayload, version: unknown): void;
   /** Forget `token` (its clock checks failed on a hit). */
   delete(token: string): void;
   /** Entries held (for tests and stats). */
   readonly size: number;
 }
 
-/** How many to keep and for how long. */
+/** How many to keep. */
 export interface VerifiedTokensOptions {
   /** Entries at most; the oldest is dropped for a new one. */
   readonly max: number;
-  /** An entry's longest life, ms (`Infinity`: until its token's own checks fail). */
-  readonly maxAgeMs: number;
-  /** The clock, ms. @default Date.now */
-  readonly now?: () => number;
 }
 
 interface Entry {
   readonly claims: JWTPayload;
-  readonly until: number;
+  readonly version: unknown;
 }
 
 /** Marks of the doorkeeper: one bit each, 8 KiB per verifier. */
@@ -91,9 +95,8 @@ function doorkeeper(): (token: string) => boolean {
 
 /** A cache of verified tokens, or `undefined` when `max` is 0 (no caching). */
 export function createVerifiedTokens(options: VerifiedTokensOptions): VerifiedTokens | undefined {
-  const { max, maxAgeMs } = options;
+  const { max } = options;
   if (max <= 0) return undefined;
-  const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   const seenBefore = doorkeeper();
   // A live iterator at the oldest key: a fresh `keys()` per eviction would walk the holes that
@@ -108,20 +111,21 @@ export function createVerifiedTokens(options: VerifiedTokensOptions): VerifiedTo
     if (!next.done) entries.delete(next.value);
   };
   return {
-    get(token) {
+    get(token, version) {
       const entry = entries.get(token);
       if (entry === undefined) return undefined;
-      if (entry.until !== Infinity && now() >= entry.until) {
+      if (version === undefined || entry.version !== version) {
         entries.delete(token);
         return undefined;
       }
       return entry.claims;
     },
-    set(token, claims) {
-      if (token.length > MAX_CACHED_TOKEN_CHARS || entries.has(token) || !seenBefore(token)) return;
+    set(token, claims, version) {
+      if (version === undefined || token.length > MAX_CACHED_TOKEN_CHARS) return;
+      if (entries.has(token) || !seenBefore(token)) return;
       // Insertion order is age order: the first key is the oldest entry.
       while (entries.size >= max) evictOldest();
-      entries.set(token, { claims, until: maxAgeMs === Infinity ? Infinity : now() + maxAgeMs });
+      entries.set(token, { claims, version });
     },
     delete(token) {
       entries.delete(token);

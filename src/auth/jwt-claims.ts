@@ -290,3 +290,17 @@ export function createClaimPolicy(policy: ClaimPolicy): (claims: JWTPayload) => 
     }
   };
 }
+
+/**
+ * Freeze verified claims, nested objects and arrays included (an explicit stack: a token may nest
+ * deeply). They are read-only by type; frozen, a mapping that writes to them fails the same way
+ * on every verification instead of changing what the cache's next hit is checked against.
+ */
+export function freezeClaims(claims: JWTPayload): void {
+  const stack: object[] = [claims];
+  for (let o = stack.pop(); o !== undefined; o = stack.pop()) {
+    if (Object.isFrozen(o)) continue;
+    Object.freeze(o);
+    for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) stack.push(v);
+  }
+}

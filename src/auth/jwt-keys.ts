@@ -13,6 +13,7 @@ import {
   importSPKI,
   type JSONWebKeySet,
   type JWK,
+  jwksCache,
 } from 'jose';
 import type { JwtOptions } from './jwt-options.ts';
 import { secretBytes } from './jwt-secret.ts';
@@ -74,25 +75,62 @@ function importPublicKey(
   ).then(byAlgorithm);
 }
 
+/** The keys of a verifier, and which version of them verifies now. */
+export interface ImportedKeys {
+  /** The key, or the lookup by a token's header; rejects if it cannot be imported. */
+  readonly keys: Promise<KeyInput>;
+  /**
+   * Which keys verify now: the same value for as long as they are the same keys, a new one when
+   * they may have changed, `undefined` while they cannot vouch for anything remembered (a remote
+   * set jose would fetch again first). For the verifier's cache (`jwt-cache.ts`).
+   */
+  readonly version: () => unknown;
+}
+
+/** The version of keys that never change (a secret, a public key, a local key set). */
+const STATIC = 0;
+
 /**
- * The key of valid `options` (exactly one of `secret`, `jwks`, `publicKey`) for `algorithms`.
+ * A remote key set, with its version: the time of the last reload jose applied, which jose
+ * writes into the `jwksCache` object it is given (after checking that no newer reload won the
+ * race), and none while jose's copy is past its max age (the next verification fetches first).
+ */
+function remoteKeys(url: URL | string): ImportedKeys {
+  const applied: { uat?: number } = {};
+  const set = createRemoteJWKSet(new URL(url), {
+    timeoutDuration: 2000,
+    cooldownDuration: 30_000,
+    [jwksCache]: applied as Record<string, never>,
+  });
+  return {
+    keys: Promise.resolve(set as unknown as KeyInput),
+    version: () => (set.fresh ? applied.uat : undefined),
+  };
+}
+
+/**
+ * The keys of valid `options` (exactly one of `secret`, `jwks`, `publicKey`) for `algorithms`.
  * A failed import rejects the promise, never unhandled: a catch is attached here, before anyone
  * awaits it.
  */
-export function importKeys(options: JwtOptions, algorithms: string[]): Promise<KeyInput> {
-  let keyPromise: Promise<KeyInput>;
+export function importKeys(options: JwtOptions, algorithms: string[]): ImportedKeys {
+  let imported: ImportedKeys;
+  const fixed = (keys: Promise<KeyInput>): ImportedKeys => ({ keys, version: () => STATIC });
   if (options.secret !== undefined) {
-    keyPromise = importSecret(options.secret, algorithms);
+    imported = fixed(importSecret(options.secret, algorithms));
   } else if (options.jwks !== undefined) {
     const jwks = options.jwks;
-    const getKey = isUrlLike(jwks)
-      ? createRemoteJWKSet(new URL(jwks), { timeoutDuration: 2000, cooldownDuration: 30_000 })
-      : createLocalJWKSet(jwks as unknown as JSONWebKeySet);
-    keyPromise = Promise.resolve(getKey as unknown as KeyInput);
+    imported = isUrlLike(jwks)
+      ? remoteKeys(jwks)
+      : fixed(
+          Promise.resolve(
+            createLocalJWKSet(jwks as unknown as JSONWebKeySet) as unknown as KeyInput,
+          ),
+        );
   } else {
-    keyPromise = importPublicKey(options.publicKey!, algorithms);
+    imported = fixed(importPublicKey(options.publicKey!, algorithms));
   }
   // A failed import must not become an unhandled rejection before anyone awaits it.
-  keyPromise.catch(() => {});
-  return keyPromise;
+  imported.keys.catch(() => {});
+  return imported;
 }

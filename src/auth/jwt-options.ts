@@ -100,13 +100,13 @@ export interface JwtOptions {
   /**
    * How many verified tokens to remember by their exact text (from a text's second
    * verification on), so that a client reconnecting with the same token skips its decoding and
-   * signature (a few µs for HS*, tens to hundreds of
-   * µs for RS/ES/PS). Every hit runs the clock checks again (`exp`, `nbf`, `iat`,
-   * `maxTokenAgeSec`); only verified texts are kept; the oldest entry goes first; texts over
-   * 4,096 characters are never kept. With a remote `jwks`, an entry lives at most 60 s. The
-   * `principal` mapping runs on every verification, hit or not (a deny-list there still holds),
-   * and is handed the same claims object on every hit of one token: it must not change it (its
-   * type is read-only).
+   * signature (a few µs for HS*, tens to hundreds of µs for RS/ES/PS). Every hit runs the clock
+   * checks again (`exp`, `nbf`, `iat`, `maxTokenAgeSec`); only verified texts are kept; the
+   * oldest entry goes first; texts over 4,096 characters are never kept. With a remote `jwks`, a
+   * hit counts only while jose's copy of the set is fresh and the one the token was verified
+   * under: each reload jose applies (a new `kid`, the set's max age) forgets them all. The
+   * `principal` mapping runs on every verification, hit or not (a deny-list there still holds);
+   * the claims it is handed are frozen, on every verification alike.
    * `false` (or 0): verify every time.
    * @default 1000
    */

@@ -16,7 +16,7 @@ import { errors, type JWTPayload, jwtVerify } from 'jose';
 import { CredentialError, StoreUnavailableError } from '../core/errors.ts';
 import { createVerifiedTokens } from './jwt-cache.ts';
 import { isCanonicalCompact } from './jwt-canonical.ts';
-import { checkTimes, createClaimPolicy } from './jwt-claims.ts';
+import { checkTimes, createClaimPolicy, freezeClaims } from './jwt-claims.ts';
 import { createHmacFastPath } from './jwt-hmac.ts';
 import { importKeys } from './jwt-keys.ts';
 import { type JwtOptions, validateJwtOptions } from './jwt-options.ts';
@@ -37,11 +37,6 @@ export interface JwtVerifier {
 const DEFAULT_MAX_TOKEN_AGE_SEC = 86_400;
 /** {@link JwtOptions.cache}'s default. */
 const DEFAULT_CACHE_ENTRIES = 1000;
-/**
- * The longest a remembered token lives with a remote key set: below jose's own key cache (10
- * minutes), so a key removed from the set stops here no later than it would in jose.
- */
-const REMOTE_KEYS_CACHE_MS = 60_000;
 
 /** A jose failure as the guard's error: the client's bad token, or our key-set outage. */
 function fromJose(error: unknown): CredentialError | StoreUnavailableError {
@@ -81,6 +76,8 @@ export interface TokenPaths {
    * that passed all the others: what a remembered token must pass again (`jwt-cache.ts`).
    */
   readonly recheck: (claims: JWTPayload) => void;
+  /** Which keys verify now (see `ImportedKeys.version` in `jwt-keys.ts`). */
+  readonly keyVersion: () => unknown;
   /**
    * The age bound applied, in seconds (`undefined`: none): a principal's `expiresAt` is capped
    * at `iat` plus this.
@@ -94,7 +91,8 @@ export function createTokenPaths(options: JwtOptions): TokenPaths {
   if (problems.length > 0) throw new TypeError(problems.join('; '));
   const algorithms = [...options.algorithms];
 
-  const keyPromise = importKeys(options, algorithms);
+  const imported = importKeys(options, algorithms);
+  const keyPromise = imported.keys;
 
   const clockTolerance = options.clockToleranceSec ?? 5;
   const verifyOptions = {
@@ -150,7 +148,7 @@ export function createTokenPaths(options: JwtOptions): TokenPaths {
     policy(claims);
   };
 
-  return { fast, jose, keys: keyPromise, recheck, maxTokenAgeSec };
+  return { fast, jose, keys: keyPromise, recheck, keyVersion: imported.version, maxTokenAgeSec };
 }
 
 /**
@@ -180,15 +178,15 @@ function boundedByAge(
 export function createJwtVerifier(options: JwtOptions): JwtVerifier {
   const paths = createTokenPaths(options);
   const toPrincipal = options.principal ?? principalFromClaims;
-  const remoteKeys = options.jwks instanceof URL || typeof options.jwks === 'string';
   const cache = createVerifiedTokens({
     max: options.cache === false ? 0 : (options.cache ?? DEFAULT_CACHE_ENTRIES),
-    maxAgeMs: remoteKeys ? REMOTE_KEYS_CACHE_MS : Infinity,
   });
 
-  /** The claims `token` verifies to, by either path; throws the guard's error. */
+  /** The claims `token` verifies to, by either path, frozen; throws the guard's error. */
   const claimsOf = async (token: string): Promise<JWTPayload> => {
-    const remembered = cache?.get(token);
+    // Read before verifying: keys that change meanwhile leave an entry that never hits.
+    const version = paths.keyVersion();
+    const remembered = cache?.get(token, version);
     if (remembered !== undefined) {
       try {
         paths.recheck(remembered);
@@ -213,7 +211,10 @@ export function createJwtVerifier(options: JwtOptions): JwtVerifier {
         throw fromJose(error);
       }
     }
-    cache?.set(token, payload);
+    // Frozen on every path, so that the mapping sees the same kind of object hit or miss, and
+    // nothing it does to one verification's claims reaches the next hit's checks.
+    freezeClaims(payload);
+    cache?.set(token, payload, version);
     return payload;
   };
 

@@ -139,51 +139,57 @@ describe('cache of verified tokens', () => {
 
 describe('createVerifiedTokens', () => {
   const claimsOf = (sub: string) => ({ sub });
+  const V1 = 1;
 
   /** A text is remembered from its second verification on. */
-  const remember = (cache: VerifiedTokens, t: string) => {
-    cache.set(t, claimsOf(t));
-    cache.set(t, claimsOf(t));
+  const remember = (cache: VerifiedTokens, t: string, version: unknown = V1) => {
+    cache.set(t, claimsOf(t), version);
+    cache.set(t, claimsOf(t), version);
   };
 
   it('remembers a text only once it comes back', () => {
-    const cache = createVerifiedTokens({ max: 10, maxAgeMs: Infinity })!;
-    cache.set('token-0001', claimsOf('a'));
-    expect(cache.get('token-0001')).toBeUndefined();
-    cache.set('token-0001', claimsOf('a'));
-    expect(cache.get('token-0001')).toEqual({ sub: 'a' });
+    const cache = createVerifiedTokens({ max: 10 })!;
+    cache.set('token-0001', claimsOf('a'), V1);
+    expect(cache.get('token-0001', V1)).toBeUndefined();
+    cache.set('token-0001', claimsOf('a'), V1);
+    expect(cache.get('token-0001', V1)).toEqual({ sub: 'a' });
   });
 
   it('keeps at most max entries, dropping the oldest first', () => {
-    const cache = createVerifiedTokens({ max: 3, maxAgeMs: Infinity })!;
+    const cache = createVerifiedTokens({ max: 3 })!;
     for (const t of ['aaaa', 'bbbb', 'cccc', 'dddd', 'eeee']) remember(cache, t);
     expect(cache.size).toBe(3);
-    expect(cache.get('aaaa')).toBeUndefined();
-    expect(cache.get('bbbb')).toBeUndefined();
-    expect(cache.get('eeee')).toEqual({ sub: 'eeee' });
+    expect(cache.get('aaaa', V1)).toBeUndefined();
+    expect(cache.get('bbbb', V1)).toBeUndefined();
+    expect(cache.get('eeee', V1)).toEqual({ sub: 'eeee' });
     // A flood of distinct texts keeps the bound (and evicts in order through the holes it left).
     const text = (i: number) => `token-${i}`;
     for (let i = 0; i < 20_000; i++) remember(cache, text(i));
     expect(cache.size).toBe(3);
-    expect(cache.get(text(19_999))).toEqual({ sub: text(19_999) });
-    expect(cache.get(text(19_996))).toBeUndefined();
+    expect(cache.get(text(19_999), V1)).toEqual({ sub: text(19_999) });
+    expect(cache.get(text(19_996), V1)).toBeUndefined();
   });
 
-  it('forgets an entry past its age, and never keeps an overlong text', () => {
-    let now = 1_000;
-    const cache = createVerifiedTokens({ max: 10, maxAgeMs: 60_000, now: () => now })!;
-    remember(cache, 'xxxx');
-    now += 59_999;
-    expect(cache.get('xxxx')).toEqual({ sub: 'xxxx' });
-    now += 1;
-    expect(cache.get('xxxx')).toBeUndefined();
+  it('answers only under the keys that verified it, and never keeps an overlong text', () => {
+    const cache = createVerifiedTokens({ max: 10 })!;
+    remember(cache, 'xxxx', V1);
+    expect(cache.get('xxxx', V1)).toEqual({ sub: 'xxxx' });
+    // Keys reloaded: the entry is gone, even if the old version comes back.
+    expect(cache.get('xxxx', 2)).toBeUndefined();
+    expect(cache.get('xxxx', V1)).toBeUndefined();
     expect(cache.size).toBe(0);
+    // Keys that cannot vouch (a stale remote set): nothing is kept, nothing answers.
+    cache.set('zzzz', claimsOf('zzzz'), undefined);
+    cache.set('zzzz', claimsOf('zzzz'), undefined);
+    expect(cache.size).toBe(0);
+    remember(cache, 'wwww', V1);
+    expect(cache.get('wwww', undefined)).toBeUndefined();
     const long = 'y'.repeat(MAX_CACHED_TOKEN_CHARS + 1);
     remember(cache, long);
-    expect(cache.get(long)).toBeUndefined();
+    expect(cache.get(long, V1)).toBeUndefined();
   });
 
   it('is off at 0', () => {
-    expect(createVerifiedTokens({ max: 0, maxAgeMs: Infinity })).toBeUndefined();
+    expect(createVerifiedTokens({ max: 0 })).toBeUndefined();
   });
 });
