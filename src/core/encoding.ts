@@ -110,3 +110,19 @@ export async function sha256HexWeb(text: string): Promise<string> {
   for (const b of digest) hex += b.toString(16).padStart(2, '0');
   return hex;
 }
+
+/**
+ * The longest prefix of `text`, in whole characters, whose UTF-8 fits in `maxBytes`: `text`
+ * itself when it fits. For close reasons (123 bytes at most): a cut inside a character would
+ * decode to a replacement character, three bytes of its own.
+ */
+export function utf8Prefix(text: string, maxBytes: number): string {
+  // Each UTF-16 unit is at most 3 bytes: short enough strings need no encoding at all.
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.byteLength <= maxBytes) return text;
+  let end = Math.max(0, maxBytes);
+  // Back off the continuation bytes (10xxxxxx) of a character the bound cuts through.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}

@@ -6,6 +6,7 @@
  */
 import type { IssuedTicket, IssueTicketOptions, Tickets } from '../auth/tickets.ts';
 import { CloseCode } from '../core/codes.ts';
+import { utf8Prefix } from '../core/encoding.ts';
 import { GuardConfigError } from '../core/errors.ts';
 import type { BanWatch } from '../state/ban-watch.ts';
 import type { GuardContext } from '../state/context.ts';
@@ -107,12 +108,7 @@ export function createAdmin(
 export function withRetryHint(reason: string, windowMs: number): string {
   if (!(windowMs > 0)) return reason;
   const hint = `; retry in ${Math.floor(Math.random() * windowMs)} ms`;
-  const room = 120 - hint.length;
-  const bytes = new TextEncoder().encode(reason);
-  // A cut inside a character decodes to U+FFFD (3 bytes): cut 3 bytes earlier to stay within.
-  const head =
-    bytes.byteLength <= room ? reason : new TextDecoder().decode(bytes.slice(0, room - 3));
-  return `${head}${hint}`;
+  return `${utf8Prefix(reason, 123 - hint.length)}${hint}`;
 }
 
 /** `guard.penaltyScore`: the score now and the threshold, `undefined` when nothing is scored. */

@@ -6,16 +6,14 @@
  */
 import type { Peer } from 'crossws';
 import { CloseCode } from '../core/codes.ts';
+import { utf8Prefix } from '../core/encoding.ts';
 import type { HooksContext } from './context.ts';
 import { clearTimer, type PeerState } from './peer-state.ts';
 import { release } from './release.ts';
 import { armCloseTimer } from './timers.ts';
 
 /** A close reason is at most 123 bytes of UTF-8; longer ones make some runtimes throw. */
-const reasonOf = (reason: string): string => {
-  const bytes = new TextEncoder().encode(reason);
-  return bytes.byteLength <= 123 ? reason : new TextDecoder().decode(bytes.slice(0, 120));
-};
+const reasonOf = (reason: string): string => utf8Prefix(reason, 123);
 
 /** Close `peer`; if that throws, report it and cut the socket. Never throws. */
 export function safeClose(ctx: HooksContext, peer: Peer, code: number, reason: string): void {
