@@ -21,6 +21,7 @@ import type { Message, Peer } from 'crossws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { GuardedHooks, GuardedMessage } from '../src/guard/types.ts';
 import type { GuardConnection } from '../src/state/connection.ts';
+import { checkAfterSend } from '../src/transport/peer-methods.ts';
 
 /** What crossws's Node peer holds: the `ws` socket and the handshake's request. */
 interface NodePeerInternal {
@@ -38,6 +39,8 @@ const connections = new WeakMap<object, GuardConnection>();
 
 /** The bridge's state of one socket, under {@link BRIDGE} on the socket. */
 interface Bridge {
+  /** The guard's peer of the socket (its sends are checked against the buffer limit). */
+  readonly peer: Peer;
   /** The listeners that feed the guard (crossws's), no longer on the socket itself. */
   readonly guardSide: readonly Listener[];
   /** The text frame `ws` is emitting now, as it gave it (a `Buffer`); `undefined` between frames. */
@@ -58,10 +61,10 @@ export function connectionOf(socketOrRequest: WebSocket | IncomingMessage): Guar
 }
 
 /** Raw frames go to the guard's listeners only; the app's get them from the guard. */
-function routeFramesToGuard(ws: Bridged): void {
+function routeFramesToGuard(ws: Bridged, peer: Peer): void {
   const guardSide = ws.rawListeners('message');
   ws.removeAllListeners('message');
-  const bridge: Bridge = { guardSide, raw: undefined };
+  const bridge: Bridge = { peer, guardSide, raw: undefined };
   ws[BRIDGE] = bridge;
   const emit = ws.emit;
   ws.emit = function (this: WebSocket, event: string | symbol, data?: unknown, isBinary?: unknown) {
@@ -76,6 +79,19 @@ function routeFramesToGuard(ws: Bridged): void {
     }
     return guardSide.length > 0;
   } as WebSocket['emit'];
+}
+
+/**
+ * The socket's own `send` (the app's `ws.send`, with its options and callback, as `ws` has it),
+ * followed by the look at the buffer the guard's `peer.send` takes: a client that does not read
+ * is closed with 1013 once the server holds more than `maxBufferedBytes` for it, whichever way the
+ * app sends. One function for every bridged socket; the socket finds its peer on its bridge.
+ */
+function checkedSend(this: Bridged): void {
+  // biome-ignore lint/complexity/noArguments: passes the app's arguments on as `ws` takes them
+  Reflect.apply(Object.getPrototypeOf(this).send, this, arguments);
+  const bridge = this[BRIDGE];
+  if (bridge) checkAfterSend(bridge.peer);
 }
 
 /**
@@ -116,7 +132,8 @@ async function handOver(wss: WebSocketServer, peer: Peer, connection: GuardConne
   // crossws adds its own listeners right after the open hook returns (synchronously): wait for
   // them, so that they are the guard's side and every listener added from now on is the app's.
   await Promise.resolve();
-  routeFramesToGuard(ws);
+  routeFramesToGuard(ws, peer);
+  ws.send = checkedSend as WebSocket['send'];
   routeClosesThroughPeer(ws, peer);
   connections.set(ws, connection);
   connections.set(nodeReq, connection);

@@ -29,6 +29,9 @@ export interface PeerMethods {
   readonly checkBuffer: (s: PeerState) => void;
 }
 
+/** The buffer check of each set of hooks, by the `send` it installs (one entry per set). */
+const checkOfSend = new WeakMap<object, (s: PeerState) => void>();
+
 /** The method `peer` has under `name` before the guard's: its prototype's, unless its own. */
 type Original<F> = (peer: Peer) => F;
 const inherited =
@@ -45,7 +48,7 @@ const protoTerminate = inherited<Terminate>('terminate');
  * closes a peer whose send buffer is over the limit (`overBuffer`).
  */
 export function createPeerMethods(checkBuffer: (s: PeerState) => void): PeerMethods {
-  return {
+  const methods: PeerMethods = {
     checkBuffer,
     send(this: Peer, data, opts) {
       const s = stateOf(this);
@@ -65,6 +68,20 @@ export function createPeerMethods(checkBuffer: (s: PeerState) => void): PeerMeth
       return protoTerminate(this).call(this);
     },
   };
+  checkOfSend.set(methods.send, checkBuffer);
+  return methods;
+}
+
+/**
+ * After a send that did not go through `peer.send` (an integration whose app sends on the
+ * runtime's socket itself, as a `ws` app does): the same look at the buffer `peer.send` takes,
+ * so a client that does not read is closed as soon as the server holds too much for it, not at
+ * the buffer sweep's next look (a second later, by when an app can have queued any amount).
+ */
+export function checkAfterSend(peer: Peer): void {
+  const s = stateOf(peer);
+  const check = s && checkOfSend.get(peer.send);
+  if (check) check(s);
 }
 
 /** For a peer whose methods are its own already: bound copies, as wrappers of those. */
@@ -72,12 +89,14 @@ function wrapOwn(m: PeerMethods, s: PeerState, peer: Peer): void {
   const send = peer.send.bind(peer);
   const close = peer.close.bind(peer);
   const terminate = peer.terminate.bind(peer);
-  peer.send = (data: unknown, opts?: { compress?: boolean }) => {
+  const checked = (data: unknown, opts?: { compress?: boolean }) => {
     if (s.closing) return 0;
     const r = send(data, opts);
     m.checkBuffer(s);
     return r;
   };
+  checkOfSend.set(checked, m.checkBuffer);
+  peer.send = checked;
   peer.close = (code?: number, reason?: string) => {
     if (!s.closing) s.appCloseCode ??= code ?? 1005;
     return close(code, reason);

@@ -188,6 +188,42 @@ describe('guardWebSocketServer: what the ws app sees', () => {
     expect(app.ips).toEqual([]);
   });
 
+  it("checks the app's own ws.send as the guard's peer.send: a client that does not read is closed with 1013 at once", async () => {
+    const app = await start();
+    const buffered: number[] = [];
+    const sendErrors: unknown[] = [];
+    let sent = 0;
+    app.wss.on('connection', (ws) => {
+      ws.on('message', (_data, _isBinary, guarded?: GuardedMessage) => {
+        if ((guarded?.value as { push?: boolean } | null)?.push !== true) return;
+        // 32 MiB in one go, far past maxBufferedBytes (1 MiB), all before the buffer sweep's
+        // next look (every second): only a check after each send can stop it in time.
+        const chunk = 'x'.repeat(64 * 1024);
+        for (let i = 0; i < 512 && ws.readyState === ws.OPEN; i++) {
+          ws.send(chunk, (error) => {
+            if (error) sendErrors.push(error);
+          });
+          sent++;
+          buffered.push(ws.bufferedAmount);
+        }
+      });
+    });
+    const { ws } = await open(app.url);
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    // The client reads nothing until the server has given up on it.
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    ws.send(JSON.stringify({ push: true }));
+    // The push is one synchronous loop: once it has sent anything, it has ended.
+    await until(() => sent > 0, 'the push ran');
+    // Stopped as the server's own buffer passed the limit by one chunk at most (what the kernel
+    // took before that is not the server's memory), not at 32 MiB.
+    expect(Math.max(...buffered)).toBeLessThanOrEqual(1024 * 1024 + 64 * 1024 + 1024);
+    expect(sent).toBeLessThan(512);
+    expect(sendErrors).toEqual([]);
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await bounded(closed, 'the 1013 close')).toBe(1013);
+  });
+
   it('refuses a server that takes upgrades itself or has verifyClient', () => {
     const guard = createGuard({
       origins: [origin],
