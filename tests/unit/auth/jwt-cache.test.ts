@@ -13,6 +13,7 @@ import {
   type VerifiedTokens,
 } from '../../../src/auth/jwt-cache.ts';
 import { CredentialError, createJwtVerifier, type JwtOptions } from '../../../src/mod.ts';
+import { heapAfterGc } from '../../fixtures/heap.ts';
 
 const SECRET = 'jwt-cache-secret-0123456789abcdef-XYZ-0123';
 const KEY = new TextEncoder().encode(SECRET);
@@ -121,6 +122,32 @@ describe('cache of verified tokens', () => {
     // And the remembered one is still good.
     expect((await v.verify(token)).sub).toBe('alice');
   });
+
+  it('holds no more than its bound of tokens, however many come back', async () => {
+    const v = createJwtVerifier({ algorithms: ['HS256'], secret: SECRET, cache: 1000 });
+    const round = async (from: number, n: number) => {
+      const tokens = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          new SignJWT({ sub: `user-${from + i}`, roles: ['user'] })
+            .setProtectedHeader({ alg: 'HS256' })
+            .setExpirationTime('1h')
+            .sign(KEY),
+        ),
+      );
+      // Twice each: a token enters the cache on its second verification.
+      for (const t of tokens) await v.verify(t);
+      for (const t of tokens) await v.verify(t);
+    };
+    const start = heapAfterGc();
+    await round(0, 5000);
+    const afterFirst = heapAfterGc();
+    await round(5000, 5000);
+    const afterSecond = heapAfterGc();
+    // 1,000 entries of ~200-character tokens and their claims: well under 2 KiB each.
+    expect(afterFirst - start).toBeLessThan(1000 * 2048);
+    // And the next 5,000 replace them rather than add to them.
+    expect(afterSecond - afterFirst).toBeLessThan(256 * 1024);
+  }, 30_000);
 
   it('refuses its option when it is not a count', () => {
     for (const cache of [-1, 1.5, Number.NaN, '10', true]) {
