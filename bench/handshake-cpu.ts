@@ -18,11 +18,11 @@
  */
 import { SignJWT } from 'jose';
 import { createGuard, type Guard } from '../src/mod.ts';
+import { FULL_CHECK_LIMITS } from './full-check-limits.ts';
 import { nextAddress } from './socket-clients.ts';
 
 const SECRET = 'bench-handshake-cpu-secret-0123456789-abcdefgh';
 const KEY = new TextEncoder().encode(SECRET);
-const HIGH = { limit: 1e9, windowMs: 1000, burst: 1e9 };
 const N = 5000;
 const ROUNDS = Math.max(3, Number(process.env['BENCH_ROUNDS'] ?? 8));
 
@@ -32,13 +32,7 @@ const guardWith = (cache: number | false): Guard =>
     jwt: { algorithms: ['HS256'], secret: SECRET, cache },
     tickets: true,
     credentials: { header: true, ticket: true },
-    limits: {
-      connectRate: HIGH,
-      messageRate: HIGH,
-      userMessageRate: HIGH,
-      maxConnectionsPerIp: 1_000_000,
-      maxConnectionsPerUser: 1_000_000,
-    },
+    limits: FULL_CHECK_LIMITS,
     audit: false,
   });
 

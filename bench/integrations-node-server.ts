@@ -24,21 +24,15 @@ import { wsguardFastify } from '../adapters/fastify.ts';
 import { guardWebSocketServer } from '../adapters/ws.ts';
 import type { GuardedMessage } from '../src/guard/types.ts';
 import { createGuard, type GuardedHooks } from '../src/mod.ts';
+import { FULL_CHECK_LIMITS } from './full-check-limits.ts';
 
 const secret = randomBytes(32).toString('hex');
-const HIGH = { limit: 1e9, windowMs: 1000, burst: 1e9 };
 /** As `bench/runtime-server.ts`'s: every check on, limits out of the way of the load. */
 const guard = () =>
   createGuard({
     origins: ['https://bench.example'],
     jwt: { algorithms: ['HS256'], secret },
-    limits: {
-      connectRate: HIGH,
-      messageRate: HIGH,
-      userMessageRate: HIGH,
-      maxConnectionsPerIp: 1_000_000,
-      maxConnectionsPerUser: 1_000_000,
-    },
+    limits: FULL_CHECK_LIMITS,
     audit: false,
   });
 const echo: GuardedHooks = {

@@ -28,12 +28,12 @@ import { pathToFileURL } from 'node:url';
 import nodeAdapter from 'crossws/adapters/node';
 import { SignJWT } from 'jose';
 import { NodeRequest } from 'srvx/node';
+import { HIGH } from './full-check-limits.ts';
 import { CHAT_FRAME } from './guard.bench.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 50_000);
 const secret = 'integrations-path-bench-secret-0123456789';
-const HIGH = { limit: 1e9, windowMs: 1000, burst: 1e9 };
 
 let echoes = 0;
 /** The stand-in `ws` socket: an emitter whose `send` only counts. */

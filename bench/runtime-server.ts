@@ -19,10 +19,10 @@
 import type { Message, Peer } from 'crossws';
 import { createGuard, json } from '../src/mod.ts';
 import type { GuardedServer, ServeOptions } from '../src/transport/serve.ts';
+import { FULL_CHECK_LIMITS } from './full-check-limits.ts';
 
 /** Shared with the driver. */
 const SECRET = 'bench-runtime-secret-0123456789-abcdefghijklmnop';
-const HIGH = { limit: 1e9, windowMs: 1000, burst: 1e9 };
 
 type Runtime = 'node' | 'bun' | 'deno';
 const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
@@ -67,13 +67,7 @@ const guardOptions = {
   jwt: { algorithms: ['HS256'], secret: SECRET },
   tickets: true,
   credentials: { header: true, ticket: true },
-  limits: {
-    connectRate: HIGH,
-    messageRate: HIGH,
-    userMessageRate: HIGH,
-    maxConnectionsPerIp: 1_000_000,
-    maxConnectionsPerUser: 1_000_000,
-  },
+  limits: FULL_CHECK_LIMITS,
   audit: false,
 } as const;
 const guard = createGuard(guardOptions);

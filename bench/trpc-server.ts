@@ -9,11 +9,11 @@
 import { createGuard, json } from '../src/mod.ts';
 import type { GuardedServer, ServeOptions } from '../src/transport/serve.ts';
 import { createTRPCBridge, type GuardedContext, trpcHooks } from '../src/trpc.ts';
+import { FULL_CHECK_LIMITS } from './full-check-limits.ts';
 import { makeBenchRouter } from './trpc-router.ts';
 
 /** Shared with the driver. */
 const SECRET = 'bench-trpc-secret-0123456789-abcdefghijklmnopqrstuv';
-const HIGH = { limit: 1e9, windowMs: 1000, burst: 1e9 };
 
 type Runtime = 'node' | 'bun' | 'deno';
 const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
@@ -44,13 +44,7 @@ async function guarded(): Promise<string> {
     credentials: { header: true },
     permissions: { roles: { bench: ['bench.*'] } },
     messages: { passthrough: ['PING', 'PONG'] },
-    limits: {
-      connectRate: HIGH,
-      messageRate: HIGH,
-      userMessageRate: HIGH,
-      maxConnectionsPerIp: 1_000_000,
-      maxConnectionsPerUser: 1_000_000,
-    },
+    limits: FULL_CHECK_LIMITS,
     audit: false,
   });
   // BENCH_SLICE_MS: the bridge's `sliceMs` (default 1), to see what fairness costs.

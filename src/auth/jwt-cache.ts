@@ -18,10 +18,10 @@
  * only texts up to {@link MAX_CACHED_TOKEN_CHARS} long, so the cache holds a few hundred KiB at
  * most whatever clients send.
  *
- * Each entry carries the version of the keys that verified it (`keyVersion` in `jwt-keys.ts`): a
- * hit counts only under the same version. Static keys have one version for ever; a remote key
- * set has a new one at each reload jose applies (a token with an unknown `kid`, the set's max
- * age), and none while jose's copy is stale. So a key removed from the set stops verifying its
+ * Each entry carries the version of the keys that verified it (`ImportedKeys.version` in
+ * `jwt-keys.ts`): a hit counts only under the same version. Static keys have one version for
+ * ever; a remote key set has a new one at each reload jose applies (a token with an unknown
+ * `kid`, the set's max age), and none while jose's copy is stale. So a key removed from the set stops verifying its
  * remembered tokens exactly when it stops verifying new ones, and a set that cannot be fetched
  * fails the same for both.
  *
