@@ -14,6 +14,9 @@
  *   (then cut with a reset, so no TIME_WAIT piles up); JWT in `Authorization` (one token reused,
  *   as a reconnecting client does, or a new one each time, signed outside the timed part), or a
  *   ticket in the query (issued in bulk outside the timed part), against a bare crossws handshake;
+ *   the server-CPU table comes twice, as the processes run and then with the driver and every
+ *   server on one CPU (`bench/affinity.ts`: on two CPUs the slower server pays for waking its
+ *   loopback client, which no deployed server does);
  * - Node only: memory per idle connection, server heap + external after a full GC, with 1,000
  *   idle sockets open, guarded (JWT) and bare.
  *
@@ -33,7 +36,8 @@
  * Only some sections: `BENCH_SECTIONS=handshakes,memory` (any of `echo`, `handshakes`, `memory`;
  * default all), e.g. `BENCH_SECTIONS=handshakes,memory npx tsx bench/runtimes.bench.ts node`.
  *
- * Bounded: `BENCH_TIME_MS` per case (default 1500) in `BENCH_ROUNDS` rounds (default 10); every
+ * Bounded: `BENCH_TIME_MS` per case (default 1500) in `BENCH_ROUNDS` rounds (default 10), and
+ * the server-CPU tables' `BENCH_CPU_ROUNDS` rounds (default 5) of a fixed count each; every
  * server process is killed at the end, failure or interrupt alike (and exits by itself after 10
  * minutes).
  *
@@ -43,6 +47,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import { onOneCpu } from './affinity.ts';
 import { baseBundle, baseTree } from './base-tree.ts';
 import { nodeBundle } from './bundle.ts';
 import { type BenchCase, type Comparison, optionsFromEnv, runAll } from './harness.ts';
@@ -122,6 +127,8 @@ interface CpuCase {
   readonly against?: string;
 }
 
+/** Rounds of each server-CPU table (`BENCH_CPU_ROUNDS`, default 5); more hold the medians steadier. */
+const CPU_ROUNDS = Math.max(3, Number(process.env.BENCH_CPU_ROUNDS ?? 5));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const span = (xs: number[], digits: number) =>
   `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
@@ -131,7 +138,7 @@ const span = (xs: number[], digits: number) =>
  * on how fast the driver is (it shares the two cores), so it moves less from run to run than the
  * rates. The first case is the baseline.
  */
-async function cpuPerOp(title: string, cases: CpuCase[], rounds = 5) {
+async function cpuPerOp(title: string, cases: CpuCase[], rounds = CPU_ROUNDS) {
   const per: number[][] = cases.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of cases.entries()) {
@@ -247,7 +254,7 @@ async function echo(runtime: Runtime, server: Server, sides: readonly Side<Serve
     ],
     opts,
   );
-  const title = `Server CPU per echoed frame on ${runtime} (5 rounds × 20,000 frames)`;
+  const title = `Server CPU per echoed frame on ${runtime} (${CPU_ROUNDS} rounds × 20,000 frames)`;
   console.log(`${await cpuPerOp(title, rows(20_000) as CpuCase[])}\n`);
   for (const c of [bareEcho, parseEcho, ...open.flatMap((o) => [o.full, o.noJson])]) c.close();
 }
@@ -312,8 +319,16 @@ async function handshakeTables(runtime: Runtime, server: Server, sides: readonly
     cases: rows(),
   };
   await runAll([comparison], opts);
-  const title = `Server CPU per handshake on ${runtime} (5 rounds × 1,000 handshakes)`;
+  const title = `Server CPU per handshake on ${runtime} (${CPU_ROUNDS} rounds × 1,000 handshakes)`;
   console.log(`${await cpuPerOp(title, rows(1000) as CpuCase[])}\n`);
+  // Again with the driver and every server on one CPU: no process is charged for waking the
+  // other on another CPU (bench/affinity.ts says why that favours the faster server).
+  const pids = sides.map((s) => s.server.child.pid!);
+  const pinnedTitle = `${title}, the servers and the driver on one CPU`;
+  const pinned = await onOneCpu(pids, () => cpuPerOp(pinnedTitle, rows(1000) as CpuCase[]));
+  console.log(
+    `${pinned ?? `(${pinnedTitle}: not measured, this machine cannot pin with taskset)`}\n`,
+  );
 }
 
 type Section = 'echo' | 'handshakes' | 'memory';
