@@ -12,6 +12,8 @@
  * - `guardedNoJson`: the guarded echo with `messages.json` off (binary protocols): everything
  *   but the JSON parse and its shape checks, to show what the parse costs inside the guard.
  *
+ * `BENCH_JWT_CACHE` (environment): the guards' `jwt.cache` (`0`: off; default: the guard's).
+ *
  * HTTP: `POST /tickets?n=N` (guarded) issues N tickets for the bench user; `GET /mem` (both)
  * answers the process's memory after a full GC (Node with --expose-gc) and the open sockets;
  * `GET /cpu` (both) the process's CPU time so far (`process.cpuUsage()`, user + system, µs).
@@ -62,9 +64,12 @@ const parseHooks = {
   },
 };
 
+/** `BENCH_JWT_CACHE=0` turns the verifier's cache of verified tokens off (a number sets its size). */
+const jwtCache =
+  process.env.BENCH_JWT_CACHE === undefined ? {} : { cache: Number(process.env.BENCH_JWT_CACHE) };
 const guardOptions = {
   origins: ['https://bench.example'],
-  jwt: { algorithms: ['HS256'], secret: SECRET },
+  jwt: { algorithms: ['HS256'], secret: SECRET, ...jwtCache },
   tickets: true,
   credentials: { header: true, ticket: true },
   limits: FULL_CHECK_LIMITS,

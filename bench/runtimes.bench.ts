@@ -14,9 +14,10 @@
  *   (then cut with a reset, so no TIME_WAIT piles up); JWT in `Authorization` (one token reused,
  *   as a reconnecting client does, or a new one each time, signed outside the timed part), or a
  *   ticket in the query (issued in bulk outside the timed part), against a bare crossws handshake;
- *   the server-CPU table comes twice, as the processes run and then with the driver and every
+ *   the server-CPU table comes three times: as the processes run, with the driver and every
  *   server on one CPU (`bench/affinity.ts`: on two CPUs the slower server pays for waking its
- *   loopback client, which no deployed server does);
+ *   loopback client, which no deployed server does), and paced at `BENCH_PACE` handshakes/s
+ *   (default 1,000), below what either side can do;
  * - Node only: memory per idle connection, server heap + external after a full GC, with 1,000
  *   idle sockets open, guarded (JWT) and bare.
  *
@@ -129,6 +130,8 @@ interface CpuCase {
 
 /** Rounds of each server-CPU table (`BENCH_CPU_ROUNDS`, default 5); more hold the medians steadier. */
 const CPU_ROUNDS = Math.max(3, Number(process.env.BENCH_CPU_ROUNDS ?? 5));
+/** Handshakes a second of the paced CPU table (`BENCH_PACE`, default 1000): well below either side's rate. */
+const PACE = Math.max(10, Number(process.env.BENCH_PACE ?? 1000));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const span = (xs: number[], digits: number) =>
   `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
@@ -260,14 +263,15 @@ async function echo(runtime: Runtime, server: Server, sides: readonly Side<Serve
 }
 
 /** Ticket handshakes on `server`: tickets issued in bulk before each (untimed) chunk. */
-function ticketHandshakes(server: Server): Pick<BenchCase, 'before' | 'run'> {
+function ticketHandshakes(server: Server, perSec?: number): Pick<BenchCase, 'before' | 'run'> {
   let tickets: string[] = [];
   return {
     before: async (n) => {
       const res = await fetch(`${server.guarded}/tickets?n=${n}`, { method: 'POST' });
       tickets = ((await res.json()) as { tickets: string[] }).tickets;
     },
-    run: (n) => handshakes(n, () => ({ url: wsUrl(server.guarded, `/?ticket=${tickets.pop()}`) })),
+    run: (n) =>
+      handshakes(n, () => ({ url: wsUrl(server.guarded, `/?ticket=${tickets.pop()}`) }), perSec),
   };
 }
 
@@ -277,40 +281,45 @@ function ticketHandshakes(server: Server): Pick<BenchCase, 'before' | 'run'> {
  * clients each holding its own token. The `guarded, JWT` rows reuse one token, as a client
  * reconnecting with the token it holds does.
  */
-function freshTokenHandshakes(server: Server): Pick<BenchCase, 'before' | 'run'> {
+function freshTokenHandshakes(server: Server, perSec?: number): Pick<BenchCase, 'before' | 'run'> {
   let bearers: string[] = [];
   return {
     async before(n) {
       bearers = await Promise.all(Array.from({ length: n }, () => benchToken(server.secret)));
     },
     run: (n) =>
-      handshakes(n, () => ({
-        url: wsUrl(server.guarded),
-        headers: { authorization: `Bearer ${bearers.pop()}` },
-      })),
+      handshakes(
+        n,
+        () => ({
+          url: wsUrl(server.guarded),
+          headers: { authorization: `Bearer ${bearers.pop()}` },
+        }),
+        perSec,
+      ),
   };
 }
 
 /** The handshake table and its CPU table: bare rows on `server`, guarded rows on every side. */
 async function handshakeTables(runtime: Runtime, server: Server, sides: readonly Side<Server>[]) {
-  const rows = (n?: number) => [
+  const rows = (n?: number, perSec?: number) => [
     {
       name: 'bare crossws',
       server,
       n,
-      run: (k: number) => handshakes(k, () => ({ url: wsUrl(server.bare) })),
+      run: (k: number) => handshakes(k, () => ({ url: wsUrl(server.bare) }), perSec),
     },
     ...perSide(sides, 'guarded, JWT (HS256)', (s) => ({
       server: s,
       n,
-      run: (k: number) => handshakes(k, () => ({ url: wsUrl(s.guarded), headers: s.bearer })),
+      run: (k: number) =>
+        handshakes(k, () => ({ url: wsUrl(s.guarded), headers: s.bearer }), perSec),
     })),
     ...perSide(sides, 'guarded, JWT (HS256), a new token each', (s) => ({
       server: s,
       n,
-      ...freshTokenHandshakes(s),
+      ...freshTokenHandshakes(s, perSec),
     })),
-    ...perSide(sides, 'guarded, ticket', (s) => ({ server: s, n, ...ticketHandshakes(s) })),
+    ...perSide(sides, 'guarded, ticket', (s) => ({ server: s, n, ...ticketHandshakes(s, perSec) })),
   ];
   const comparison: Comparison = {
     title: `Handshakes on ${runtime}: 8 concurrent, open then reset`,
@@ -329,6 +338,10 @@ async function handshakeTables(runtime: Runtime, server: Server, sides: readonly
   console.log(
     `${pinned ?? `(${pinnedTitle}: not measured, this machine cannot pin with taskset)`}\n`,
   );
+  // And paced, on both CPUs: below what either process can do, each side finds the other
+  // asleep on every handshake, bare or guarded alike.
+  const pacedTitle = `${title}, paced at ${PACE.toLocaleString('en')} handshakes/s`;
+  console.log(`${await cpuPerOp(pacedTitle, rows(1000, PACE) as CpuCase[])}\n`);
 }
 
 type Section = 'echo' | 'handshakes' | 'memory';

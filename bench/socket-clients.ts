@@ -18,15 +18,25 @@ export const nextAddress = (): string => {
 /** The WebSocket URL of a server's `http://` base URL. */
 export const wsUrl = (base: string, path = '/'): string => `${base.replace(/^http/, 'ws')}${path}`;
 
-/** Open `n` sockets, 8 at a time; each is counted once open, then reset. */
+/**
+ * Open `n` sockets, 8 at a time; each is counted once open, then reset. With `perSec`, the k-th
+ * starts no earlier than k / `perSec` seconds in: an open-loop pace below what either side can
+ * do, so that neither waits on the other (see `bench/affinity.ts` for why that matters).
+ */
 export async function handshakes(
   n: number,
   next: () => { url: string; headers?: Record<string, string> },
+  perSec?: number,
 ): Promise<void> {
   let started = 0;
+  const t0 = performance.now();
   const worker = async () => {
     while (started < n) {
-      started++;
+      const k = started++;
+      if (perSec !== undefined) {
+        const wait = t0 + (k * 1000) / perSec - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
       const { url, headers } = next();
       await new Promise<void>((ok, fail) => {
         const ws = new WebSocket(url, {
