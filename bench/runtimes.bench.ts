@@ -336,7 +336,7 @@ async function handshakeTables(runtime: Runtime, server: Server, sides: readonly
   const pinnedTitle = `${title}, the servers and the driver on one CPU`;
   const pinned = await onOneCpu(pids, () => cpuPerOp(pinnedTitle, rows(1000) as CpuCase[]));
   console.log(
-    `${pinned ?? `(${pinnedTitle}: not measured, this machine cannot pin with taskset)`}\n`,
+    `${pinned ?? `(${pinnedTitle}: not measured: no taskset here, or this run is on one CPU already)`}\n`,
   );
   // And paced, on both CPUs: below what either process can do, each side finds the other
   // asleep on every handshake, bare or guarded alike.
