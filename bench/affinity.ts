@@ -7,7 +7,7 @@
  * inter-processor interrupt, several µs. Whichever of the two processes is slower keeps finding
  * the other asleep, so the slower server is charged for waking its client on nearly every
  * handshake and the faster one almost never: under `perf` (docs/benchmarks.md, round 5) the
- * wake-ups cost a guarded server 18 µs a handshake against 4 for the bare one. A deployed server
+ * wake-ups cost a guarded server 5–18 µs a handshake against 3–4 for the bare one. A deployed server
  * does not pay it: its clients are other machines. With the driver and the server on one CPU, a
  * wake-up is a run-queue insertion on that CPU, the same for both, and what the server's CPU
  * time counts is its own work.

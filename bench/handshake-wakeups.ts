@@ -22,9 +22,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { allowedCpus, onOneCpu } from './affinity.ts';
 import { nodeBundle } from './bundle.ts';
+import { benchToken, issueTickets, serverCpu } from './runtime-server-client.ts';
 import { killServers, startServer } from './server-process.ts';
 import { handshakes, wsUrl } from './socket-clients.ts';
 
@@ -53,25 +53,15 @@ const js = await nodeBundle('bench/runtime-server.ts');
 const { child, info } = await startServer<Info>('node', process.execPath, [js], process.cwd());
 const pid = child.pid!;
 const cpus = allowedCpus()!;
-const cpu = async (): Promise<number> =>
-  ((await (await fetch(`${info.bare}/cpu`)).json()) as { cpuMicros: number }).cpuMicros;
-const bearer = `Bearer ${await new SignJWT({ roles: ['user'] })
-  .setProtectedHeader({ alg: 'HS256' })
-  .setSubject('bench')
-  .setExpirationTime('2h')
-  .sign(new TextEncoder().encode(info.secret))}`;
+const cpu = (): Promise<number> => serverCpu(info.bare);
+const bearer = `Bearer ${await benchToken(info.secret)}`;
 
 /** `n` handshakes of a case, made ready (tickets issued) before the returned run starts. */
 type Case = (n: number) => Promise<() => Promise<void>>;
 const cases: Record<string, Case> = {
   'bare crossws': async (n) => () => handshakes(n, () => ({ url: wsUrl(info.bare) })),
   'guarded, ticket': async (n) => {
-    const tickets: string[] = [];
-    while (tickets.length < n) {
-      const want = Math.min(10_000, n - tickets.length);
-      const res = await fetch(`${info.guarded}/tickets?n=${want}`, { method: 'POST' });
-      tickets.push(...((await res.json()) as { tickets: string[] }).tickets);
-    }
+    const tickets = await issueTickets(info.guarded, n);
     return () => handshakes(n, () => ({ url: wsUrl(info.guarded, `/?ticket=${tickets.pop()}`) }));
   },
   'guarded, JWT (HS256) reused': async (n) => () =>

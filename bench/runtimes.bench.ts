@@ -46,13 +46,13 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { onOneCpu } from './affinity.ts';
 import { baseBundle, baseTree } from './base-tree.ts';
 import { nodeBundle } from './bundle.ts';
 import { type BenchCase, type Comparison, optionsFromEnv, runAll } from './harness.ts';
 import { PAIR_LABEL, perSide, type Side, sidesOf } from './paired-rows.ts';
+import { benchToken, issueTickets, serverCpu } from './runtime-server-client.ts';
 import { killServers, type ServerProcess, startServer } from './server-process.ts';
 import { echoClients, handshakes, nextAddress, wsUrl } from './socket-clients.ts';
 
@@ -101,19 +101,6 @@ async function start(runtime: Runtime, tree: string): Promise<Server> {
   );
   return { child, ...info, bearer: { authorization: `Bearer ${await benchToken(info.secret)}` } };
 }
-
-let tokensSigned = 0;
-/** A token for the bench user; each call's text differs (its `jti`), its claims otherwise not. */
-const benchToken = (secret: string): Promise<string> =>
-  new SignJWT({ roles: ['user'], jti: String(++tokensSigned) })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('bench')
-    .setExpirationTime('2h')
-    .sign(new TextEncoder().encode(secret));
-
-/** The server process's CPU time so far, µs (user + system, all threads). */
-const serverCpu = async (base: string): Promise<number> =>
-  ((await (await fetch(`${base}/cpu`)).json()) as { cpuMicros: number }).cpuMicros;
 
 interface CpuCase {
   readonly name: string;
@@ -267,8 +254,7 @@ function ticketHandshakes(server: Server, perSec?: number): Pick<BenchCase, 'bef
   let tickets: string[] = [];
   return {
     before: async (n) => {
-      const res = await fetch(`${server.guarded}/tickets?n=${n}`, { method: 'POST' });
-      tickets = ((await res.json()) as { tickets: string[] }).tickets;
+      tickets = await issueTickets(server.guarded, n);
     },
     run: (n) =>
       handshakes(n, () => ({ url: wsUrl(server.guarded, `/?ticket=${tickets.pop()}`) }), perSec),

@@ -28,7 +28,8 @@ export interface Principal {
  * and `filter` grows its result by doubling (one role kept a 17-slot backing store, 152 B of every
  * idle connection). An all-string array, the usual case, is copied whole with a spread: the
  * verifier hands over deep-frozen claims, and `slice` of a frozen array takes V8's slow path
- * (0.30 µs against 0.013 for the spread, which shares the frozen array's elements copy-on-write).
+ * (0.30 µs against 0.013 for the spread, which shares the frozen array's elements copy-on-write;
+ * `npx tsx bench/array-copies.ts`).
  */
 function stringArray(value: unknown): string[] {
   if (typeof value === 'string') return exact(value.split(' ').filter(Boolean));

@@ -214,7 +214,8 @@ function keeperOf(
   return (c, key) => {
     if (c.closed) return store.releaseLease(key, c.id).catch(reportClose);
     // A new array of exactly the new length (see NO_LEASES); a lease is taken once a handshake.
-    // Literals for the usual first and second lease: `concat` is a runtime call (~0.5 µs).
+    // Literals for the usual first and second lease: `concat` is a runtime call (0.26 µs for
+    // both against 0.03: `npx tsx bench/array-copies.ts`).
     const lease: Lease = [key, c.id];
     const held = c.leases;
     c.leases =
